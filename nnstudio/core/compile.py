@@ -1,0 +1,164 @@
+"""Graph -> a real ``torch.nn.Module`` (a torch.fx GraphModule) that runs the layers in topological order.
+
+Each layer becomes a submodule named by its node id (``conv2d_1``, ``dense_2``), so weights are saved and
+exported under readable, stable names. Activations chosen on a layer and Activation nodes become plain torch
+function calls. For classification the model returns logits: a Softmax (multi-class, cross-entropy) or Sigmoid
+(binary, binary cross-entropy) written just before the Output is folded into the loss, and ``predict`` applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import torch
+from torch import fx, nn
+
+from nnstudio.core.errors import GraphError
+from nnstudio.core.graph import Graph
+from nnstudio.core.layers.activations import activation_call
+from nnstudio.core.layers.base import LONG, TensorInfo
+from nnstudio.core.layers.io_layers import effective_loss
+from nnstudio.core.shapes import infer_shapes
+
+# The activation a classification loss already contains, per loss.
+_FOLDABLE = {"cross_entropy": "softmax", "bce": "sigmoid"}
+
+
+@dataclass
+class CompiledModel:
+    module: fx.GraphModule
+    input_names: list[str]
+    input_infos: list[TensorInfo]
+    output_node: str
+    task: str
+    loss: str
+    # Applied to the module's output by ``predict`` (the model returns logits for classification).
+    output_activation: str | None
+    # The node whose Softmax/Sigmoid was folded into the loss, if any.
+    folded_from: str | None = None
+    notes: list[str] = field(default_factory=list)
+    # Vocabulary size of each token Input, so example inputs hold valid ids.
+    vocab: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def param_count(self) -> int:
+        return sum(p.numel() for p in self.module.parameters())
+
+    @property
+    def trainable_count(self) -> int:
+        return sum(p.numel() for p in self.module.parameters() if p.requires_grad)
+
+    def loss_fn(self) -> nn.Module:
+        return make_loss(self.loss)
+
+    def predict(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Run the model in eval mode without gradients and return probabilities (classification) or values."""
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            with torch.no_grad():
+                y = self.module(*inputs)
+        finally:
+            self.module.train(was_training)
+        if self.output_activation == "softmax":
+            return torch.softmax(y, dim=-1)
+        if self.output_activation == "sigmoid":
+            return torch.sigmoid(y)
+        return y
+
+    def example_inputs(self, batch: int = 2, device: str | torch.device = "cpu") -> list[torch.Tensor]:
+        """Random inputs of the right shape and type (token ids within the Input's vocabulary)."""
+        out = []
+        for info, name in zip(self.input_infos, self.input_names):
+            if info.dtype == LONG:
+                vocab = self.vocab[name]
+                out.append(torch.randint(0, vocab, (batch, *info.shape), device=device))
+            else:
+                out.append(torch.randn(batch, *info.shape, device=device))
+        return out
+
+
+
+def make_loss(name: str) -> nn.Module:
+    return {
+        "cross_entropy": nn.CrossEntropyLoss,
+        "bce": nn.BCEWithLogitsLoss,
+        "mse": nn.MSELoss,
+        "mae": nn.L1Loss,
+        "huber": nn.HuberLoss,
+    }[name]()
+
+
+def compile_graph(graph: Graph, seed: int | None = None) -> CompiledModel:
+    """Build the trainable model. Raises GraphError listing the problems if the graph is not valid."""
+    info = infer_shapes(graph)
+    problems = info.problems()
+    if problems:
+        listing = "\n".join(f"  - {p.text()}" for p in problems)
+        raise GraphError(f"the network cannot be built:\n{listing}")
+    output_id = next(nid for nid, n in graph.nodes.items() if n.spec.is_output)
+    needed = _ancestors(graph, output_id)
+    if seed is not None:
+        torch.manual_seed(seed)
+
+    root = nn.Module()
+    fxg = fx.Graph()
+    values: dict[str, fx.Node] = {}
+    before_activation: dict[str, tuple[fx.Node, str]] = {}
+    input_names, input_infos, vocab = [], [], {}
+    order = [nid for nid in info.order if nid in needed]
+    for nid in order:
+        node = graph.nodes[nid]
+        spec = node.spec
+        if spec.is_input:
+            values[nid] = fxg.placeholder(nid)
+            input_names.append(nid)
+            input_infos.append(info.nodes[nid].output)
+            if "vocab_size" in node.params:
+                vocab[nid] = node.params["vocab_size"]
+            continue
+        if spec.is_output:
+            continue
+        args = tuple(values[e.src] for e in graph.inputs_of(nid))
+        in_infos = [info.nodes[e.src].output for e in graph.inputs_of(nid)]
+        rank = len(info.nodes[nid].output.shape) + 1
+        if spec.type_id == "activation":
+            act, value = node.params["function"], args[0]
+        else:
+            root.add_module(nid, spec.build(node.params, in_infos))
+            value = fxg.call_module(nid, args)
+            act = node.params.get("activation", "none") if spec.activation_param else "none"
+        call = activation_call(act, rank)
+        if call is not None:
+            before_activation[nid] = (value, act)
+            fn, kwargs = call
+            value = fxg.call_function(fn, (value,), kwargs)
+        values[nid] = value
+
+    out_node = graph.nodes[output_id]
+    task = out_node.params["task"]
+    loss = effective_loss(out_node.params)
+    src = graph.inputs_of(output_id)[0].src
+    result, folded_from, notes = values[src], None, []
+    output_activation = None
+    if task in ("multiclass", "binary") and loss in _FOLDABLE:
+        output_activation = _FOLDABLE[loss]
+        pre = before_activation.get(src)
+        if pre is not None and pre[1] == output_activation:
+            result, folded_from = pre[0], src
+            notes.append(f"the {pre[1]} of {graph.nodes[src].title} is folded into the {loss} loss and applied "
+                         "when predicting")
+    fxg.output(result)
+    fxg.eliminate_dead_code()  # e.g. a folded Softmax that nothing else uses
+    module = fx.GraphModule(root, fxg, class_name="NNStudioModel")
+    return CompiledModel(module, input_names, input_infos, output_id, task, loss, output_activation, folded_from,
+                         notes, vocab)
+
+
+def _ancestors(graph: Graph, node_id: str) -> set[str]:
+    seen, stack = set(), [node_id]
+    while stack:
+        nid = stack.pop()
+        if nid not in seen:
+            seen.add(nid)
+            stack.extend(e.src for e in graph.inputs_of(nid))
+    return seen

@@ -1,0 +1,1 @@
+"""Layer specs. ``registry.get_spec(type_id)`` is the way in."""

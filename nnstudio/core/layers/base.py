@@ -1,0 +1,250 @@
+"""What every layer spec is made of: typed parameters and the spec itself.
+
+A spec describes one layer type: its stable ``type_id``, where it sits in the palette, what it computes
+(description and formula), its parameters, how many inputs it takes, and how to build the real torch module
+for given input shapes. Shapes are never computed by formula here: ``nnstudio.core.shapes`` builds the module
+on the meta device and runs a meta tensor through it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from torch import nn
+
+# Per-sample tensor description handed to specs: shape without the batch dimension, and "float" or "long".
+FLOAT = "float"
+LONG = "long"
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    shape: tuple[int, ...]
+    dtype: str = FLOAT
+
+    def text(self) -> str:
+        return format_shape(self.shape)
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    """``(64, 5, 5)`` -> ``"(N, 64, 5, 5)"``: the batch dimension is shown as N."""
+    return "(" + ", ".join(["N", *(str(int(d)) for d in shape)]) + ")"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One typed layer parameter.
+
+    kind is one of ``int``, ``float``, ``bool``, ``choice``, ``padding`` ("valid", "same" or an int >= 0)
+    and ``ints`` (a list of ints, e.g. a target shape).
+    """
+
+    name: str
+    kind: str
+    default: Any
+    label: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def check(self, value: Any) -> str | None:
+        """Return why ``value`` is not acceptable for this parameter, or None when it is."""
+        name = self.title
+        if self.kind == "bool":
+            return None if isinstance(value, bool) else f"{name} must be true or false, not {value!r}"
+        if self.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                return f"{name} must be a whole number, not {value!r}"
+            return self._check_range(value)
+        if self.kind == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                return f"{name} must be a number, not {value!r}"
+            return self._check_range(value)
+        if self.kind == "choice":
+            if value not in self.choices:
+                return f"{name} must be one of {', '.join(self.choices)}, not {value!r}"
+            return None
+        if self.kind == "padding":
+            if value in ("valid", "same"):
+                return None
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                return f"{name} must be 'valid', 'same' or a whole number >= 0, not {value!r}"
+            return None
+        if self.kind == "ints":
+            if not isinstance(value, list) or not value or any(
+                isinstance(v, bool) or not isinstance(v, int) or (v < 1 and v != -1) for v in value
+            ):
+                return f"{name} must be a list of positive whole numbers (one may be -1), not {value!r}"
+            if value.count(-1) > 1:
+                return f"{name} may contain -1 only once, not {value!r}"
+            return None
+        raise ValueError(f"unknown parameter kind {self.kind!r}")  # a bug in a spec, not user input
+
+    def _check_range(self, value: float) -> str | None:
+        if self.minimum is not None and value < self.minimum:
+            return f"{self.title} must be at least {_num(self.minimum)}, not {_num(value)}"
+        if self.maximum is not None and value > self.maximum:
+            return f"{self.title} must be at most {_num(self.maximum)}, not {_num(value)}"
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "default": self.default, "label": self.title}
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
+        if self.choices:
+            out["choices"] = list(self.choices)
+        if self.help:
+            out["help"] = self.help
+        return out
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+class ShapeProblem(Exception):
+    """Raised by a spec's ``check`` or ``build``: the message is shown on the node as it is."""
+
+
+# Activation choices offered by layers and by the Activation node.
+ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "silu")
+
+
+@dataclass
+class LayerSpec:
+    """The description of one layer type. Instances live in ``registry``."""
+
+    type_id: str
+    title: str
+    category: str
+    description: str
+    formula: str
+    params: tuple[Param, ...] = ()
+    # Number of input wires: 0 for inputs, 1 for most layers, None for "two or more" (merges).
+    inputs: int | None = 1
+    has_output_port: bool = True
+    build_fn: Callable[[dict[str, Any], list[TensorInfo]], nn.Module] | None = None
+    # Optional check run before building, raising ShapeProblem with a friendly message.
+    check_fn: Callable[[dict[str, Any], list[TensorInfo]], None] | None = None
+    # A short text of the key parameters for the node face, e.g. "32 filters 3x3, ReLU".
+    summary_fn: Callable[[dict[str, Any]], str] | None = None
+    # For input specs: the per-sample tensor the node produces.
+    source_fn: Callable[[dict[str, Any]], TensorInfo] | None = None
+    glyph: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # -- parameters -------------------------------------------------------------------------------------
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: _copy(p.default) for p in self.params}
+
+    def with_defaults(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        """The full config: defaults overlaid with the given values (unknown names kept for reporting)."""
+        config = self.defaults()
+        config.update({k: _copy(v) for k, v in (params or {}).items()})
+        return config
+
+    def param_problems(self, params: dict[str, Any]) -> list[str]:
+        known = {p.name for p in self.params}
+        problems = [f"unknown parameter {name!r}" for name in params if name not in known]
+        for p in self.params:
+            if p.name in params:
+                msg = p.check(params[p.name])
+                if msg:
+                    problems.append(msg)
+        return problems
+
+    # -- behaviour --------------------------------------------------------------------------------------
+    @property
+    def is_input(self) -> bool:
+        return self.source_fn is not None
+
+    @property
+    def is_output(self) -> bool:
+        return not self.has_output_port
+
+    @property
+    def activation_param(self) -> bool:
+        return any(p.name == "activation" for p in self.params)
+
+    def summary(self, params: dict[str, Any]) -> str:
+        return self.summary_fn(params) if self.summary_fn else ""
+
+    def build(self, params: dict[str, Any], inputs: list[TensorInfo]) -> nn.Module:
+        if self.check_fn is not None:
+            self.check_fn(params, inputs)
+        assert self.build_fn is not None, f"{self.type_id} has no build function"
+        return self.build_fn(params, inputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type_id": self.type_id,
+            "title": self.title,
+            "category": self.category,
+            "description": self.description,
+            "formula": self.formula,
+            "inputs": self.inputs,
+            "params": [p.to_dict() for p in self.params],
+        }
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+# -- helpers shared by the spec modules ------------------------------------------------------------------
+def activation_param(default: str = "none") -> Param:
+    return Param("activation", "choice", default, choices=ACTIVATIONS, help="Applied to the layer's output.")
+
+
+def activation_text(params: dict[str, Any]) -> str:
+    act = params.get("activation", "none")
+    return "" if act in (None, "none") else ACTIVATION_TITLES.get(act, str(act))
+
+
+ACTIVATION_TITLES = {
+    "none": "none",
+    "relu": "ReLU",
+    "leaky_relu": "LeakyReLU",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "softmax": "Softmax",
+    "gelu": "GELU",
+    "elu": "ELU",
+    "silu": "SiLU",
+}
+
+
+def join(*parts: str) -> str:
+    return ", ".join(p for p in parts if p)
+
+
+def one_input(inputs: list[TensorInfo]) -> TensorInfo:
+    return inputs[0]
+
+
+def require_float(title: str, x: TensorInfo) -> None:
+    if x.dtype != FLOAT:
+        raise ShapeProblem(
+            f"{title} expects real-valued features but receives token ids {x.text()}: insert an Embedding before it"
+        )
+
+
+def require_rank(title: str, x: TensorInfo, ranks: Sequence[int], what: str, fix: str = "") -> None:
+    if len(x.shape) not in ranks:
+        msg = f"{title} expects {what} but receives {x.text()}"
+        raise ShapeProblem(msg + (f": {fix}" if fix else ""))

@@ -1,0 +1,25 @@
+"""What a project holds in memory: the graph, its settings, and (once trained) weights and history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from nnstudio.core.graph import Graph
+
+
+@dataclass
+class Project:
+    graph: Graph = field(default_factory=Graph)
+    name: str = ""
+    description: str = ""
+    # Training settings (optimizer, learning rate, epochs ...): JSON-safe, owned by the training engine.
+    training: dict[str, Any] = field(default_factory=dict)
+    # Which dataset and its options: JSON-safe, owned by the data package. None when none is chosen.
+    dataset: dict[str, Any] | None = None
+    # Trained weights by parameter name (``dense_1.weight``), stored as safetensors. None until trained.
+    weights: dict[str, torch.Tensor] | None = None
+    # Training history (per-epoch metrics ...): JSON-safe. None until trained.
+    history: dict[str, Any] | None = None

@@ -1,0 +1,192 @@
+"""Live shape and parameter inference.
+
+Each node's output shape and parameter count come from torch itself: the node's real module is built on the
+meta device (no memory, no maths) and a meta tensor of the input shape is run through it. Results are cached by
+(layer type, parameters, input shapes), so after an edit only the nodes whose own parameters or input shapes
+changed -- the edited node and what lies downstream of it -- are built again; the rest are dictionary look-ups.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from nnstudio.core.graph import Graph, Problem
+from nnstudio.core.layers.base import LONG, LayerSpec, ShapeProblem, TensorInfo, format_shape
+
+PROBE_BATCH = 2  # BatchNorm needs more than one value per channel
+
+
+@dataclass
+class NodeInfo:
+    output: TensorInfo | None = None
+    params: int = 0
+    trainable: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def shape_text(self) -> str:
+        return self.output.text() if self.output else "?"
+
+
+@dataclass
+class GraphInfo:
+    nodes: dict[str, NodeInfo]
+    graph_problems: list[str]
+    order: list[str]
+
+    def problems(self) -> list[Problem]:
+        out = [Problem(None, m) for m in self.graph_problems]
+        for nid in self.order_all():
+            out.extend(Problem(nid, m) for m in self.nodes[nid].problems)
+        return out
+
+    def order_all(self) -> list[str]:
+        rest = [nid for nid in self.nodes if nid not in set(self.order)]
+        return self.order + rest
+
+    @property
+    def ok(self) -> bool:
+        return not self.graph_problems and not any(i.problems for i in self.nodes.values())
+
+    @property
+    def total_params(self) -> int:
+        return sum(i.params for i in self.nodes.values())
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(i.trainable for i in self.nodes.values())
+
+
+class _Cache:
+    """A small LRU cache of per-node results keyed by (type, params, input tensors)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.data: OrderedDict[Any, tuple[TensorInfo | None, int, int, str | None]] = OrderedDict()
+        self.misses = 0
+
+    def get(self, key: Any):
+        value = self.data.get(key)
+        if value is not None:
+            self.data.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value) -> None:
+        self.data[key] = value
+        if len(self.data) > self.size:
+            self.data.popitem(last=False)
+
+
+CACHE = _Cache()
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return (type(value).__name__, value)
+
+
+def infer_shapes(graph: Graph, cache: _Cache | None = None) -> GraphInfo:
+    """Output shape, parameter count and problems of every node. Never raises for a bad graph."""
+    cache = cache or CACHE
+    order = graph.topological_order()
+    infos: dict[str, NodeInfo] = {nid: NodeInfo() for nid in graph.nodes}
+    for nid in graph.cycle_nodes():
+        infos[nid].problems.append("is part of a cycle: remove one of the wires that lead back to it")
+    for nid in order:
+        _infer_node(graph, nid, infos, cache)
+    return GraphInfo(infos, _graph_problems(graph), order)
+
+
+def _graph_problems(graph: Graph) -> list[str]:
+    specs = [n.spec for n in graph.nodes.values()]
+    problems = []
+    if not any(s.is_input for s in specs):
+        problems.append("the network has no Input node: add one from the Input/Output group")
+    outputs = sum(1 for s in specs if s.is_output)
+    if outputs == 0:
+        problems.append("the network has no Output node: add one after the last layer")
+    elif outputs > 1:
+        problems.append(f"the network has {outputs} Output nodes: keep exactly one")
+    return problems
+
+
+def _infer_node(graph: Graph, nid: str, infos: dict[str, NodeInfo], cache: _Cache) -> None:
+    node = graph.nodes[nid]
+    spec = node.spec
+    info = infos[nid]
+    param_problems = spec.param_problems(node.params)
+    if param_problems:
+        info.problems.extend(param_problems)
+        return
+    wires = graph.inputs_of(nid)
+    wiring = _wiring_problem(spec, len(wires))
+    if wiring:
+        info.problems.append(wiring)
+        return
+    if spec.is_input:
+        info.output = spec.source_fn(node.params)
+        return
+    inputs = [infos[e.src].output for e in wires]
+    if any(x is None for x in inputs):
+        return  # an upstream node has a problem of its own; it is reported there
+    key = (spec.type_id, _freeze(node.params), tuple(inputs))
+    result = cache.get(key)
+    if result is None:
+        cache.misses += 1
+        result = _run_on_meta(spec, node.params, inputs)
+        cache.put(key, result)
+    info.output, info.params, info.trainable, problem = result
+    if problem:
+        info.problems.append(problem)
+
+
+def _wiring_problem(spec: LayerSpec, count: int) -> str | None:
+    if spec.inputs == 0:
+        return f"an Input takes no inputs but has {count} wired in: remove them" if count else None
+    if spec.inputs is None:
+        if count < 2:
+            return f"{spec.title} needs at least two inputs but has {count}: connect more layers to it"
+        return None
+    if count == 0:
+        return f"{spec.title} needs an input: connect a layer's output to it"
+    if count > spec.inputs:
+        return f"{spec.title} takes one input but has {count}: remove the extra wires"
+    return None
+
+
+def _run_on_meta(spec: LayerSpec, params: dict[str, Any], inputs: list[TensorInfo]):
+    """(output, params, trainable, problem) from building the module on the meta device."""
+    try:
+        with torch.device("meta"):
+            module = spec.build(params, inputs)
+        module.eval()
+        xs = [torch.empty((PROBE_BATCH, *x.shape), dtype=_dtype(x), device="meta") for x in inputs]
+        with torch.no_grad():
+            y = module(*xs)
+    except ShapeProblem as exc:
+        return None, 0, 0, str(exc)
+    except Exception as exc:  # torch's own complaint about these shapes or values
+        shapes = ", ".join(format_shape(x.shape) for x in inputs)
+        return None, 0, 0, f"{spec.title} cannot take {shapes}: {_first_line(exc)}"
+    n_params = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    out = TensorInfo(tuple(int(d) for d in y.shape[1:]), LONG if y.dtype == torch.long else "float")
+    if any(d <= 0 for d in out.shape):
+        return None, n_params, trainable, f"{spec.title} would output an empty {out.text()}: the input is too small"
+    return out, n_params, trainable, None
+
+
+def _dtype(x: TensorInfo) -> torch.dtype:
+    return torch.long if x.dtype == LONG else torch.float32
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
