@@ -148,8 +148,9 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledModel:
             notes.append(f"the {pre[1]} of {graph.nodes[src].title} is folded into the {loss} loss and applied "
                          "when predicting")
     fxg.output(result)
-    fxg.eliminate_dead_code()  # e.g. a folded Softmax that nothing else uses
     module = fx.GraphModule(root, fxg, class_name="NNStudioModel")
+    module.graph.eliminate_dead_code()  # e.g. a folded Softmax that nothing else uses
+    module.recompile()
     return CompiledModel(module, input_names, input_infos, output_id, task, loss, output_activation, folded_from,
                          notes, vocab)
 

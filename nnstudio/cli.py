@@ -1,0 +1,111 @@
+"""Command line: ``nnstudio`` opens the window; sub-commands work headless.
+
+    nnstudio [FILE]            open the desktop app (optionally with a project)
+    nnstudio summary FILE      print the model summary
+    nnstudio validate FILE     print every problem; exit 1 if there are any
+    nnstudio --version
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from nnstudio import __version__
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _load(path: str):
+    from nnstudio.core.project.io import load_project
+
+    return load_project(path)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from nnstudio.core.summary import format_summary
+
+    project = _load(args.file)
+    print(format_summary(project.graph, project.name or _stem(args.file)))
+    problems = project.graph.validate()
+    if problems:
+        print(f"\n{len(problems)} problem(s): run `nnstudio validate {args.file}` for the list")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    project = _load(args.file)
+    problems = project.graph.validate()
+    for p in problems:
+        print(f"{p.node_id or '(network)'}: {p.message}")
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.file}")
+        return EXIT_PROBLEMS
+    print(f"{args.file}: no problems")
+    return EXIT_OK
+
+
+def _stem(path: str) -> str:
+    from pathlib import Path
+
+    return Path(path).stem
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
+    "summary": ("print the model summary (layers, output shapes, parameters)", cmd_summary),
+    "validate": ("print every problem of the network; exit 1 if there are any", cmd_validate),
+}
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="nnstudio", description="NN Studio: build neural networks visually and watch them learn.")
+    parser.add_argument("--version", action="version", version=f"nnstudio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (help_text, _) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("file", metavar="FILE", help="a .nnstudio project file")
+    return parser
+
+
+def _gui(argv: Sequence[str]) -> int:
+    try:
+        from nnstudio.ui.app import run_app  # type: ignore[import-not-found]
+    except ImportError:
+        print(
+            "nnstudio: the desktop window is not part of this version yet; the command line works:\n"
+            "  nnstudio summary FILE | nnstudio validate FILE  (examples are in resources/examples)",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+    return run_app(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        return _gui(argv)
+    from nnstudio.core.errors import NNStudioError
+
+    try:
+        args = _parser().parse_args(argv)
+        if args.command is None:
+            return _gui([])
+        return COMMANDS[args.command][1](args)
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except NNStudioError as exc:
+        print(f"nnstudio: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,50 @@
+"""A model summary like Keras's: one row per layer with its output shape and parameter count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nnstudio.core.graph import Graph
+from nnstudio.core.shapes import GraphInfo, infer_shapes
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    node_id: str
+    name: str
+    type_title: str
+    shape: str
+    params: int
+
+
+def summary_rows(graph: Graph, info: GraphInfo | None = None) -> list[SummaryRow]:
+    """Rows in the order the layers run (nodes on a cycle last)."""
+    info = info or infer_shapes(graph)
+    rows = []
+    for nid in info.order_all():
+        node = graph.nodes[nid]
+        ninfo = info.nodes[nid]
+        rows.append(SummaryRow(nid, node.title, node.spec.title, ninfo.shape_text, ninfo.params))
+    return rows
+
+
+def format_summary(graph: Graph, title: str = "", info: GraphInfo | None = None) -> str:
+    info = info or infer_shapes(graph)
+    rows = summary_rows(graph, info)
+    cells = [(f"{r.name} ({r.type_title})", r.shape, f"{r.params:,}") for r in rows]
+    head = ("Layer (type)", "Output shape", "Param #")
+    widths = [max(len(head[i]), *(len(c[i]) for c in cells)) if cells else len(head[i]) for i in range(3)]
+    line = "  ".join(["{:<%d}" % widths[0], "{:<%d}" % widths[1], "{:>%d}" % widths[2]])
+    rule = "=" * (sum(widths) + 4)
+    out = []
+    if title:
+        out.append(f'Model: "{title}"')
+    out += [line.format(*head), rule]
+    out += [line.format(*c) for c in cells]
+    out += [
+        rule,
+        f"Total params: {info.total_params:,}",
+        f"Trainable params: {info.trainable_params:,}",
+        f"Non-trainable params: {info.total_params - info.trainable_params:,}",
+    ]
+    return "\n".join(out)
