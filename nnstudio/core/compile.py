@@ -36,8 +36,6 @@ class CompiledModel:
     # The node whose Softmax/Sigmoid was folded into the loss, if any.
     folded_from: str | None = None
     notes: list[str] = field(default_factory=list)
-    # Vocabulary size of each token Input, so example inputs hold valid ids.
-    vocab: dict[str, int] = field(default_factory=dict)
 
     @property
     def param_count(self) -> int:
@@ -68,14 +66,12 @@ class CompiledModel:
     def example_inputs(self, batch: int = 2, device: str | torch.device = "cpu") -> list[torch.Tensor]:
         """Random inputs of the right shape and type (token ids within the Input's vocabulary)."""
         out = []
-        for info, name in zip(self.input_infos, self.input_names):
+        for info in self.input_infos:
             if info.dtype == LONG:
-                vocab = self.vocab[name]
-                out.append(torch.randint(0, vocab, (batch, *info.shape), device=device))
+                out.append(torch.randint(0, info.vocab or 2, (batch, *info.shape), device=device))
             else:
                 out.append(torch.randn(batch, *info.shape, device=device))
         return out
-
 
 
 def make_loss(name: str) -> nn.Module:
@@ -104,7 +100,7 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledModel:
     fxg = fx.Graph()
     values: dict[str, fx.Node] = {}
     before_activation: dict[str, tuple[fx.Node, str]] = {}
-    input_names, input_infos, vocab = [], [], {}
+    input_names, input_infos = [], []
     order = [nid for nid in info.order if nid in needed]
     for nid in order:
         node = graph.nodes[nid]
@@ -113,8 +109,6 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledModel:
             values[nid] = fxg.placeholder(nid)
             input_names.append(nid)
             input_infos.append(info.nodes[nid].output)
-            if "vocab_size" in node.params:
-                vocab[nid] = node.params["vocab_size"]
             continue
         if spec.is_output:
             continue
@@ -124,6 +118,8 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledModel:
         if spec.type_id == "activation":
             act, value = node.params["function"], args[0]
         else:
+            if hasattr(root, nid):  # graph.py refuses such ids; a graph assembled by hand may not
+                raise GraphError(f"node id {nid!r} cannot name a layer: rename the node")
             root.add_module(nid, spec.build(node.params, in_infos))
             value = fxg.call_module(nid, args)
             act = node.params.get("activation", "none") if spec.activation_param else "none"
@@ -147,12 +143,15 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledModel:
             result, folded_from = pre[0], src
             notes.append(f"the {pre[1]} of {graph.nodes[src].title} is folded into the {loss} loss and applied "
                          "when predicting")
+        elif pre is not None and pre[1] in _FOLDABLE.values():
+            notes.append(f"{graph.nodes[src].title} ends in {pre[1]} but the {loss} loss expects "
+                         f"{output_activation} scores: its outputs are treated as raw scores")
     fxg.output(result)
     module = fx.GraphModule(root, fxg, class_name="NNStudioModel")
     module.graph.eliminate_dead_code()  # e.g. a folded Softmax that nothing else uses
     module.recompile()
     return CompiledModel(module, input_names, input_infos, output_id, task, loss, output_activation, folded_from,
-                         notes, vocab)
+                         notes)
 
 
 def _ancestors(graph: Graph, node_id: str) -> set[str]:

@@ -4,6 +4,8 @@ an event (``node_added``, ``edge_removed``, ``params_changed`` ...) that views s
 from __future__ import annotations
 
 import copy
+import functools
+import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -12,7 +14,7 @@ from nnstudio.core.errors import GraphError
 from nnstudio.core.events import Event
 from nnstudio.core.layers.registry import get_spec, resolve_type
 
-_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -108,7 +110,10 @@ class Graph:
         return order
 
     def cycle_nodes(self) -> set[str]:
-        return set(self.nodes) - set(self.topological_order())
+        """Nodes that lie on a cycle (a path of wires from the node back to itself). Nodes merely downstream of a
+        cycle are left out of ``topological_order`` too, but are not on it."""
+        stuck = set(self.nodes) - set(self.topological_order())
+        return {nid for nid in stuck if any(self.reaches(e.dst, nid) for e in self.outputs_of(nid))}
 
     def reaches(self, start: str, target: str) -> bool:
         """Whether a path of wires leads from ``start`` to ``target``."""
@@ -169,8 +174,7 @@ class Graph:
         if params:
             self._check_params(spec, params, f"new {spec.title}")
         node_id = node_id or self.new_id(spec.type_id)
-        if not _ID.match(node_id):
-            raise GraphError(f"node id {node_id!r} must be letters, digits and _ and not start with a digit")
+        _check_id(node_id)
         if node_id in self.nodes:
             raise GraphError(f"there is already a node {node_id!r}")
         node = Node(node_id, spec.type_id, spec.with_defaults(params), _pos(position), label)
@@ -180,13 +184,28 @@ class Graph:
         return node
 
     def insert_node(self, node: Node, edges: Iterable[Edge] = ()) -> None:
-        """Put back a node removed earlier (undo), with its wires."""
+        """Put back a node removed earlier (undo), with its wires. All or nothing: if a wire cannot be made,
+        the graph is left as it was and GraphError says why."""
         if node.id in self.nodes:
             raise GraphError(f"there is already a node {node.id!r}")
+        edges = list(edges)
         self.nodes[node.id] = node
+        added: list[Edge] = []
+        try:
+            for e in edges:
+                problem = self.connect_problem(e.src, e.dst, e.dst_port)
+                if problem:
+                    raise GraphError(problem)
+                self.edges.append(e)
+                added.append(e)
+        except GraphError:
+            for e in added:
+                self.edges.remove(e)
+            del self.nodes[node.id]
+            raise
         self.node_added.emit(node)
-        for e in edges:
-            self.connect(e.src, e.dst, e.dst_port)
+        for e in added:
+            self.edge_added.emit(e)
         self.changed.emit()
 
     def remove_node(self, node_id: str) -> tuple[Node, list[Edge]]:
@@ -222,7 +241,7 @@ class Graph:
         """Change some parameters of a node; returns the previous values of those parameters (for undo).
         An invalid value is refused with a GraphError naming the node and the parameter."""
         node = self.node(node_id)
-        self._check_params(node.spec, changes, node.title)
+        self._check_params(node.spec, changes, f"{node.label} ({node.id})" if node.label else node.id)
         old = {k: copy.deepcopy(node.params.get(k)) for k in changes}
         node.params.update(copy.deepcopy(changes))
         self.params_changed.emit(node)
@@ -283,8 +302,7 @@ class Graph:
             spec = get_spec(nd["type"])
             if nd["id"] in graph.nodes:
                 raise GraphError(f"node id {nd['id']!r} is used twice")
-            if not _ID.match(nd["id"]):
-                raise GraphError(f"node id {nd['id']!r} must be letters, digits and _ and not start with a digit")
+            _check_id(nd["id"])
             graph.nodes[nd["id"]] = Node(
                 nd["id"], spec.type_id, spec.with_defaults(nd.get("params")), _pos(nd.get("position", (0, 0))),
                 nd.get("label", ""),
@@ -299,6 +317,25 @@ class Graph:
 
     def copy(self) -> "Graph":
         return Graph.from_dict(self.to_dict())
+
+
+def _check_id(node_id: Any) -> None:
+    if not isinstance(node_id, str) or not _ID.fullmatch(node_id):
+        raise GraphError(f"node id {node_id!r} must be letters, digits and _ and not start with a digit")
+    if node_id in _reserved_ids():
+        raise GraphError(f"node id {node_id!r} is a name Python or PyTorch already uses: choose another, "
+                         f"e.g. {node_id}_1")
+
+
+@functools.lru_cache(maxsize=1)
+def _reserved_ids() -> frozenset[str]:
+    """Ids that cannot name a submodule or an argument of the compiled model: Python keywords, ``self``,
+    ``torch`` (used by the generated code) and the attributes of a torch.fx GraphModule."""
+    from torch import fx, nn
+
+    names = set(keyword.kwlist) | {"self", "torch"}
+    names |= set(dir(fx.GraphModule)) | set(vars(fx.GraphModule(nn.Module(), fx.Graph())))
+    return frozenset(names)
 
 
 def _pos(position: Iterable[float]) -> tuple[float, float]:

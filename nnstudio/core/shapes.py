@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from nnstudio.core.graph import Graph, Problem
-from nnstudio.core.layers.base import LONG, LayerSpec, ShapeProblem, TensorInfo, format_shape
+from nnstudio.core.graph import Edge, Graph, Problem
+from nnstudio.core.layers.base import FLOAT, LONG, LayerSpec, ShapeProblem, TensorInfo, format_shape
 
 PROBE_BATCH = 2  # BatchNorm needs more than one value per channel
 
@@ -94,11 +94,15 @@ def _freeze(value: Any) -> Any:
 
 def infer_shapes(graph: Graph, cache: _Cache | None = None) -> GraphInfo:
     """Output shape, parameter count and problems of every node. Never raises for a bad graph."""
-    cache = cache or CACHE
+    cache = CACHE if cache is None else cache
     order = graph.topological_order()
     infos: dict[str, NodeInfo] = {nid: NodeInfo() for nid in graph.nodes}
-    for nid in graph.cycle_nodes():
-        infos[nid].problems.append("is part of a cycle: remove one of the wires that lead back to it")
+    # Nodes after a cycle (but not on it) get no message: their input is unknown, and the cycle is reported.
+    for nid in sorted(graph.cycle_nodes()):
+        infos[nid].problems.append(
+            f"{graph.nodes[nid].spec.title} is part of a cycle (a wire leads from its output back to its input): "
+            "remove one of the wires that lead back to it"
+        )
     for nid in order:
         _infer_node(graph, nid, infos, cache)
     return GraphInfo(infos, _graph_problems(graph), order)
@@ -126,7 +130,7 @@ def _infer_node(graph: Graph, nid: str, infos: dict[str, NodeInfo], cache: _Cach
         info.problems.extend(param_problems)
         return
     wires = graph.inputs_of(nid)
-    wiring = _wiring_problem(spec, len(wires))
+    wiring = _wiring_problem(spec, wires) or _output_wiring_problem(graph, nid)
     if wiring:
         info.problems.append(wiring)
         return
@@ -136,7 +140,8 @@ def _infer_node(graph: Graph, nid: str, infos: dict[str, NodeInfo], cache: _Cach
     inputs = [infos[e.src].output for e in wires]
     if any(x is None for x in inputs):
         return  # an upstream node has a problem of its own; it is reported there
-    key = (spec.type_id, _freeze(node.params), tuple(inputs))
+    # vocab is not part of TensorInfo equality, but an Embedding's verdict depends on it.
+    key = (spec.type_id, _freeze(node.params), tuple(inputs), tuple(x.vocab for x in inputs))
     result = cache.get(key)
     if result is None:
         cache.misses += 1
@@ -147,9 +152,16 @@ def _infer_node(graph: Graph, nid: str, infos: dict[str, NodeInfo], cache: _Cach
         info.problems.append(problem)
 
 
-def _wiring_problem(spec: LayerSpec, count: int) -> str | None:
+def _wiring_problem(spec: LayerSpec, wires: list[Edge]) -> str | None:
+    count = len(wires)
     if spec.inputs == 0:
         return f"an Input takes no inputs but has {count} wired in: remove them" if count else None
+    ports = spec.inputs if spec.inputs is not None else 1  # merges take all their wires on port 0
+    bad = sorted({e.dst_port for e in wires if not 0 <= e.dst_port < ports})
+    if bad:
+        return (f"{spec.title} has input port{'s' if ports > 1 else ''} 0"
+                + (f" to {ports - 1}" if ports > 1 else "")
+                + f" but a wire arrives on port {', '.join(map(str, bad))}: remove it and connect again")
     if spec.inputs is None:
         if count < 2:
             return f"{spec.title} needs at least two inputs but has {count}: connect more layers to it"
@@ -159,6 +171,16 @@ def _wiring_problem(spec: LayerSpec, count: int) -> str | None:
     if count > spec.inputs:
         return f"{spec.title} takes one input but has {count}: remove the extra wires"
     return None
+
+
+def _output_wiring_problem(graph: Graph, nid: str) -> str | None:
+    if not graph.nodes[nid].spec.is_output:
+        return None
+    targets = sorted({e.dst for e in graph.outputs_of(nid)})
+    if not targets:
+        return None
+    return (f"an Output ends the network and has no output, but is wired to {', '.join(targets)}: "
+            "remove those wires")
 
 
 def _run_on_meta(spec: LayerSpec, params: dict[str, Any], inputs: list[TensorInfo]):
@@ -177,7 +199,12 @@ def _run_on_meta(spec: LayerSpec, params: dict[str, Any], inputs: list[TensorInf
         return None, 0, 0, f"{spec.title} cannot take {shapes}: {_first_line(exc)}"
     n_params = sum(p.numel() for p in module.parameters())
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    out = TensorInfo(tuple(int(d) for d in y.shape[1:]), LONG if y.dtype == torch.long else "float")
+    if y.dtype == torch.long:  # token ids passed on (Flatten, Reshape): they keep the largest vocabulary
+        vocabs = [x.vocab for x in inputs if x.dtype == LONG]
+        vocab = max(vocabs) if vocabs and None not in vocabs else None
+        out = TensorInfo(tuple(int(d) for d in y.shape[1:]), LONG, vocab)
+    else:
+        out = TensorInfo(tuple(int(d) for d in y.shape[1:]), FLOAT)
     if any(d <= 0 for d in out.shape):
         return None, n_params, trainable, f"{spec.title} would output an empty {out.text()}: the input is too small"
     return out, n_params, trainable, None

@@ -21,8 +21,12 @@ LONG = "long"
 
 @dataclass(frozen=True)
 class TensorInfo:
+    """``vocab``: for token ids, how many distinct ids the tensor can hold (ids are 0 .. vocab - 1), so an
+    Embedding can check that its table covers them. Not part of equality: shapes compare as before."""
+
     shape: tuple[int, ...]
     dtype: str = FLOAT
+    vocab: int | None = field(default=None, compare=False)
 
     def text(self) -> str:
         return format_shape(self.shape)
@@ -58,32 +62,32 @@ class Param:
         """Return why ``value`` is not acceptable for this parameter, or None when it is."""
         name = self.title
         if self.kind == "bool":
-            return None if isinstance(value, bool) else f"{name} must be true or false, not {value!r}"
+            return None if isinstance(value, bool) else f"{name} must be true or false, not {_short(value)}"
         if self.kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
-                return f"{name} must be a whole number, not {value!r}"
+                return f"{name} must be a whole number, not {_short(value)}"
             return self._check_range(value)
         if self.kind == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                return f"{name} must be a number, not {value!r}"
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+                return f"{name} must be a finite number, not {_short(value)}"
             return self._check_range(value)
         if self.kind == "choice":
             if value not in self.choices:
-                return f"{name} must be one of {', '.join(self.choices)}, not {value!r}"
+                return f"{name} must be one of {', '.join(self.choices)}, not {_short(value)}"
             return None
         if self.kind == "padding":
             if value in ("valid", "same"):
                 return None
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                return f"{name} must be 'valid', 'same' or a whole number >= 0, not {value!r}"
-            return None
+                return f"{name} must be 'valid', 'same' or a whole number >= 0, not {_short(value)}"
+            return self._check_range(value)
         if self.kind == "ints":
             if not isinstance(value, list) or not value or any(
                 isinstance(v, bool) or not isinstance(v, int) or (v < 1 and v != -1) for v in value
             ):
-                return f"{name} must be a list of positive whole numbers (one may be -1), not {value!r}"
+                return f"{name} must be a list of positive whole numbers (one may be -1), not {_short(value)}"
             if value.count(-1) > 1:
-                return f"{name} may contain -1 only once, not {value!r}"
+                return f"{name} may contain -1 only once, not {_short(value)}"
             return None
         raise ValueError(f"unknown parameter kind {self.kind!r}")  # a bug in a spec, not user input
 
@@ -108,7 +112,22 @@ class Param:
 
 
 def _num(value: float) -> str:
+    if isinstance(value, int):
+        return _short(value)
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr`` cut to a length that fits a message (a huge number or list would flood the node)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ShapeProblem(Exception):
@@ -160,7 +179,10 @@ class LayerSpec:
 
     def param_problems(self, params: dict[str, Any]) -> list[str]:
         known = {p.name for p in self.params}
-        problems = [f"unknown parameter {name!r}" for name in params if name not in known]
+        listing = ", ".join(p.name for p in self.params) or "none"
+        problems = [
+            f"{self.title} has no parameter {name!r} (its parameters: {listing})" for name in params if name not in known
+        ]
         for p in self.params:
             if p.name in params:
                 msg = p.check(params[p.name])

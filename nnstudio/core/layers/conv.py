@@ -28,10 +28,26 @@ def _require_image(title: str, x: TensorInfo) -> None:
     require_rank(title, x, (3,), "images (N, channels, height, width)", fix)
 
 
+def _check_window(title: str, what: str, size: int, pad: int, x: TensorInfo) -> None:
+    """A k x k window must fit in the (padded) image, or torch has no position to put it."""
+    height, width = x.shape[1] + 2 * pad, x.shape[2] + 2 * pad
+    if size > min(height, width):
+        padded = f" ({height}x{width} with padding)" if pad else ""
+        raise ShapeProblem(
+            f"{title} {what} {size}x{size} is larger than the {x.shape[1]}x{x.shape[2]} image{padded} it receives "
+            f"{x.text()}: use a smaller {what} size, add padding or remove a layer that shrinks the image before it"
+        )
+
+
 def _check_conv(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
     _require_image("Conv2D", inputs[0])
     if p["padding"] == "same" and p["stride"] != 1:
-        raise ShapeProblem("Conv2D padding 'same' needs stride 1: set stride to 1 or padding to 'valid' or a number")
+        raise ShapeProblem(
+            f"Conv2D padding 'same' needs stride 1 but stride is {p['stride']}: set stride to 1 or padding to "
+            "'valid' or a number"
+        )
+    if p["padding"] != "same":
+        _check_window("Conv2D", "kernel", p["kernel_size"], 0 if p["padding"] == "valid" else p["padding"], inputs[0])
 
 
 def _build_conv(p: dict[str, Any], inputs: list[TensorInfo]) -> nn.Module:
@@ -57,7 +73,7 @@ CONV2D = LayerSpec(
         Param("filters", "int", 32, minimum=1, maximum=65_536),
         Param("kernel_size", "int", 3, label="Kernel size", minimum=1, maximum=64),
         Param("stride", "int", 1, minimum=1, maximum=64),
-        Param("padding", "padding", "valid"),
+        Param("padding", "padding", "valid", maximum=256),
         Param("bias", "bool", True),
         activation_param("relu"),
     ),
@@ -82,9 +98,16 @@ def _pool_params() -> tuple[Param, ...]:
 
 
 def _pool_spec(type_id: str, title: str, cls: type[nn.Module], what: str, formula: str) -> LayerSpec:
-    def build(p: dict[str, Any], inputs: list[TensorInfo]) -> nn.Module:
+    def check(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
+        _require_image(title, inputs[0])
         if p["padding"] * 2 > p["pool_size"]:
-            raise ShapeProblem(f"{title} padding must be at most half the pool size ({p['pool_size']} // 2)")
+            raise ShapeProblem(
+                f"{title} padding must be at most half the pool size ({p['pool_size']} // 2 = "
+                f"{p['pool_size'] // 2}) but is {p['padding']}: lower the padding or enlarge the pool"
+            )
+        _check_window(title, "pool", p["pool_size"], p["padding"], inputs[0])
+
+    def build(p: dict[str, Any], inputs: list[TensorInfo]) -> nn.Module:
         return cls(p["pool_size"], stride=p["stride"] or None, padding=p["padding"])
 
     return LayerSpec(
@@ -95,7 +118,7 @@ def _pool_spec(type_id: str, title: str, cls: type[nn.Module], what: str, formul
         "(by half with the default 2 x 2 window).",
         formula=formula,
         params=_pool_params(),
-        check_fn=lambda p, inputs: _require_image(title, inputs[0]),
+        check_fn=check,
         build_fn=build,
         summary_fn=lambda p: f"{p['pool_size']}x{p['pool_size']}"
         + (f", stride {p['stride']}" if p["stride"] else ""),

@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from nnstudio.core.layers.activations import FORMULAS, activation_module
+from nnstudio.core.layers.activations import FORMULAS, activation_module, softmax_dim
 from nnstudio.core.layers.base import (
     ACTIVATION_TITLES,
     ACTIVATIONS,
@@ -28,6 +28,21 @@ def _check_dense(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
     x = inputs[0]
     require_float("Dense", x)
     require_rank("Dense", x, (1, 2), "a flat feature vector", "insert a Flatten before it")
+    if p["activation"] == "softmax" and p["units"] == 1:
+        raise ShapeProblem(_SOFTMAX_OF_ONE.format(title="Dense", fix="use Sigmoid for a single unit, or one unit "
+                                                                     "per class"))
+
+
+_SOFTMAX_OF_ONE = "{title} applies Softmax over a single value, which always gives 1 and cannot learn: {fix}"
+
+
+def _check_activation(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
+    x = inputs[0]
+    require_float("Activation", x)
+    dim = softmax_dim(len(x.shape) + 1)  # counted with the batch dimension
+    if p["function"] == "softmax" and x.shape and x.shape[dim - 1 if dim > 0 else dim] == 1:
+        raise ShapeProblem(_SOFTMAX_OF_ONE.format(title="Activation", fix=f"its input {x.text()} has one class; "
+                                                                           "use Sigmoid or more classes"))
 
 
 DENSE = LayerSpec(
@@ -66,9 +81,11 @@ def _check_reshape(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
     known = math.prod(d for d in target if d != -1)
     ok = size % known == 0 if -1 in target else size == known
     if not ok:
+        fix = f"choose sizes whose product divides {size}" if -1 in target else f"choose sizes whose product is {size}"
         raise ShapeProblem(
             f"Reshape cannot turn {x.text()} ({size} values per sample) into (N, "
-            + ", ".join(str(d) for d in target) + f") ({known} values)"
+            + ", ".join(str(d) for d in target) + f") ({known} values{' times the -1' if -1 in target else ''}): "
+            + fix
         )
 
 
@@ -94,6 +111,8 @@ DROPOUT = LayerSpec(
     "so the network cannot rely on any single unit. Does nothing when predicting.",
     formula="y = x * m / (1 - p),  m ~ Bernoulli(1 - p)",
     params=(Param("rate", "float", 0.5, minimum=0.0, maximum=0.99),),
+    # Dropout scales by 1/(1-p), which token ids (whole numbers) cannot hold.
+    check_fn=lambda p, inputs: require_float("Dropout", inputs[0]),
     build_fn=lambda p, inputs: nn.Dropout(p["rate"]),
     summary_fn=lambda p: f"rate {p['rate']:g}",
     glyph="⁘",
@@ -112,7 +131,7 @@ ACTIVATION = LayerSpec(
     "for images).",
     formula=_activation_formula(),
     params=(Param("function", "choice", "relu", choices=ACTIVATIONS),),
-    check_fn=lambda p, inputs: require_float("Activation", inputs[0]),
+    check_fn=_check_activation,
     build_fn=lambda p, inputs: activation_module(p["function"], len(inputs[0].shape) + 1),
     summary_fn=lambda p: ACTIVATION_TITLES[p["function"]],
     glyph="ƒ",

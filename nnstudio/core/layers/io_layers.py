@@ -56,7 +56,7 @@ INPUT_TOKENS = LayerSpec(
     params=(_size("length", 32, maximum=100_000), Param("vocab_size", "int", 1000, label="Vocabulary size",
                                                        minimum=2, maximum=10_000_000)),
     inputs=0,
-    source_fn=lambda p: TensorInfo((p["length"],), LONG),
+    source_fn=lambda p: TensorInfo((p["length"],), LONG, vocab=p["vocab_size"]),
     summary_fn=lambda p: f"{p['length']} tokens, vocabulary {p['vocab_size']}",
     glyph="¶",
 )
@@ -84,13 +84,15 @@ def _check_output(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
         if len(x.shape) != 1 or x.shape[0] < 2:
             raise ShapeProblem(
                 f"a multi-class Output expects one score per class, (N, classes) with at least 2 classes, "
-                f"but receives {x.text()}"
-                + (": insert a Flatten and a Dense with one unit per class" if len(x.shape) > 1 else "")
+                f"but receives {x.text()}: "
+                + ("insert a Flatten and a Dense with one unit per class" if len(x.shape) > 1
+                   else "end with a Dense of one unit per class, or choose the binary task for two classes")
             )
     elif task == "binary":
         if x.shape not in ((1,),):
-            raise ShapeProblem(f"a binary Output expects one score per sample, (N, 1), but receives {x.text()}"
-                               + (": end with a Dense of 1 unit" if len(x.shape) == 1 else ""))
+            raise ShapeProblem(f"a binary Output expects one score per sample, (N, 1), but receives {x.text()}: "
+                               + ("end with a Dense of 1 unit" if len(x.shape) == 1
+                                  else "insert a Flatten and a Dense of 1 unit"))
     elif len(x.shape) != 1:
         raise ShapeProblem(f"a regression Output expects (N, targets) but receives {x.text()}: insert a Flatten")
 

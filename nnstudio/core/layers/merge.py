@@ -21,7 +21,8 @@ def _check_add(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
     shapes = {x.shape for x in inputs}
     if len(shapes) > 1:
         raise ShapeProblem("Add needs inputs of the same shape but receives "
-                           + ", ".join(x.text() for x in inputs))
+                           + ", ".join(x.text() for x in inputs)
+                           + ": make them match, e.g. with a Dense or Conv2D on one branch")
 
 
 def _check_concat(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
@@ -30,14 +31,17 @@ def _check_concat(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
     ranks = {len(x.shape) for x in inputs}
     listing = ", ".join(x.text() for x in inputs)
     if len(ranks) > 1:
-        raise ShapeProblem(f"Concat needs inputs with the same number of dimensions but receives {listing}")
+        raise ShapeProblem(f"Concat needs inputs with the same number of dimensions but receives {listing}: "
+                           "insert a Flatten or Reshape on one branch")
     rank = ranks.pop()
     if not -rank <= axis < rank:
-        raise ShapeProblem(f"Concat axis {axis} does not exist for inputs {listing}: use -1 to {rank - 1}")
+        raise ShapeProblem(f"Concat axis {axis} does not exist for inputs {listing}: use an axis from "
+                           f"{-rank} to {rank - 1} (-1 is the last)")
     ax = axis % rank
     others = {tuple(d for i, d in enumerate(x.shape) if i != ax) for x in inputs}
     if len(others) > 1:
-        raise ShapeProblem(f"Concat on axis {axis} needs every other axis to match but receives {listing}")
+        raise ShapeProblem(f"Concat on axis {axis} needs every other axis to match but receives {listing}: "
+                           "join along the axis that differs, or make the other axes match")
 
 
 ADD = LayerSpec(

@@ -15,8 +15,12 @@ CATEGORY = "Recurrent"
 def _check_embedding(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
     x = inputs[0]
     if x.dtype != LONG:
-        raise ShapeProblem(f"Embedding expects token ids from a token Input but receives real values {x.text()}")
-    require_rank("Embedding", x, (1,), "a sequence of token ids (N, T)")
+        raise ShapeProblem(f"Embedding expects token ids from a token Input but receives real values {x.text()}: "
+                           "feed it from an Input (tokens), or use a Dense for real-valued features")
+    require_rank("Embedding", x, (1,), "a sequence of token ids (N, T)", "insert a Flatten before it")
+    if x.vocab is not None and x.vocab > p["vocab_size"]:
+        raise ShapeProblem(f"Embedding has a vocabulary of {p['vocab_size']} but receives token ids up to "
+                           f"{x.vocab - 1} {x.text()}: set its vocabulary size to at least {x.vocab}")
 
 
 EMBEDDING = LayerSpec(

@@ -1,0 +1,321 @@
+"""Damaged and hostile project files: zip bombs, lying headers, bad members, and property tests showing that
+mutated or truncated files only ever raise ProjectFileError. Last, any project that can be saved comes back
+equal."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from safetensors.torch import save as safetensors_save
+
+from nnstudio.core.errors import ProjectFileError
+from nnstudio.core.graph import Graph
+from nnstudio.core.layers.registry import SPECS
+from nnstudio.core.project import io as project_io
+from nnstudio.core.project.io import load_project, save_project
+from nnstudio.core.project.model import Project
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+json_scalars = (st.none() | st.booleans() | st.integers(-(10**18), 10**18)
+                | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12))
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def sample_project() -> Project:
+    g = Graph()
+    g.add_node("input_image", {"channels": 1, "height": 8, "width": 8}, (0, 0), node_id="input_image_1")
+    g.add_node("conv2d", {"filters": 2}, (100, 0), node_id="conv2d_1", label="features")
+    g.add_node("flatten", {}, (200, 0), node_id="flatten_1")
+    g.add_node("dense", {"units": 3, "activation": "softmax"}, (300, 0), node_id="dense_1")
+    g.add_node("output", {}, (400, 0), node_id="output_1")
+    for a, b in [("input_image_1", "conv2d_1"), ("conv2d_1", "flatten_1"), ("flatten_1", "dense_1"),
+                 ("dense_1", "output_1")]:
+        g.connect(a, b)
+    weights = {"conv2d_1.weight": torch.randn(2, 1, 3, 3), "conv2d_1.bias": torch.randn(2),
+               "dense_1.weight": torch.randn(3, 72), "dense_1.bias": torch.zeros(3, dtype=torch.float64),
+               "steps": torch.tensor([5], dtype=torch.int32)}
+    return Project(g, "fuzz", "a sample", {"optimizer": "adam", "epochs": 3}, {"source": "synthetic"}, weights,
+                   {"loss": [0.9, 0.7, 0.6], "accuracy": [0.3, 0.5, 0.6]})
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+@pytest.fixture(scope="module")
+def saved(workdir) -> tuple[bytes, dict[str, bytes]]:
+    """The bytes of a saved sample project, and its members."""
+    path = workdir / "sample.nnstudio"
+    save_project(sample_project(), path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    return path.read_bytes(), members
+
+
+def load_bytes(workdir: Path, payload: bytes) -> Project | None:
+    """Load ``payload`` as a project file; None when it is refused with a ProjectFileError (the only error
+    allowed). A project that does load must be usable: its graph can be checked."""
+    path = workdir / "case.nnstudio"
+    path.write_bytes(payload)
+    try:
+        project = load_project(path)
+    except ProjectFileError as exc:
+        assert exc.path == str(path) and str(exc).startswith(str(path))
+        return None
+    assert isinstance(project.graph, Graph)
+    assert isinstance(project.graph.validate(), list)
+    return project
+
+
+def zip_members(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, payload in members.items():
+            archive.writestr(name, payload)
+    return buffer.getvalue()
+
+
+# -- hostile archives, one case each -----------------------------------------------------------------------------
+def write(tmp_path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    path = tmp_path / "p.nnstudio"
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, payload in members.items():
+            archive.writestr(name, payload)
+    return path
+
+
+def refused_field(path: Path, match: str | None = None) -> str | None:
+    with pytest.raises(ProjectFileError, match=match) as info:
+        load_project(path)
+    return info.value.field
+
+
+def test_other_members_and_traversal_names_are_ignored(tmp_path, saved):
+    members = {**saved[1], "../evil.txt": b"x", "/abs/evil.txt": b"x", "dir/project.json": b"not json",
+               "PROJECT.JSON": b"not json"}
+    assert load_project(write(tmp_path, members)).name == "fuzz"
+    assert not (tmp_path.parent / "evil.txt").exists()
+
+
+def test_duplicate_member_is_refused(tmp_path, saved):
+    path = write(tmp_path, saved[1])
+    with pytest.warns(UserWarning), zipfile.ZipFile(path, "a") as archive:  # zipfile warns about it too
+        archive.writestr("project.json", "{}")
+    assert refused_field(path, "twice") == "project.json"
+
+
+def test_zip_bomb_ratio_is_refused(tmp_path, saved):
+    bomb = saved[1]["project.json"] + b" " * 3_000_000
+    assert refused_field(write(tmp_path, {"project.json": bomb}), "zip bomb") == "project.json"
+
+
+@pytest.mark.parametrize("member, limit", [("project.json", "MAX_JSON_BYTES"), ("history.json", "MAX_HISTORY_BYTES"),
+                                           ("weights.safetensors", "MAX_WEIGHTS_BYTES")])
+def test_oversized_members_are_refused(tmp_path, monkeypatch, saved, member, limit):
+    members = {"project.json": saved[1]["project.json"],
+               "history.json": json.dumps({"loss": list(range(2000))}).encode(),
+               "weights.safetensors": safetensors_save({"big": torch.randn(1000)})}
+    path = write(tmp_path, members)
+    load_project(path)
+    monkeypatch.setattr(project_io, limit, len(members[member]) - 1)
+    assert refused_field(path, "limit") == member
+
+
+def patch_headers(data: bytes, name: str, local_offset: int, central_offset: int, fmt: str, value: int) -> bytes:
+    """Overwrite one field of ``name``'s local and central zip headers (e.g. its size or its flags)."""
+    out = bytearray(data)
+    encoded = name.encode()
+    for signature, name_at, offset in ((b"PK\x03\x04", 30, local_offset), (b"PK\x01\x02", 46, central_offset)):
+        start = out.find(signature)
+        while out[start + name_at: start + name_at + len(encoded)] != encoded:
+            start = out.find(signature, start + 1)
+        struct.pack_into(fmt, out, start + offset, value)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("fields", [(22, 24, "<I", 10), (6, 8, "<H", 1), (8, 10, "<H", 99)],
+                         ids=["lying-uncompressed-size", "encrypted", "unknown-compression"])
+def test_lying_or_unreadable_member_headers(tmp_path, saved, fields):
+    path = write(tmp_path, saved[1])
+    path.write_bytes(patch_headers(path.read_bytes(), "project.json", *fields))
+    assert refused_field(path) == "project.json"
+
+
+@pytest.mark.parametrize("payload", [
+    b"", b"garbage", struct.pack("<Q", 2**62) + b"{}", struct.pack("<Q", 10) + b'{"a": 1}  ',
+    safetensors_save({"w": torch.ones(3, dtype=torch.bool)}),
+    safetensors_save({"w": torch.ones(3, dtype=torch.complex64)}),
+    safetensors_save({"w": torch.ones(4)})[:-3],
+])
+def test_bad_weights_are_refused(tmp_path, saved, payload):
+    path = write(tmp_path, {"project.json": saved[1]["project.json"], "weights.safetensors": payload})
+    assert refused_field(path) == "weights.safetensors"
+
+
+def test_integer_weights_are_accepted(tmp_path, saved):
+    payload = safetensors_save({"bn.num_batches_tracked": torch.tensor(3), "q": torch.arange(4, dtype=torch.uint8)})
+    path = write(tmp_path, {"project.json": saved[1]["project.json"], "weights.safetensors": payload})
+    weights = load_project(path).weights
+    assert weights["bn.num_batches_tracked"].item() == 3 and weights["q"].dtype == torch.uint8
+
+
+@pytest.mark.parametrize("text", [b"[1, 2]", b"{bad", b"null", b"\xff\xfe"])
+def test_bad_history_is_refused(tmp_path, saved, text):
+    path = write(tmp_path, {"project.json": saved[1]["project.json"], "history.json": text})
+    assert refused_field(path) == "history.json"
+
+
+# -- damaged archives --------------------------------------------------------------------------------------------
+@FUZZ
+@given(flips=st.lists(st.tuples(st.integers(0, 10**9), st.integers(1, 255)), min_size=1, max_size=6))
+def test_flipped_bytes(workdir, saved, flips):
+    data = bytearray(saved[0])
+    for position, mask in flips:
+        data[position % len(data)] ^= mask
+    load_bytes(workdir, bytes(data))
+
+
+@FUZZ
+@given(cut=st.integers(0, 10**9))
+def test_truncated_files_are_refused(workdir, saved, cut):
+    data = saved[0]
+    assert load_bytes(workdir, data[: cut % len(data)]) is None
+
+
+@FUZZ
+@given(member=st.sampled_from(["project.json", "weights.safetensors", "history.json"]),
+       flips=st.lists(st.tuples(st.integers(0, 10**9), st.integers(1, 255)), max_size=4),
+       cut=st.integers(0, 10**9), junk=st.binary(max_size=8))
+def test_damaged_members_in_a_sound_zip(workdir, saved, member, flips, cut, junk):
+    """The zip itself is valid (CRCs match), so the damage reaches the JSON and safetensors parsers."""
+    members = dict(saved[1])
+    data = bytearray(members[member])
+    for position, mask in flips:
+        data[position % len(data)] ^= mask
+    members[member] = bytes(data[: cut % (len(data) + 1)]) + junk
+    load_bytes(workdir, zip_members(members))
+
+
+# -- mutated project.json ----------------------------------------------------------------------------------------
+def paths_of(value, prefix=()):
+    """Every path (tuple of keys and indices) inside a JSON value, the root included."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from paths_of(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from paths_of(item, (*prefix, index))
+
+
+def apply(data, path, action, value):
+    if not path:
+        return value if action == "replace" else data
+    parent = data
+    for key in path[:-1]:
+        parent = parent[key]
+    if action == "replace":
+        parent[path[-1]] = value
+    elif action == "delete":
+        del parent[path[-1]]
+    elif isinstance(parent, dict):
+        parent[f"x{len(parent)}"] = value
+    else:
+        parent.insert(path[-1], value)
+    return data
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_project_json(workdir, saved, data):
+    document = json.loads(saved[1]["project.json"])
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(list(paths_of(document))))
+        action = data.draw(st.sampled_from(["replace", "delete", "insert"]))
+        document = apply(document, path, action, data.draw(json_values))
+    members = {**saved[1], "project.json": json.dumps(document).encode()}
+    load_bytes(workdir, zip_members(members))
+
+
+@FUZZ
+@given(document=json_values)
+def test_arbitrary_json_documents(workdir, document):
+    load_bytes(workdir, zip_members({"project.json": json.dumps(document).encode()}))
+
+
+# -- round trip --------------------------------------------------------------------------------------------------
+node_ids = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,10}\Z")
+finite = st.floats(-1e9, 1e9, allow_nan=False)
+dtypes = st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32,
+                          torch.int8, torch.uint8])
+
+
+@st.composite
+def graph_dicts(draw):
+    ids = draw(st.lists(node_ids, min_size=1, max_size=6, unique=True))
+    nodes = []
+    for node_id in ids:
+        type_id = draw(st.sampled_from(list(SPECS)))
+        params = SPECS[type_id].defaults()
+        for name in list(params):  # some values out of range or of the wrong kind: kept as written
+            if draw(st.booleans()):
+                params[name] = draw(json_scalars | st.lists(json_scalars, max_size=3))
+        node = {"id": node_id, "type": type_id, "params": params, "position": [draw(finite), draw(finite)]}
+        label = draw(st.text(max_size=10))
+        if label:
+            node["label"] = label
+        nodes.append(node)
+    wires = draw(st.lists(st.tuples(st.sampled_from(ids), st.sampled_from(ids), st.integers(0, 3)), unique=True,
+                          max_size=8))
+    edges = [{"from": a, "to": b, **({"port": p} if p else {})} for a, b, p in wires]
+    return {"nodes": nodes, "edges": edges}
+
+
+@st.composite
+def tensors(draw):
+    shape = draw(st.lists(st.integers(0, 4), max_size=3))
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
+    return (torch.randn(shape, generator=generator) * 100).to(draw(dtypes))
+
+
+@st.composite
+def projects(draw):
+    weights = draw(st.none() | st.dictionaries(st.text(min_size=1, max_size=12).filter(lambda s: s != "__metadata__"),
+                                               tensors(), max_size=4))
+    history = draw(st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=4))
+    training = draw(st.dictionaries(st.text(max_size=8), json_values, max_size=4))
+    dataset = draw(st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=4))
+    return Project(Graph.from_dict(draw(graph_dicts())), draw(st.text(max_size=20)), draw(st.text(max_size=40)),
+                   training, dataset, weights, history)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(project=projects())
+def test_round_trip(workdir, project):
+    path = workdir / "round.nnstudio"
+    save_project(project, path)
+    loaded = load_project(path)
+    assert loaded.graph.to_dict() == project.graph.to_dict()
+    assert (loaded.name, loaded.description) == (project.name, project.description)
+    assert loaded.training == project.training and loaded.dataset == project.dataset
+    assert loaded.history == project.history
+    if project.weights is None:
+        assert loaded.weights is None
+    else:
+        assert loaded.weights.keys() == project.weights.keys()
+        for name, tensor in project.weights.items():
+            assert loaded.weights[name].dtype == tensor.dtype and torch.equal(loaded.weights[name], tensor)

@@ -1,0 +1,382 @@
+"""Saving and opening .nnstudio files: round trips, the v1 fixture, refusal of bad files, atomic saves.
+
+tests/data/project_v1.nnstudio was written once by NN Studio 0.1 with the script below and must never be
+regenerated: it stands for the files users already have.
+
+    g = Graph()
+    g.add_node("input_vector", {"features": 2}, (0, 0), node_id="input_vector_1")
+    g.add_node("dense", {"units": 4, "activation": "tanh"}, (200, 0), label="hidden", node_id="dense_1")
+    g.add_node("dense", {"units": 1, "activation": "none"}, (400, 0), node_id="dense_2")
+    g.add_node("output", {"task": "binary", "loss": "bce"}, (600, 0), node_id="output_1")
+    g.connect("input_vector_1", "dense_1"); g.connect("dense_1", "dense_2"); g.connect("dense_2", "output_1")
+    weights = {"dense_1.weight": torch.arange(8, dtype=torch.float32).reshape(4, 2) / 8,
+               "dense_1.bias": torch.tensor([-0.5, -0.25, 0.0, 0.25]),
+               "dense_2.weight": torch.tensor([[0.5, -0.5, 0.25, -0.25]]), "dense_2.bias": torch.tensor([0.125])}
+    save_project(Project(g, "XOR fixture", "Format-1 fixture for the tests: never regenerate it.",
+                         {"optimizer": "adam", "learning_rate": 0.01, "epochs": 2, "batch_size": 4},
+                         {"source": "synthetic", "name": "xor", "samples": 4}, weights,
+                         {"epoch": [1, 2], "loss": [0.75, 0.5], "val_loss": [0.8, 0.625]}),
+                 "tests/data/project_v1.nnstudio")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from nnstudio.core.errors import ProjectFileError
+from nnstudio.core.graph import Graph
+from nnstudio.core.layers.base import TensorInfo
+from nnstudio.core.layers.registry import LEGACY_IDS, SPECS
+from nnstudio.core.project.io import load_project, save_project
+from nnstudio.core.project.model import Project
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE_V1 = ROOT / "tests" / "data" / "project_v1.nnstudio"
+
+
+def small_graph() -> Graph:
+    g = Graph()
+    g.add_node("input_vector", {"features": 3}, (1.5, -2), node_id="input_vector_1")
+    g.add_node("dense", {"units": 5}, (100, 0), label="hidden layer ✓", node_id="dense_1")
+    g.add_node("batchnorm", {}, (200, 0), node_id="batchnorm_1")
+    g.add_node("output", {"task": "regression"}, (300, 0), node_id="output_1")
+    g.connect("input_vector_1", "dense_1")
+    g.connect("dense_1", "batchnorm_1")
+    g.connect("batchnorm_1", "output_1")
+    return g
+
+
+def trained_project() -> Project:
+    weights = {
+        "dense_1.weight": torch.randn(5, 3),
+        "dense_1.bias": torch.randn(5, dtype=torch.float64),
+        "batchnorm_1.running_mean": torch.randn(5).half(),
+        "batchnorm_1.num_batches_tracked": torch.tensor(7),
+    }
+    return Project(small_graph(), "Ünïcode name", "line 1\nline 2", {"optimizer": "sgd", "lr": 0.1},
+                   {"source": "csv", "path": "data.csv"}, weights, {"loss": [1.0, 0.5], "note": None})
+
+
+def write_zip(path: Path, members: dict[str, bytes | str], compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, payload in members.items():
+            archive.writestr(name, payload)
+    return path
+
+
+def base_data() -> dict:
+    return {"format_version": 1, "app_version": "0.1.0", "name": "n", "description": "", "graph":
+            small_graph().to_dict(), "training": {}, "dataset": None}
+
+
+def load_data(tmp_path: Path, data: dict) -> Project:
+    return load_project(write_zip(tmp_path / "p.nnstudio", {"project.json": json.dumps(data)}))
+
+
+def refused(tmp_path: Path, data: dict) -> ProjectFileError:
+    with pytest.raises(ProjectFileError) as info:
+        load_data(tmp_path, data)
+    return info.value
+
+
+# -- round trips -------------------------------------------------------------------------------------------------
+def test_round_trip_keeps_everything(tmp_path):
+    project = trained_project()
+    path = tmp_path / "p.nnstudio"
+    save_project(project, path)
+    loaded = load_project(path)
+    assert loaded.graph.to_dict() == project.graph.to_dict()
+    assert (loaded.name, loaded.description) == (project.name, project.description)
+    assert loaded.training == project.training and loaded.dataset == project.dataset
+    assert loaded.history == project.history
+    assert loaded.weights.keys() == project.weights.keys()
+    for name, tensor in project.weights.items():
+        assert loaded.weights[name].dtype == tensor.dtype
+        assert torch.equal(loaded.weights[name], tensor)
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == ["history.json", "project.json", "weights.safetensors"]
+        data = json.loads(archive.read("project.json"))
+    assert data["format_version"] == 1 and data["app_version"]
+
+
+def test_untrained_project_has_only_project_json(tmp_path):
+    path = tmp_path / "p.nnstudio"
+    save_project(Project(small_graph(), name="x"), path)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == ["project.json"]
+    loaded = load_project(path)
+    assert loaded.weights is None and loaded.history is None and loaded.dataset is None
+    assert loaded.training == {}
+
+
+def test_loaded_weights_are_writable_copies(tmp_path):
+    path = tmp_path / "p.nnstudio"
+    save_project(trained_project(), path)
+    weight = load_project(path).weights["dense_1.weight"]
+    weight.add_(1.0)  # would crash or corrupt memory if it viewed read-only bytes
+    assert torch.isfinite(weight).all()
+
+
+def test_saving_twice_gives_identical_bytes(tmp_path):
+    project = trained_project()
+    save_project(project, tmp_path / "a.nnstudio")
+    save_project(project, tmp_path / "b.nnstudio")
+    assert (tmp_path / "a.nnstudio").read_bytes() == (tmp_path / "b.nnstudio").read_bytes()
+
+
+def test_nan_in_history_survives(tmp_path):
+    project = Project(small_graph(), history={"loss": [0.5, float("nan"), float("inf")]})
+    save_project(project, tmp_path / "p.nnstudio")
+    loss = load_project(tmp_path / "p.nnstudio").history["loss"]
+    assert loss[0] == 0.5 and loss[1] != loss[1] and loss[2] == float("inf")
+
+
+def test_tied_and_strided_weights_are_saved(tmp_path):
+    shared = torch.randn(4, 3)
+    project = Project(small_graph(), weights={"a.weight": shared, "b.weight": shared, "c": shared.t()})
+    save_project(project, tmp_path / "p.nnstudio")
+    loaded = load_project(tmp_path / "p.nnstudio").weights
+    assert torch.equal(loaded["b.weight"], shared) and torch.equal(loaded["c"], shared.t())
+
+
+# -- the format-1 fixture ----------------------------------------------------------------------------------------
+def test_v1_fixture_content():
+    project = load_project(FIXTURE_V1)
+    assert project.name == "XOR fixture"
+    assert project.training == {"optimizer": "adam", "learning_rate": 0.01, "epochs": 2, "batch_size": 4}
+    assert project.dataset == {"source": "synthetic", "name": "xor", "samples": 4}
+    assert project.history == {"epoch": [1, 2], "loss": [0.75, 0.5], "val_loss": [0.8, 0.625]}
+    graph = project.graph
+    assert list(graph.nodes) == ["input_vector_1", "dense_1", "dense_2", "output_1"]
+    assert graph.nodes["dense_1"].params == {"units": 4, "bias": True, "activation": "tanh"}
+    assert graph.nodes["dense_1"].label == "hidden" and graph.nodes["dense_2"].position == (400.0, 0.0)
+    assert graph.nodes["output_1"].params == {"task": "binary", "loss": "bce"}
+    assert [(e.src, e.dst, e.dst_port) for e in graph.edges] == [
+        ("input_vector_1", "dense_1", 0), ("dense_1", "dense_2", 0), ("dense_2", "output_1", 0)]
+    assert graph.validate() == []
+    assert torch.equal(project.weights["dense_1.weight"], torch.arange(8.0).reshape(4, 2) / 8)
+    assert torch.equal(project.weights["dense_2.bias"], torch.tensor([0.125]))
+
+
+def test_v1_fixture_weights_fit_the_layers_they_name():
+    """Weight keys are ``<node id>.<name in the layer's module>``: the layers built from the fixture's graph
+    must have exactly these tensors, with these shapes."""
+    project = load_project(FIXTURE_V1)
+    graph = project.graph
+    expected = {}
+    for node_id, node, width in (("dense_1", graph.nodes["dense_1"], 2), ("dense_2", graph.nodes["dense_2"], 4)):
+        module = node.spec.build(node.params, [TensorInfo((width,))])
+        expected.update({f"{node_id}.{k}": v.shape for k, v in module.state_dict().items()})
+    assert {k: v.shape for k, v in project.weights.items()} == expected
+
+
+# -- schema and documentation stay in sync with the layer registry -----------------------------------------------
+def test_schema_layer_enum_matches_registry():
+    schema = json.loads((ROOT / "nnstudio" / "core" / "project" / "schema.json").read_text())
+    enum = schema["$defs"]["layer_type"]["enum"]
+    assert enum == list(SPECS), "update schema.json's layer_type enum to: " + json.dumps(list(SPECS))
+
+
+def test_docs_list_every_layer_type_and_legacy_id():
+    text = (ROOT / "docs" / "file-format.md").read_text(encoding="utf-8")
+    missing = [t for t in [*SPECS, *LEGACY_IDS] if f"`{t}`" not in text]
+    assert missing == []
+
+
+def test_docs_example_opens(tmp_path):
+    text = (ROOT / "docs" / "file-format.md").read_text(encoding="utf-8")
+    example = re.search(r"## A complete example.*?```json\n(.*?)```", text, re.S).group(1)
+    path = write_zip(tmp_path / "example.nnstudio", {"project.json": example})
+    project = load_project(path)
+    assert len(project.graph.nodes) == 5 and project.graph.validate() == []
+
+
+# -- files that must be refused ----------------------------------------------------------------------------------
+def test_missing_file(tmp_path):
+    with pytest.raises(ProjectFileError, match="does not exist"):
+        load_project(tmp_path / "nope.nnstudio")
+
+
+@pytest.mark.parametrize("payload", [b"", b"hello, not a zip", b"PK\x03\x04" + b"\0" * 40])
+def test_not_a_zip(tmp_path, payload):
+    path = tmp_path / "p.nnstudio"
+    path.write_bytes(payload)
+    with pytest.raises(ProjectFileError, match="not a zip") as info:
+        load_project(path)
+    assert info.value.path == str(path)
+
+
+def test_missing_project_json(tmp_path):
+    with pytest.raises(ProjectFileError) as info:
+        load_project(write_zip(tmp_path / "p.nnstudio", {"other.json": "{}"}))
+    assert info.value.field == "project.json"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("{", "not valid JSON"), ("[]", "JSON object"), ('{"a": NaN}', "NaN"), ("1" * 500, "digits"),
+    ("[" * 5000 + "]" * 5000, "not valid JSON"), ("[" * 150 + "]" * 150, "nested"),
+])
+def test_bad_json(tmp_path, text, expected):
+    with pytest.raises(ProjectFileError, match=expected) as info:
+        load_project(write_zip(tmp_path / "p.nnstudio", {"project.json": text}))
+    assert info.value.field == "project.json"
+
+
+def mutate(path_and_value):
+    data = base_data()
+    path, value = path_and_value
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ((["format_version"], KeyError), "format_version", "missing"),
+    ((["format_version"], "1"), "format_version", "whole number"),
+    ((["format_version"], True), "format_version", "whole number"),
+    ((["format_version"], 0), "format_version", "at least 1"),
+    ((["name"], 3), "name", "must be a string"),
+    ((["training"], []), "training", "must be an object"),
+    ((["dataset"], "mnist"), "dataset", "object or null"),
+    ((["graph"], KeyError), "graph", "missing"),
+    ((["graph", "edges"], {}), "graph.edges", "must be a list"),
+    ((["extra"], 1), "extra", "not a field"),
+    ((["graph", "nodes", 1, "type"], "dens"), "graph.nodes[1].type", "did you mean 'dense'"),
+    ((["graph", "nodes", 1, "params", "units"], {"x": 1}), "graph.nodes[1].params.units", "must be"),
+    ((["graph", "nodes", 1, "params", "units"], [[1]]), "graph.nodes[1].params.units[0]", "must be"),
+    ((["graph", "nodes", 1, "params"], [1]), "graph.nodes[1].params", "must be an object"),
+    ((["graph", "nodes", 1, "position"], [1]), "graph.nodes[1].position", "two numbers"),
+    ((["graph", "nodes", 1, "position"], [1, "a"]), "graph.nodes[1].position[1]", "must be a number"),
+    ((["graph", "nodes", 1, "id"], "1abc"), "graph.nodes[1].id", "not a valid node id"),
+    ((["graph", "nodes", 1, "id"], "dense_1\n"), "graph.nodes[1].id", "not a valid node id"),
+    ((["graph", "nodes", 1, "id"], "input_vector_1"), "graph.nodes[1].id", "used twice"),
+    ((["graph", "nodes", 1, "label"], 5), "graph.nodes[1].label", "must be a string"),
+    ((["graph", "edges", 0, "to"], "ghost"), "graph.edges[0].to", "does not exist"),
+    ((["graph", "edges", 0, "port"], -1), "graph.edges[0].port", "minimum"),
+    ((["graph", "edges", 0, "from"], KeyError), "graph.edges[0].from", "missing"),
+])
+def test_bad_fields_are_named(tmp_path, change, field, message):
+    error = refused(tmp_path, mutate(change))
+    assert error.field == field
+    assert message in error.detail
+    assert str(tmp_path) in str(error)
+
+
+def test_duplicate_wire_is_refused(tmp_path):
+    data = base_data()
+    data["graph"]["edges"].append(dict(data["graph"]["edges"][0]))
+    assert refused(tmp_path, data).field == "graph.edges[3]"
+
+
+def test_newer_format_says_update(tmp_path):
+    data = base_data()
+    data["format_version"] = 3
+    data["graph"] = "a format-3 graph this version cannot know"
+    error = refused(tmp_path, data)
+    assert "written by a newer NN Studio (format 3); this version reads up to format 1: update NN Studio" in str(error)
+
+
+def test_out_of_range_params_load_and_show_as_node_problems(tmp_path):
+    data = base_data()
+    data["graph"]["nodes"][1]["params"]["units"] = 0
+    project = load_data(tmp_path, data)
+    assert project.graph.nodes["dense_1"].params["units"] == 0
+    assert any(p.node_id == "dense_1" for p in project.graph.validate())
+
+
+def test_minimal_hand_written_file_takes_defaults(tmp_path):
+    data = {"format_version": 1, "graph": {"nodes": [{"id": "d", "type": "dense"}, {"id": "e", "type": "linear"}],
+                                           "edges": [{"from": "d", "to": "e", "port": 0.0}]}}
+    project = load_data(tmp_path, data)
+    assert project.name == "" and project.training == {} and project.dataset is None
+    assert project.graph.nodes["d"].params == SPECS["dense"].defaults()
+    assert project.graph.nodes["e"].type_id == "dense" and project.graph.nodes["e"].position == (0.0, 0.0)
+    assert project.graph.edges[0].dst_port == 0 and type(project.graph.edges[0].dst_port) is int
+
+
+# -- saving ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("change, field", [
+    ({"training": {"lr": float("nan")}}, "training"), ({"training": {"s": {1, 2}}}, "training"),
+    ({"dataset": []}, "dataset"), ({"name": None}, "name"), ({"history": [1, 2]}, "history.json"),
+    ({"weights": {"w": torch.ones(2, dtype=torch.bool)}}, "weights.safetensors"),
+    ({"weights": {"w": [1.0]}}, "weights.safetensors"), ({"weights": {"": torch.ones(1)}}, "weights.safetensors"),
+    ({"weights": {"__metadata__": torch.ones(1)}}, "weights.safetensors"),
+])
+def test_save_refuses_what_it_could_not_read_back(tmp_path, change, field):
+    path = tmp_path / "p.nnstudio"
+    save_project(trained_project(), path)
+    before = path.read_bytes()
+    project = trained_project()
+    for key, value in change.items():
+        setattr(project, key, value)
+    with pytest.raises(ProjectFileError) as info:
+        save_project(project, path)
+    assert info.value.field == field
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["p.nnstudio"]
+
+
+def _fail(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("target", ["replace", "fsync", "writestr"])
+def test_crash_mid_save_keeps_previous_file(tmp_path, monkeypatch, target):
+    path = tmp_path / "p.nnstudio"
+    save_project(Project(small_graph(), name="old"), path)
+    before = path.read_bytes()
+    if target == "writestr":
+        real = zipfile.ZipFile.writestr
+
+        def writestr(self, info, payload, *args, **kwargs):
+            if getattr(info, "filename", info) == "weights.safetensors":
+                _fail()
+            return real(self, info, payload, *args, **kwargs)
+
+        monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr)
+    else:
+        monkeypatch.setattr(os, target, _fail)
+    with pytest.raises(OSError, match="No space"):
+        save_project(trained_project(), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["p.nnstudio"]
+    assert load_project(path).name == "old"
+
+
+def test_crash_on_first_save_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "replace", _fail)
+    with pytest.raises(OSError):
+        save_project(trained_project(), tmp_path / "new.nnstudio")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_save_keeps_permissions_and_symlinks(tmp_path):
+    real = tmp_path / "real.nnstudio"
+    save_project(Project(small_graph()), real)
+    real.chmod(0o600)
+    link = tmp_path / "link.nnstudio"
+    link.symlink_to(real)
+    save_project(Project(small_graph(), name="via link"), link)
+    assert link.is_symlink() and load_project(real).name == "via link"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+
+
+def test_bom_and_stored_members_are_accepted(tmp_path):
+    payload = "\ufeff" + json.dumps(base_data())
+    path = write_zip(tmp_path / "p.nnstudio", {"project.json": payload.encode()}, zipfile.ZIP_STORED)
+    assert load_project(path).graph.to_dict() == small_graph().to_dict()
+
