@@ -3,6 +3,7 @@
     nnstudio [FILE]            open the desktop app (optionally with a project)
     nnstudio summary FILE      print the model summary
     nnstudio validate FILE     print every problem; exit 1 if there are any
+    nnstudio train FILE        train headless; saves weights and history into the project
     nnstudio --version
 """
 
@@ -61,9 +62,28 @@ def _stem(path: str) -> str:
     return Path(path).stem
 
 
-COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
-    "summary": ("print the model summary (layers, output shapes, parameters)", cmd_summary),
-    "validate": ("print every problem of the network; exit 1 if there are any", cmd_validate),
+def cmd_train(args: argparse.Namespace) -> int:
+    from nnstudio.cli_train import run
+
+    return run(args)
+
+
+def _file_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="a .nnstudio project file")
+
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    from nnstudio.cli_train import add_arguments
+
+    add_arguments(p)
+
+
+# name -> (help, handler, how to add its arguments)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None]]] = {
+    "summary": ("print the model summary (layers, output shapes, parameters)", cmd_summary, _file_argument),
+    "validate": ("print every problem of the network; exit 1 if there are any", cmd_validate, _file_argument),
+    "train": ("train the network on its dataset; saves weights and history into the project", cmd_train,
+              _train_arguments),
 }
 
 
@@ -71,9 +91,8 @@ def _parser() -> _Parser:
     parser = _Parser(prog="nnstudio", description="NN Studio: build neural networks visually and watch them learn.")
     parser.add_argument("--version", action="version", version=f"nnstudio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, (help_text, _) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("file", metavar="FILE", help="a .nnstudio project file")
+    for name, (help_text, _, arguments) in COMMANDS.items():
+        arguments(sub.add_parser(name, help=help_text, description=help_text))
     return parser
 
 
@@ -101,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             return _gui([])
         return COMMANDS[args.command][1](args)
+    except OSError as exc:  # e.g. saving to a folder that does not exist
+        print(f"nnstudio: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE

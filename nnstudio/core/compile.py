@@ -36,6 +36,10 @@ class CompiledModel:
     # The node whose Softmax/Sigmoid was folded into the loss, if any.
     folded_from: str | None = None
     notes: list[str] = field(default_factory=list)
+    # What the model returns per sample (logits for classification).
+    output_info: TensorInfo | None = None
+    # Graph node id -> name of the fx node holding that layer's output (after its activation), for probes.
+    node_outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def param_count(self) -> int:
@@ -150,8 +154,15 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledModel:
     module = fx.GraphModule(root, fxg, class_name="NNStudioModel")
     module.graph.eliminate_dead_code()  # e.g. a folded Softmax that nothing else uses
     module.recompile()
+    live = {n.name for n in module.graph.nodes}
+    node_outputs = {}
+    for nid, v in values.items():
+        if v.name not in live and nid in before_activation:  # its folded activation was dropped: the logits
+            v = before_activation[nid][0]
+        if v.name in live:
+            node_outputs[nid] = v.name
     return CompiledModel(module, input_names, input_infos, output_id, task, loss, output_activation, folded_from,
-                         notes)
+                         notes, info.nodes[src].output, node_outputs)
 
 
 def _ancestors(graph: Graph, node_id: str) -> set[str]:

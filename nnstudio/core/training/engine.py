@@ -1,0 +1,287 @@
+"""The training loop.
+
+Plain PyTorch: the data sit on the device as whole tensors and each epoch walks a random permutation of indices
+in batches (no per-sample DataLoader). Callbacks hear about steps (throttled by time), epochs, layer statistics
+and probes; a ControlToken pauses, resumes or stops before any step. Faults (NaN loss, out of memory, data that
+does not fit) become TrainingError / DatasetError with a message naming the step or the data; the caller's
+project is never touched.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from typing import Any, Sequence
+
+import torch
+
+from nnstudio.core.compile import CompiledModel
+from nnstudio.core.data.base import DataSplit, Dataset
+from nnstudio.core.errors import DatasetError, TrainingError
+from nnstudio.core.training import optim
+from nnstudio.core.training.config import TrainConfig
+from nnstudio.core.training.control import Callback, ControlToken, emit
+from nnstudio.core.training.device import resolve_device
+from nnstudio.core.training.metrics import MetricAccumulator, higher_is_better
+from nnstudio.core.training.reports import EpochReport, StepReport, TrainResult
+from nnstudio.core.training.targets import prepare_targets
+
+STEP_REPORT_INTERVAL_S = 0.1  # at most ten step reports a second
+EVAL_BATCH = 1024
+
+
+def train(
+    compiled: CompiledModel,
+    split: DataSplit,
+    config: TrainConfig,
+    callbacks: Sequence[Callback] = (),
+    token: ControlToken | None = None,
+) -> TrainResult:
+    """Train ``compiled.module`` in place on ``split`` and return the history and the weights kept."""
+    return _Run(compiled, split, config, list(callbacks), token or ControlToken()).run()
+
+
+class _Run:
+    def __init__(self, compiled: CompiledModel, split: DataSplit, config: TrainConfig,
+                 callbacks: list[Callback], token: ControlToken) -> None:
+        config.check()
+        self.compiled, self.split, self.config, self.callbacks, self.token = compiled, split, config, callbacks, token
+        self.device = resolve_device(config.device)  # a missing device is an error before anything starts
+        self.model = compiled.module
+        self.task = compiled.task
+        self.num_classes = _num_classes(compiled)
+        self._check_monitor()
+        if len(compiled.input_names) != 1:
+            raise TrainingError(f"the network has {len(compiled.input_names)} Input nodes; training uses one dataset "
+                                "input: keep one Input")
+
+    # -- setup -------------------------------------------------------------------------------------------
+    def _check_monitor(self) -> None:
+        c = self.config
+        if not (c.early_stopping or c.schedule == "plateau"):
+            return
+        names = {"val_loss", "train_loss"} | {f"val_{m}" for m in _metric_names(self.task)}
+        if c.monitor not in names:
+            raise TrainingError(f"training setting 'monitor' is {c.monitor!r}, which a {self.task} task does not "
+                                f"report; choose one of {', '.join(sorted(names))}")
+
+    def _tensors(self, part: Dataset, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        x = part.x
+        expected = self.compiled.input_infos[0]
+        if tuple(x.shape[1:]) != expected.shape or (x.dtype == torch.long) != (expected.dtype == "long"):
+            kind = "token ids" if x.dtype == torch.long else "values"
+            raise DatasetError(f"the {name} data are {kind} of shape (N, {', '.join(map(str, x.shape[1:]))}) but "
+                               f"the Input node expects {expected.text()}")
+        y = prepare_targets(part.y, self.compiled, self.num_classes, name)
+        return x.to(self.device), y.to(self.device)
+
+    # -- the loop ----------------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        c = self.config
+        torch.manual_seed(c.seed)
+        gen = torch.Generator().manual_seed(c.seed)
+        try:
+            self.model.to(self.device)
+            x_tr, y_tr = self._tensors(self.split.train, "training")
+            val = self._tensors(self.split.val, "validation") if len(self.split.val) else None
+        except torch.OutOfMemoryError:
+            raise TrainingError(f"the data do not fit in the memory of {self.device}: use the CPU or less data")
+        n = x_tr.shape[0]
+        if n == 0:
+            raise DatasetError("the training part of the dataset is empty")
+        optimizer = optim.make_optimizer(self.model, c)
+        scheduler = optim.make_scheduler(optimizer, c)
+        loss_fn = self.compiled.loss_fn()
+        l1_weights = optim.penalised_weights(self.model) if c.l1 > 0 else []
+        amp = self._autocast()
+        scaler = torch.amp.GradScaler("cuda") if amp is not None and amp[1] == torch.float16 else None
+        steps_per_epoch = math.ceil(n / c.batch_size)
+        total = steps_per_epoch * c.epochs
+        telemetry = self._telemetry(x_tr, y_tr)
+        emit(self.callbacks, "on_start", {"device": str(self.device), "steps_per_epoch": steps_per_epoch,
+                                          "total_steps": total, "train_samples": n,
+                                          "val_samples": 0 if val is None else int(val[0].shape[0])})
+        epochs: list[dict[str, Any]] = []
+        best_value, best_epoch, best_state = None, None, None
+        stop_reason, step, bad_epochs = "completed", 0, 0
+        start = last_report = time.perf_counter()
+        for epoch in range(1, c.epochs + 1):
+            self.model.train()
+            perm = torch.randperm(n, generator=gen).to(self.device)
+            loss_sum = torch.zeros((), device=self.device)
+            correct = torch.zeros((), device=self.device, dtype=torch.long)
+            seen = 0
+            for b in range(steps_per_epoch):
+                if self.token.paused:
+                    paused_at = time.perf_counter()
+                    self.token.wait_while_paused()
+                    start += time.perf_counter() - paused_at  # a pause does not count as training time
+                if self.token.stopped:
+                    stop_reason = "stopped"
+                    break
+                idx = perm[b * c.batch_size:(b + 1) * c.batch_size]
+                xb, yb = x_tr[idx], y_tr[idx]
+                step += 1
+                probe = telemetry is not None and step % c.telemetry_every == 0
+                try:
+                    out, loss = self._step(xb, yb, loss_fn, optimizer, scaler, amp, l1_weights, probe and telemetry)
+                except torch.OutOfMemoryError:
+                    _free(self.device)
+                    raise TrainingError(f"out of memory on {self.device} at step {step} with batch size "
+                                        f"{c.batch_size}: lower the batch size or use the CPU") from None
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise TrainingError(f"the loss became {value} at step {step} (epoch {epoch}, batch {b + 1}): "
+                                        "lower the learning rate, turn on gradient clipping or check the data")
+                loss_sum += loss.detach() * len(idx)
+                seen += len(idx)
+                if self.task != "regression":
+                    correct += _correct(out.detach(), yb, self.task)
+                if probe:
+                    telemetry.after_step(step)
+                now = time.perf_counter()
+                if now - last_report >= STEP_REPORT_INTERVAL_S or b == steps_per_epoch - 1:
+                    last_report = now
+                    elapsed = now - start
+                    emit(self.callbacks, "on_step", StepReport(
+                        epoch, c.epochs, step, total, value, optim.current_lr(optimizer),
+                        step * c.batch_size / elapsed if elapsed > 0 else 0.0, elapsed,
+                        elapsed / step * (total - step)))
+            if stop_reason == "stopped" and seen == 0:
+                break
+            row = {"epoch": epoch, "train_loss": float(loss_sum) / max(seen, 1), "lr": optim.current_lr(optimizer)}
+            if self.task != "regression":
+                row["train_accuracy"] = float(correct) / max(seen, 1)
+            details = {}
+            if val is not None:
+                details = self.evaluate(*val, loss_fn)
+                row.update({f"val_{k}": v for k, v in details.items() if isinstance(v, float)})
+            row["time_s"] = time.perf_counter() - start
+            epochs.append(row)
+            monitored = row.get(c.monitor, row.get("val_loss", row["train_loss"]))
+            improved = best_value is None or self._better(monitored, best_value)
+            if improved:
+                best_value, best_epoch = monitored, epoch
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+                bad_epochs = 0
+            else:
+                bad_epochs += 1
+            emit(self.callbacks, "on_epoch", EpochReport(epoch, c.epochs, dict(row), details.get("confusion"),
+                                                         details.get("per_class"), improved))
+            if telemetry is not None:
+                telemetry.maybe_probe(step)
+            if stop_reason == "stopped":
+                break
+            if scheduler is not None:
+                scheduler.step(monitored) if c.schedule == "plateau" else scheduler.step()
+            if c.early_stopping and bad_epochs > c.patience:
+                stop_reason = "early_stopping"
+                break
+        if best_state is not None and (c.restore_best or stop_reason == "stopped"):
+            self.model.load_state_dict(best_state)
+        if telemetry is not None:
+            telemetry.maybe_probe(step, final=True)  # show the weights that are kept
+        final = {}
+        if val is not None and epochs:
+            final = {f"val_{k}": v for k, v in self.evaluate(*val, loss_fn).items() if isinstance(v, float)}
+        state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        history = {"epochs": epochs, "best_epoch": best_epoch, "stop_reason": stop_reason, "final": final,
+                   "device": str(self.device), "steps": step, "config": c.to_dict()}
+        result = TrainResult(history, state, stop_reason, best_epoch, final, str(self.device), step)
+        emit(self.callbacks, "on_end", result)
+        return result
+
+    def _better(self, value: float, best: float) -> bool:
+        delta = self.config.min_delta
+        if higher_is_better(self.config.monitor):
+            return value > best + delta
+        return value < best - delta
+
+    def _autocast(self) -> tuple[str, torch.dtype] | None:
+        if not self.config.mixed_precision or self.device.type != "cuda":
+            return None
+        return ("cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+
+    def _step(self, xb, yb, loss_fn, optimizer, scaler, amp, l1_weights, telemetry):
+        optimizer.zero_grad(set_to_none=True)
+        ctx = torch.autocast(device_type=amp[0], dtype=amp[1]) if amp else nullcontext()
+        with ctx:
+            out = self.model(xb)
+            loss = loss_fn(out.float() if amp else out, yb)
+        if l1_weights:
+            loss = loss + self.config.l1 * optim.l1_penalty(l1_weights)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        if self.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        if telemetry:
+            telemetry.before_update()
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        return out, loss
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_fn) -> dict[str, Any]:
+        """Loss and metrics of the current weights on (x, y), in eval mode and in batches."""
+        was_training = self.model.training
+        self.model.eval()
+        acc = MetricAccumulator(self.task, self.num_classes)
+        total = 0.0
+        with torch.no_grad():
+            for i in range(0, x.shape[0], EVAL_BATCH):
+                out = self.model(x[i:i + EVAL_BATCH])
+                yb = y[i:i + EVAL_BATCH]
+                total += float(loss_fn(out.float(), yb)) * yb.shape[0]
+                acc.update(out.float(), _class_targets(yb, self.task))
+        self.model.train(was_training)
+        result = {"loss": total / max(x.shape[0], 1)}
+        result.update(acc.compute())
+        return result
+
+    def _telemetry(self, x_tr: torch.Tensor, y_tr: torch.Tensor):
+        from nnstudio.core.training.telemetry import Telemetry
+
+        wanted = [cb for cb in self.callbacks if _wants_telemetry(cb)]
+        return Telemetry(self.compiled, self.model, x_tr, y_tr, wanted) if wanted else None
+
+
+def _wants_telemetry(cb: Callback) -> bool:
+    """Whether a callback listens to layer statistics or probes (otherwise they are not measured at all)."""
+    return any(getattr(type(cb), name) is not getattr(Callback, name)
+               for name in ("on_layers", "on_activations", "on_boundary"))
+
+
+def _metric_names(task: str) -> list[str]:
+    from nnstudio.core.training.metrics import METRIC_NAMES
+
+    return list(METRIC_NAMES[task])
+
+
+def _num_classes(compiled: CompiledModel) -> int:
+    if compiled.task == "binary":
+        return 2
+    if compiled.task == "multiclass":
+        return int(compiled.output_info.shape[-1])
+    return 0
+
+
+def _correct(out: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
+    if task == "binary":
+        return ((out.reshape(-1) > 0).long() == y.reshape(-1).long()).sum()
+    return (out.argmax(dim=-1) == y).sum()
+
+
+def _class_targets(y: torch.Tensor, task: str) -> torch.Tensor:
+    return y.reshape(-1).long() if task == "binary" else y
+
+
+def _free(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+

@@ -1,0 +1,93 @@
+"""What training reports: plain dataclasses holding Python numbers and numpy copies, safe to hand to another
+thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class StepReport:
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # 1-based, counted over the whole run
+    total_steps: int
+    loss: float
+    lr: float
+    samples_per_sec: float
+    elapsed_s: float
+    eta_s: float
+
+    @property
+    def progress(self) -> float:
+        return self.step / self.total_steps if self.total_steps else 0.0
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    epochs: int
+    values: dict[str, float]  # train_loss, val_loss, val_accuracy ... as stored in the history
+    confusion: list[list[int]] | None = None  # validation confusion matrix, classification only
+    per_class: list[dict[str, float]] | None = None  # validation precision / recall / f1 / support per class
+    improved: bool = False  # the monitored value is the best so far
+
+
+@dataclass
+class LayerStats:
+    weight_hist: np.ndarray
+    weight_edges: np.ndarray
+    grad_hist: np.ndarray
+    grad_edges: np.ndarray
+    weight_norm: float
+    grad_norm: float
+    update_ratio: float  # |W_after - W_before| / |W_before| of this step
+
+
+@dataclass
+class LayerReport:
+    step: int
+    layers: dict[str, LayerStats]
+
+
+@dataclass
+class ActivationStats:
+    hist: np.ndarray
+    edges: np.ndarray
+    mean: float
+    std: float
+    dead_fraction: float | None  # units never positive on the probe batch, for ReLU-like outputs
+    feature_maps: np.ndarray | None = None  # (channels, H, W) of the first probe image, conv layers only
+
+
+@dataclass
+class ActivationReport:
+    step: int
+    layers: dict[str, ActivationStats]
+
+
+@dataclass
+class BoundaryReport:
+    """The model's prediction over a grid covering 2-D input data, for a decision-boundary plot."""
+
+    step: int
+    xs: np.ndarray  # (W,) grid x coordinates
+    ys: np.ndarray  # (H,)
+    predicted: np.ndarray  # (H, W) class index, or the value for regression
+    confidence: np.ndarray  # (H, W) probability of the predicted class
+    points: np.ndarray  # (N, 2) training points shown on top
+    labels: np.ndarray  # (N,)
+
+
+@dataclass
+class TrainResult:
+    history: dict[str, Any]  # JSON-safe: {"epochs": [{epoch, train_loss, val_loss, ...}, ...], ...}
+    state_dict: dict[str, Any]  # CPU tensors of the weights kept (the best ones when restoring the best)
+    stop_reason: str  # "completed", "stopped", "early_stopping"
+    best_epoch: int | None
+    final: dict[str, float] = field(default_factory=dict)  # validation values of the weights kept
+    device: str = "cpu"
+    steps: int = 0

@@ -1,0 +1,217 @@
+"""What the live plots show, measured while training without slowing it down much.
+
+Every ``telemetry_every`` steps: per layer, histograms of the weights and gradients with bin edges fixed at the
+first measurement (so their history stacks into a heatmap), the gradient norm and the update-to-weight ratio.
+At most a few times a second, and after every epoch: activations of every layer on a fixed probe batch
+(histogram, mean, std, fraction of dead ReLU units, feature maps of one image for conv layers) and, for 2-D
+inputs, the model's prediction over a grid for a decision-boundary plot. Everything handed out is a numpy copy.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import fx
+
+from nnstudio.core.compile import CompiledModel
+from nnstudio.core.training.control import Callback, emit
+from nnstudio.core.training.reports import (
+    ActivationReport,
+    ActivationStats,
+    BoundaryReport,
+    LayerReport,
+    LayerStats,
+)
+
+BUDGET = 0.05  # telemetry may take at most this share of the training time; beyond it, measurements are skipped
+BINS = 40
+PROBE_SAMPLES = 64
+GRID = 64
+PROBE_INTERVAL_S = 0.25
+MAX_FEATURE_MAPS = 16
+_RELU_LIKE = {torch.relu, F.relu, F.leaky_relu}
+
+
+class Telemetry:
+    def __init__(self, compiled: CompiledModel, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 callbacks: list[Callback]) -> None:
+        self.compiled, self.model, self.callbacks = compiled, model, callbacks
+        self.layers = {name: [p for p in mod.parameters() if p.requires_grad]
+                       for name, mod in model.named_children()}
+        self.layers = {k: v for k, v in self.layers.items() if v}
+        self.probe = x[:PROBE_SAMPLES]
+        self.edges: dict[str, np.ndarray] = {}
+        self.before: dict[str, torch.Tensor] = {}
+        self.grads: dict[str, torch.Tensor] = {}
+        self.last_probe = 0.0
+        self.started = time.perf_counter()
+        self.spent = 0.0  # seconds spent measuring
+        self.measuring = False
+        self.watch = self._watched_values()
+        self.grid = _grid_for(x, y, compiled)
+
+    def _within_budget(self) -> bool:
+        return self.spent <= BUDGET * (time.perf_counter() - self.started)
+
+    # -- per-layer weights and gradients ------------------------------------------------------------------
+    def before_update(self) -> None:
+        """Called after backward, before the optimizer step: gradients, and the weights to compare against.
+        Skipped (with the ``after_step`` that follows) while telemetry is over its share of the time."""
+        self.measuring = self._within_budget()
+        if not self.measuring:
+            return
+        t0 = time.perf_counter()
+        for name, params in self.layers.items():
+            self.before[name] = _flat(params)
+            self.grads[name] = _flat([p.grad if p.grad is not None else torch.zeros_like(p) for p in params])
+        self.spent += time.perf_counter() - t0
+
+    def after_step(self, step: int) -> None:
+        if not self.measuring:
+            return
+        t0 = time.perf_counter()
+        stats = {}
+        for name, params in self.layers.items():
+            w, before, g = _flat(params), self.before.pop(name), self.grads.pop(name)
+            w_norm = float(before.norm())
+            stats[name] = LayerStats(
+                *self._hist(f"w:{name}", w, symmetric=True),
+                *self._hist(f"g:{name}", g, symmetric=True),
+                weight_norm=float(w.norm()),
+                grad_norm=float(g.norm()),
+                update_ratio=float((w - before).norm()) / w_norm if w_norm > 0 else 0.0,
+            )
+        emit(self.callbacks, "on_layers", LayerReport(step, stats))
+        self.spent += time.perf_counter() - t0
+        self.maybe_probe(step)
+
+    def maybe_probe(self, step: int, final: bool = False) -> None:
+        """Probes at most every PROBE_INTERVAL_S and within the time budget; ``final`` always probes."""
+        now = time.perf_counter()
+        if final or (now - self.last_probe >= PROBE_INTERVAL_S and self._within_budget()):
+            self.last_probe = now
+            self.probes(step)
+            self.spent += time.perf_counter() - now
+
+    # -- probes -------------------------------------------------------------------------------------------
+    def probes(self, step: int) -> None:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                emit(self.callbacks, "on_activations", ActivationReport(step, self.activations()))
+                if self.grid is not None:
+                    emit(self.callbacks, "on_boundary", self.boundary(step))
+        finally:
+            self.model.train(was_training)
+
+    def activations(self) -> dict[str, ActivationStats]:
+        recorder = _Recorder(self.model, {fx_name for fx_name, _ in self.watch.values()})
+        recorder.run(self.probe)
+        out = {}
+        for node_id, (fx_name, relu_like) in self.watch.items():
+            a = recorder.values.get(fx_name)
+            if a is None or not a.is_floating_point():
+                continue
+            a = a.float()
+            hist, edges = self._hist(f"a:{node_id}", a.reshape(-1), symmetric=False)
+            maps = None
+            if a.dim() == 4:
+                maps = a[0, :MAX_FEATURE_MAPS].cpu().numpy().copy()
+            out[node_id] = ActivationStats(hist, edges, float(a.mean()), float(a.std()) if a.numel() > 1 else 0.0,
+                                           _dead_fraction(a) if relu_like else None, maps)
+        return out
+
+    def boundary(self, step: int) -> BoundaryReport:
+        xs, ys, points, labels, grid = self.grid
+        scores = self.model(grid).float()
+        if self.compiled.task == "multiclass":
+            probs = torch.softmax(scores, dim=-1)
+            conf, pred = probs.max(dim=-1)
+        elif self.compiled.task == "binary":
+            p1 = torch.sigmoid(scores.reshape(-1))
+            pred = (p1 > 0.5).long()
+            conf = torch.where(pred == 1, p1, 1 - p1)
+        else:
+            pred = scores[:, 0]
+            conf = torch.zeros_like(pred)
+        shape = (len(ys), len(xs))
+        return BoundaryReport(step, xs, ys, pred.reshape(shape).cpu().numpy().copy(),
+                              conf.reshape(shape).cpu().numpy().copy(), points, labels)
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    def _watched_values(self) -> dict[str, tuple[str, bool]]:
+        """Graph node id -> (fx value name, whether that value comes out of a ReLU) for every layer."""
+        by_name = {n.name: n for n in self.model.graph.nodes}
+        watch = {}
+        for node_id, fx_name in self.compiled.node_outputs.items():
+            node = by_name.get(fx_name)
+            if node is None or node.op == "placeholder":
+                continue
+            watch[node_id] = (fx_name, node.op == "call_function" and node.target in _RELU_LIKE)
+        return watch
+
+    def _hist(self, key: str, values: torch.Tensor, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Histogram with edges fixed the first time ``key`` is seen (values outside land in the end bins)."""
+        edges = self.edges.get(key)
+        if edges is None:
+            lo, hi = (float(values.min()), float(values.max())) if values.numel() else (0.0, 1.0)
+            if symmetric:
+                top = max(abs(lo), abs(hi)) * 1.5 or 1e-3
+                lo, hi = -top, top
+            else:
+                pad = (hi - lo) * 0.25 or 1e-3
+                lo, hi = lo - pad, hi + pad
+            edges = np.linspace(lo, hi, BINS + 1)
+            self.edges[key] = edges
+        lo, hi = float(edges[0]), float(edges[-1])
+        counts = torch.histc(values.float().clamp(lo, hi), bins=BINS, min=lo, max=hi)
+        return counts.cpu().numpy().copy(), edges
+
+
+class _Recorder(fx.Interpreter):
+    """Runs the model node by node and keeps the outputs named in ``wanted``."""
+
+    def __init__(self, module: fx.GraphModule, wanted: set[str]) -> None:
+        super().__init__(module)
+        self.wanted = wanted
+        self.values: dict[str, torch.Tensor] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        out = super().run_node(n)
+        if n.name in self.wanted and isinstance(out, torch.Tensor):
+            self.values[n.name] = out.detach()
+        return out
+
+
+def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([t.detach().reshape(-1).float() for t in tensors])
+
+
+def _dead_fraction(a: torch.Tensor) -> float:
+    """Share of units (features; channels for images) that are never positive on the probe batch."""
+    if a.dim() == 4:
+        alive = (a > 0).any(dim=3).any(dim=2).any(dim=0)
+    else:
+        alive = (a > 0).reshape(-1, a.shape[-1]).any(dim=0)
+    return float(1.0 - alive.float().mean())
+
+
+def _grid_for(x: torch.Tensor, y: torch.Tensor, compiled: CompiledModel):
+    """For 2-D point data: grid axes, up to 1,000 points with labels, and the grid as a model input."""
+    if x.dim() != 2 or x.shape[1] != 2 or not x.is_floating_point():
+        return None
+    lo, hi = x.min(dim=0).values, x.max(dim=0).values
+    pad = (hi - lo) * 0.1 + 1e-3
+    lo, hi = lo - pad, hi + pad
+    gx = torch.linspace(float(lo[0]), float(hi[0]), GRID)
+    gy = torch.linspace(float(lo[1]), float(hi[1]), GRID)
+    yy, xx = torch.meshgrid(gy, gx, indexing="ij")
+    grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1).to(x.device)
+    labels = y[:1000].reshape(len(y[:1000]), -1)[:, 0]
+    return (gx.numpy().copy(), gy.numpy().copy(), x[:1000].cpu().numpy().copy(),
+            labels.cpu().numpy().copy(), grid)
