@@ -183,12 +183,18 @@ class Graph:
         self.changed.emit()
         return node
 
-    def insert_node(self, node: Node, edges: Iterable[Edge] = ()) -> None:
-        """Put back a node removed earlier (undo), with its wires. All or nothing: if a wire cannot be made,
-        the graph is left as it was and GraphError says why."""
+    def insert_node(self, node: Node, edges: Iterable[Edge] = (), indices: Iterable[int] | None = None) -> None:
+        """Put back a node removed earlier (undo), with its wires. ``indices`` are the wires' former places in
+        ``edges`` (see ``edge_indices``), so merge inputs come back in their order. All or nothing: if a wire
+        cannot be made, the graph is left as it was and GraphError says why."""
         if node.id in self.nodes:
             raise GraphError(f"there is already a node {node.id!r}")
         edges = list(edges)
+        places = list(indices) if indices is not None else [None] * len(edges)
+        if len(places) != len(edges):
+            raise GraphError("insert_node needs one index per wire")
+        edges = [e for _, e in sorted(zip(places, edges), key=lambda pe: (pe[0] is None, pe[0] or 0))]
+        places = sorted(places, key=lambda p: (p is None, p or 0))
         self.nodes[node.id] = node
         added: list[Edge] = []
         try:
@@ -196,7 +202,8 @@ class Graph:
                 problem = self.connect_problem(e.src, e.dst, e.dst_port)
                 if problem:
                     raise GraphError(problem)
-                self.edges.append(e)
+                place = places[len(added)]
+                self.edges.insert(place if place is not None else len(self.edges), e)
                 added.append(e)
         except GraphError:
             for e in added:
@@ -219,12 +226,17 @@ class Graph:
         self.changed.emit()
         return node, removed
 
-    def connect(self, src: str, dst: str, dst_port: int = 0) -> Edge:
+    def edge_indices(self, edges: Iterable[Edge]) -> list[int]:
+        """Where each wire stands in ``edges`` (its order among a merge node's inputs)."""
+        return [self.edges.index(e) for e in edges]
+
+    def connect(self, src: str, dst: str, dst_port: int = 0, index: int | None = None) -> Edge:
+        """Add a wire; ``index`` puts it at that place in ``edges`` (undo uses it to keep merge order)."""
         problem = self.connect_problem(src, dst, dst_port)
         if problem:
             raise GraphError(problem)
         edge = Edge(src, dst, dst_port)
-        self.edges.append(edge)
+        self.edges.insert(index if index is not None else len(self.edges), edge)
         self.edge_added.emit(edge)
         self.changed.emit()
         return edge

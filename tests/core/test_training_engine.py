@@ -203,8 +203,8 @@ def test_each_optimizer_lowers_the_loss(monkeypatch, name, settings, kind):
     made = []
     real = optim.make_optimizer
 
-    def spy(model, config):
-        made.append(real(model, config))
+    def spy(*args, **kwargs):
+        made.append(real(*args, **kwargs))
         return made[-1]
 
     monkeypatch.setattr(optim, "make_optimizer", spy)
@@ -255,8 +255,8 @@ def _gradient_norms(monkeypatch) -> list[float]:
         grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
         norms.append(float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))))
 
-    def spy(model, config):
-        optimizer = real(model, config)
+    def spy(*args, **kwargs):
+        optimizer = real(*args, **kwargs)
         optimizer.register_step_pre_hook(hook)
         return optimizer
 
@@ -558,3 +558,13 @@ def test_training_on_cuda(mixed):
     assert rows(result)[-1]["train_loss"] < rows(result)[0]["train_loss"]
     assert all(v.device.type == "cpu" for v in result.state_dict.values())
     assert result.final["val_accuracy"] > 0.8
+
+
+def test_restore_best_with_a_monitor_the_task_does_not_report_uses_val_loss():
+    """Without early stopping or a plateau schedule the monitor is not checked: the best epoch falls back to
+    the lowest val_loss instead of failing."""
+    data = random_labels()
+    result = train(compile_graph(mlp(features=10, hidden=(64, 64)), seed=0), data,
+                   cfg(epochs=12, lr=0.01, monitor="val_mse", restore_best=True))
+    losses = column(result, "val_loss")
+    assert result.best_epoch == losses.index(min(losses)) + 1 < 12

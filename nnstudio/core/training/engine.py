@@ -61,7 +61,7 @@ class _Run:
         c = self.config
         if not (c.early_stopping or c.schedule == "plateau"):
             return
-        names = {"val_loss", "train_loss"} | {f"val_{m}" for m in _metric_names(self.task)}
+        names = _reported(self.task)
         if c.monitor not in names:
             raise TrainingError(f"training setting 'monitor' is {c.monitor!r}, which a {self.task} task does not "
                                 f"report; choose one of {', '.join(sorted(names))}")
@@ -74,7 +74,10 @@ class _Run:
             raise DatasetError(f"the {name} data are {kind} of shape (N, {', '.join(map(str, x.shape[1:]))}) but "
                                f"the Input node expects {expected.text()}")
         y = prepare_targets(part.y, self.compiled, self.num_classes, name)
-        return x.to(self.device), y.to(self.device)
+        x = x.to(self.device)
+        if x.dim() == 4:  # images: channels-last is the layout oneDNN / cuDNN convolutions run fastest on
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y.to(self.device)
 
     # -- the loop ----------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -83,6 +86,8 @@ class _Run:
         gen = torch.Generator().manual_seed(c.seed)
         try:
             self.model.to(self.device)
+            if len(self.compiled.input_infos[0].shape) == 3:  # images (see _tensors)
+                self.model.to(memory_format=torch.channels_last)
             x_tr, y_tr = self._tensors(self.split.train, "training")
             val = self._tensors(self.split.val, "validation") if len(self.split.val) else None
         except torch.OutOfMemoryError:
@@ -90,7 +95,14 @@ class _Run:
         n = x_tr.shape[0]
         if n == 0:
             raise DatasetError("the training part of the dataset is empty")
-        optimizer = optim.make_optimizer(self.model, c)
+        # The value that picks the best epoch: the monitor when this run reports it (early stopping and plateau
+        # monitors were checked against the task), else the validation loss, else the training loss.
+        reported = _reported(self.task) if val is not None else {"train_loss"}
+        self.monitor = c.monitor if c.monitor in reported else ("val_loss" if val is not None else "train_loss")
+        if self.monitor != c.monitor and (c.early_stopping or c.schedule == "plateau"):
+            raise TrainingError(f"training setting 'monitor' is {c.monitor!r} but there are no validation data: "
+                                "monitor train_loss or give the dataset a validation part")
+        optimizer = optim.make_optimizer(self.model, c, self.device)
         scheduler = optim.make_scheduler(optimizer, c)
         loss_fn = self.compiled.loss_fn()
         l1_weights = optim.penalised_weights(self.model) if c.l1 > 0 else []
@@ -116,7 +128,10 @@ class _Run:
                 if self.token.paused:
                     paused_at = time.perf_counter()
                     self.token.wait_while_paused()
-                    start += time.perf_counter() - paused_at  # a pause does not count as training time
+                    paused_for = time.perf_counter() - paused_at
+                    start += paused_for  # a pause does not count as training time
+                    if telemetry is not None:
+                        telemetry.started += paused_for  # nor towards telemetry's share of it
                 if self.token.stopped:
                     stop_reason = "stopped"
                     break
@@ -137,7 +152,7 @@ class _Run:
                 loss_sum += loss.detach() * len(idx)
                 seen += len(idx)
                 if self.task != "regression":
-                    correct += _correct(out.detach(), yb, self.task)
+                    correct += _correct(self._scores(out.detach()), yb, self.task)
                 if probe:
                     telemetry.after_step(step)
                 now = time.perf_counter()
@@ -159,7 +174,7 @@ class _Run:
                 row.update({f"val_{k}": v for k, v in details.items() if isinstance(v, float)})
             row["time_s"] = time.perf_counter() - start
             epochs.append(row)
-            monitored = row.get(c.monitor, row.get("val_loss", row["train_loss"]))
+            monitored = row[self.monitor]
             improved = best_value is None or self._better(monitored, best_value)
             if improved:
                 best_value, best_epoch = monitored, epoch
@@ -194,7 +209,7 @@ class _Run:
 
     def _better(self, value: float, best: float) -> bool:
         delta = self.config.min_delta
-        if higher_is_better(self.config.monitor):
+        if higher_is_better(self.monitor):
             return value > best + delta
         return value < best - delta
 
@@ -228,21 +243,40 @@ class _Run:
         return out, loss
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_fn) -> dict[str, Any]:
-        """Loss and metrics of the current weights on (x, y), in eval mode and in batches."""
+        """Loss and metrics of the current weights on (x, y), in eval mode and in batches of EVAL_BATCH; when
+        those do not fit in memory, in batches of the training batch size (which fit with gradients too)."""
+        for batch in dict.fromkeys((EVAL_BATCH, self.config.batch_size)):
+            try:
+                return self._evaluate(x, y, loss_fn, batch)
+            except torch.OutOfMemoryError:
+                _free(self.device)
+        raise TrainingError(f"out of memory on {self.device} while validating in batches of "
+                            f"{self.config.batch_size}: lower the batch size or use the CPU") from None
+
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_fn, batch: int) -> dict[str, Any]:
         was_training = self.model.training
         self.model.eval()
         acc = MetricAccumulator(self.task, self.num_classes)
         total = 0.0
-        with torch.no_grad():
-            for i in range(0, x.shape[0], EVAL_BATCH):
-                out = self.model(x[i:i + EVAL_BATCH])
-                yb = y[i:i + EVAL_BATCH]
-                total += float(loss_fn(out.float(), yb)) * yb.shape[0]
-                acc.update(out.float(), _class_targets(yb, self.task))
-        self.model.train(was_training)
+        try:
+            with torch.no_grad():
+                for i in range(0, x.shape[0], batch):
+                    out = self.model(x[i:i + batch])
+                    yb = y[i:i + batch]
+                    total += float(loss_fn(out.float(), yb)) * yb.shape[0]
+                    acc.update(self._scores(out.float()), _class_targets(yb, self.task))
+        finally:
+            self.model.train(was_training)
         result = {"loss": total / max(x.shape[0], 1)}
         result.update(acc.compute())
         return result
+
+    def _scores(self, out: torch.Tensor) -> torch.Tensor:
+        """Outputs as the metrics read them: logits, decided at 0 (binary) or by argmax. A binary Output trained
+        without binary cross-entropy gives probabilities or 0/1 values, decided at 0.5."""
+        if self.task == "binary" and self.compiled.output_activation is None:
+            return out - 0.5
+        return out
 
     def _telemetry(self, x_tr: torch.Tensor, y_tr: torch.Tensor):
         from nnstudio.core.training.telemetry import Telemetry
@@ -257,10 +291,11 @@ def _wants_telemetry(cb: Callback) -> bool:
                for name in ("on_layers", "on_activations", "on_boundary"))
 
 
-def _metric_names(task: str) -> list[str]:
+def _reported(task: str) -> set[str]:
+    """The values an epoch row of this task holds that a monitor may name (with validation data)."""
     from nnstudio.core.training.metrics import METRIC_NAMES
 
-    return list(METRIC_NAMES[task])
+    return {"val_loss", "train_loss"} | {f"val_{m}" for m in METRIC_NAMES[task]}
 
 
 def _num_classes(compiled: CompiledModel) -> int:
@@ -273,12 +308,16 @@ def _num_classes(compiled: CompiledModel) -> int:
 
 def _correct(out: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
     if task == "binary":
-        return ((out.reshape(-1) > 0).long() == y.reshape(-1).long()).sum()
-    return (out.argmax(dim=-1) == y).sum()
+        return ((out.reshape(-1) > 0).long() == _class_targets(y, task)).sum()
+    return (out.argmax(dim=-1) == _class_targets(y, task)).sum()
 
 
 def _class_targets(y: torch.Tensor, task: str) -> torch.Tensor:
-    return y.reshape(-1).long() if task == "binary" else y
+    """Class indices from prepared targets: 0/1 floats (binary), indices, or one-hot rows (a multi-class
+    Output trained with a loss other than cross-entropy)."""
+    if task == "binary":
+        return y.reshape(-1).long()
+    return y.argmax(dim=-1) if task == "multiclass" and y.dim() > 1 else y
 
 
 def _free(device: torch.device) -> None:

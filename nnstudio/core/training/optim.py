@@ -8,19 +8,24 @@ from torch import nn
 from nnstudio.core.training.config import TrainConfig
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device | None = None) -> torch.optim.Optimizer:
     """SGD (momentum, Nesterov), Adam, AdamW or RMSprop. ``l2`` is the weight decay: added to the gradient
-    (an L2 penalty) for SGD, Adam and RMSprop, decoupled from it for AdamW."""
+    (an L2 penalty) for SGD, Adam and RMSprop, decoupled from it for AdamW.
+
+    SGD, Adam and AdamW use torch's fused kernels on the CPU and CUDA (one kernel updates every parameter,
+    instead of a handful of small ops per tensor): the same maths, much less overhead for small models.
+    RMSprop has no fused kernel and updates all tensors at once (foreach) instead."""
     params = [p for p in model.parameters() if p.requires_grad]
     c = config
+    fused = {"fused": True} if (device is None or device.type in ("cpu", "cuda")) else {}
     if c.optimizer == "sgd":
         return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0,
-                               weight_decay=c.l2)
+                               weight_decay=c.l2, **fused)
     if c.optimizer == "adam":
-        return torch.optim.Adam(params, lr=c.lr, weight_decay=c.l2)
+        return torch.optim.Adam(params, lr=c.lr, weight_decay=c.l2, **fused)
     if c.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.l2)
-    return torch.optim.RMSprop(params, lr=c.lr, momentum=c.momentum, weight_decay=c.l2)
+        return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.l2, **fused)
+    return torch.optim.RMSprop(params, lr=c.lr, momentum=c.momentum, weight_decay=c.l2, foreach=True)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):

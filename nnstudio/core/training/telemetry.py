@@ -129,11 +129,14 @@ class Telemetry:
     def boundary(self, step: int) -> BoundaryReport:
         xs, ys, points, labels, grid = self.grid
         scores = self.model(grid).float()
+        # Logits when the Softmax / Sigmoid is folded into the loss; otherwise (an MSE loss, say) the model's
+        # outputs are already probabilities or 0/1 values.
+        folded = self.compiled.output_activation is not None
         if self.compiled.task == "multiclass":
-            probs = torch.softmax(scores, dim=-1)
+            probs = torch.softmax(scores, dim=-1) if folded else scores.clamp(0, 1)
             conf, pred = probs.max(dim=-1)
         elif self.compiled.task == "binary":
-            p1 = torch.sigmoid(scores.reshape(-1))
+            p1 = torch.sigmoid(scores.reshape(-1)) if folded else scores.reshape(-1).clamp(0, 1)
             pred = (p1 > 0.5).long()
             conf = torch.where(pred == 1, p1, 1 - p1)
         else:
@@ -212,6 +215,9 @@ def _grid_for(x: torch.Tensor, y: torch.Tensor, compiled: CompiledModel):
     gy = torch.linspace(float(lo[1]), float(hi[1]), GRID)
     yy, xx = torch.meshgrid(gy, gx, indexing="ij")
     grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1).to(x.device)
-    labels = y[:1000].reshape(len(y[:1000]), -1)[:, 0]
+    y = y[:1000]
+    if compiled.task == "multiclass" and y.dim() > 1:  # one-hot rows (a loss other than cross-entropy)
+        y = y.argmax(dim=-1)
+    labels = y.reshape(len(y), -1)[:, 0]
     return (gx.numpy().copy(), gy.numpy().copy(), x[:1000].cpu().numpy().copy(),
             labels.cpu().numpy().copy(), grid)

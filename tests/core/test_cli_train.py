@@ -1,0 +1,211 @@
+"""``nnstudio train``: trains a project headless, saves weights and history into it (or into -o OUT), resumes,
+reports bad settings in one line with exit code 2, and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nnstudio.cli import main
+from nnstudio.core.compile import compile_graph
+from nnstudio.core.project.io import load_project, save_project
+from nnstudio.core.training import engine
+from nnstudio.core.training.project_run import load_weights
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "resources" / "examples" / "spiral_mlp.nnstudio"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def spiral(tmp_path) -> Path:
+    path = tmp_path / "spiral.nnstudio"
+    shutil.copyfile(EXAMPLE, path)
+    return path
+
+
+@pytest.fixture
+def trained_models(monkeypatch) -> list:
+    """The compiled models the command trains, kept for comparison."""
+    models = []
+    real = engine.train
+
+    def spy(compiled, *args, **kwargs):
+        models.append(compiled)
+        return real(compiled, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "train", spy)
+    return models
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["train", *map(str, args), "--threads", "1"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_saves_weights_and_history_in_place(spiral, capsys, trained_models):
+    code, out, err = run_cli(capsys, spiral, "--epochs", "3", "-q")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert re.fullmatch(r"val_accuracy=\d\.\d{3}", lines[-1])
+    assert lines[0].startswith("completed after 3 epoch(s)") and str(spiral) in lines[0]
+    assert err == ""  # quiet
+    project = load_project(spiral)
+    fresh = compile_graph(project.graph, seed=0)
+    assert set(project.weights) == set(fresh.module.state_dict())
+    assert [r["epoch"] for r in project.history["epochs"]] == [1, 2, 3]
+    assert project.history["stop_reason"] == "completed"
+    assert project.history["config"]["epochs"] == 3
+    assert project.training["epochs"] == 100  # --epochs is for this run only
+    final = project.history["final"]["val_accuracy"]
+    assert lines[-1] == f"val_accuracy={final:.3f}"
+    # The saved weights are exactly the trained model's: a fresh model given them predicts the same.
+    load_weights(fresh, project.weights)
+    x = torch.randn(50, 2)
+    trained = trained_models[0]
+    assert torch.equal(fresh.predict(x), trained.predict(x))
+    for name, tensor in trained.module.state_dict().items():
+        assert torch.equal(project.weights[name], tensor)
+
+
+def test_output_goes_to_another_file_and_the_original_stays(spiral, tmp_path, capsys):
+    original = spiral.read_bytes()
+    out_path = tmp_path / "trained.nnstudio"
+    code, out, err = run_cli(capsys, spiral, "--epochs", "3", "-q", "-o", out_path)
+    assert code == 0, err
+    assert spiral.read_bytes() == original
+    trained = load_project(out_path)
+    assert len(trained.history["epochs"]) == 3 and trained.weights
+    assert load_project(spiral).weights is None
+    assert trained.graph.to_dict() == load_project(spiral).graph.to_dict()
+    assert str(out_path) in out
+
+
+def test_overrides_reach_the_run(spiral, capsys):
+    code, out, err = run_cli(capsys, spiral, "--epochs", "2", "--batch-size", "40", "--lr", "0.05", "--seed", "3",
+                             "--device", "cpu", "-q")
+    assert code == 0, err
+    history = load_project(spiral).history
+    config = history["config"]
+    assert (config["batch_size"], config["lr"], config["seed"], config["device"]) == (40, 0.05, 3, "cpu")
+    assert history["epochs"][0]["lr"] == 0.05
+    assert history["steps"] == 2 * 12  # 480 training samples in batches of 40
+
+
+def test_progress_goes_to_stderr(spiral, capsys):
+    code, out, err = run_cli(capsys, spiral, "--epochs", "2")
+    assert code == 0
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("training on cpu: 480 samples, 120 for validation, 30 steps")
+    assert lines[1].startswith("epoch 1/2") and "train_loss=" in lines[1] and "val_accuracy=" in lines[1]
+    assert lines[2].startswith("epoch 2/2")
+    assert re.fullmatch(r"val_accuracy=\d\.\d{3}", out.strip().splitlines()[-1])
+
+
+def test_resume_continues_from_the_saved_weights(spiral, tmp_path, capsys):
+    fresh_copy = tmp_path / "fresh.nnstudio"
+    shutil.copyfile(spiral, fresh_copy)
+    assert run_cli(capsys, spiral, "--epochs", "5", "-q")[0] == 0
+    trained_loss = load_project(spiral).history["epochs"][-1]["train_loss"]
+    assert run_cli(capsys, fresh_copy, "--epochs", "1", "-q")[0] == 0
+    fresh_first = load_project(fresh_copy).history["epochs"][0]["train_loss"]
+    code, out, err = run_cli(capsys, spiral, "--epochs", "1", "--resume", "-q")
+    assert code == 0, err
+    resumed_first = load_project(spiral).history["epochs"][0]["train_loss"]
+    assert resumed_first < fresh_first
+    assert resumed_first < 1.1 * trained_loss  # carries on where it stopped
+
+
+def test_resume_without_weights_is_a_one_line_error(spiral, capsys):
+    code, out, err = run_cli(capsys, spiral, "--epochs", "1", "--resume")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("nnstudio: error:") and "no saved weights" in err
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:7", "mps"])
+def test_a_bad_device_is_a_one_line_error(spiral, capsys, device):
+    if device == "mps" and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    if device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has 8 GPUs")
+    before = spiral.read_bytes()
+    code, out, err = run_cli(capsys, spiral, "--epochs", "1", "--device", device)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("nnstudio: error:")
+    assert repr(device) in err and "not" in err
+    assert out == ""
+    assert spiral.read_bytes() == before
+
+
+def test_a_project_without_a_dataset_is_a_one_line_error(spiral, capsys):
+    project = load_project(spiral)
+    project.dataset = None
+    save_project(project, spiral)
+    code, out, err = run_cli(capsys, spiral, "--epochs", "1")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("nnstudio: error:") and "no dataset" in err
+
+
+def test_a_dataset_that_does_not_fit_is_a_one_line_error(spiral, capsys):
+    project = load_project(spiral)
+    project.dataset = {"name": "spiral", "classes": 4}
+    save_project(project, spiral)
+    code, out, err = run_cli(capsys, spiral, "--epochs", "1")
+    assert code == 2
+    assert err.count("\n") == 1 and "4 classes" in err and "3 scores" in err
+
+
+def test_a_missing_file_is_an_error(tmp_path, capsys):
+    code, out, err = run_cli(capsys, tmp_path / "nope.nnstudio")
+    assert code == 2 and "nope.nnstudio" in err
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_saves(spiral):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "nnstudio", "train", str(spiral), "--epochs", "3000",
+                             "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, env=env)
+    seen = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen.append(line)
+            if line.startswith("epoch 1/3000"):
+                break
+        assert any(s.startswith("epoch 1/3000") for s in seen), "".join(seen)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "stopping after this step" in err
+    assert "stopped" in out.splitlines()[0]
+    assert re.fullmatch(r"val_accuracy=\d\.\d{3}", out.strip().splitlines()[-1])
+    project = load_project(spiral)
+    assert project.weights and project.history["stop_reason"] == "stopped"
+    epochs = len(project.history["epochs"])
+    assert 1 <= epochs < 3000
+    assert set(project.weights) == set(compile_graph(project.graph).module.state_dict())
