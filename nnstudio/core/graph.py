@@ -174,7 +174,7 @@ class Graph:
         if params:
             self._check_params(spec, params, f"new {spec.title}")
         node_id = node_id or self.new_id(spec.type_id)
-        _check_id(node_id)
+        check_id(node_id)
         if node_id in self.nodes:
             raise GraphError(f"there is already a node {node_id!r}")
         node = Node(node_id, spec.type_id, spec.with_defaults(params), _pos(position), label)
@@ -183,10 +183,12 @@ class Graph:
         self.changed.emit()
         return node
 
-    def insert_node(self, node: Node, edges: Iterable[Edge] = (), indices: Iterable[int] | None = None) -> None:
+    def insert_node(self, node: Node, edges: Iterable[Edge] = (), indices: Iterable[int] | None = None,
+                    place: int | None = None) -> None:
         """Put back a node removed earlier (undo), with its wires. ``indices`` are the wires' former places in
-        ``edges`` (see ``edge_indices``), so merge inputs come back in their order. All or nothing: if a wire
-        cannot be made, the graph is left as it was and GraphError says why."""
+        ``edges`` (see ``edge_indices``), so merge inputs come back in their order; ``place`` is the node's
+        former place in ``nodes`` (the order of independent branches in the summary, code and files). All or
+        nothing: if a wire cannot be made, the graph is left as it was and GraphError says why."""
         if node.id in self.nodes:
             raise GraphError(f"there is already a node {node.id!r}")
         edges = list(edges)
@@ -202,14 +204,19 @@ class Graph:
                 problem = self.connect_problem(e.src, e.dst, e.dst_port)
                 if problem:
                     raise GraphError(problem)
-                place = places[len(added)]
-                self.edges.insert(place if place is not None else len(self.edges), e)
+                at = places[len(added)]
+                self.edges.insert(at if at is not None else len(self.edges), e)
                 added.append(e)
         except GraphError:
             for e in added:
                 self.edges.remove(e)
             del self.nodes[node.id]
             raise
+        if place is not None and place < len(self.nodes) - 1:
+            order = list(self.nodes.items())
+            order.insert(place, order.pop())
+            self.nodes.clear()
+            self.nodes.update(order)
         self.node_added.emit(node)
         for e in added:
             self.edge_added.emit(e)
@@ -314,7 +321,7 @@ class Graph:
             spec = get_spec(nd["type"])
             if nd["id"] in graph.nodes:
                 raise GraphError(f"node id {nd['id']!r} is used twice")
-            _check_id(nd["id"])
+            check_id(nd["id"])
             graph.nodes[nd["id"]] = Node(
                 nd["id"], spec.type_id, spec.with_defaults(nd.get("params")), _pos(nd.get("position", (0, 0))),
                 nd.get("label", ""),
@@ -331,7 +338,8 @@ class Graph:
         return Graph.from_dict(self.to_dict())
 
 
-def _check_id(node_id: Any) -> None:
+def check_id(node_id: Any) -> None:
+    """Raise GraphError unless ``node_id`` can name a node (a Python identifier no module attribute uses)."""
     if not isinstance(node_id, str) or not _ID.fullmatch(node_id):
         raise GraphError(f"node id {node_id!r} must be letters, digits and _ and not start with a digit")
     if node_id in _reserved_ids():

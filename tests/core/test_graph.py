@@ -281,3 +281,22 @@ def test_cycle_nodes_are_only_the_nodes_on_the_cycle():
     })
     assert graph.cycle_nodes() == {"b", "c", "e"}
     assert graph.topological_order() == ["a"]
+
+
+def test_insert_node_puts_node_and_wires_back_in_their_places():
+    g = Graph()
+    g.add_node("input_vector", node_id="x")
+    for name in "abc":
+        g.add_node("dense", node_id=name)
+        g.connect("x", name)
+    g.add_node("concat", node_id="cat")
+    for name in "abc":
+        g.connect(name, "cat")
+    before = g.to_dict()
+    place = list(g.nodes).index("b")
+    wires = [e for e in g.edges if "b" in (e.src, e.dst)]
+    indices = g.edge_indices(wires)
+    node, removed = g.remove_node("b")
+    g.insert_node(node, removed, indices, place)
+    assert g.to_dict() == before
+    assert [e.src for e in g.inputs_of("cat")] == ["a", "b", "c"]

@@ -1,0 +1,261 @@
+"""The canvas widget: a QGraphicsView with a subtle grid, wheel zoom under the cursor, panning with the middle
+button or Space + drag, fit-to-view, and drops of palette layers."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QKeyEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtWidgets import QFrame, QGraphicsView, QLabel
+
+from nnstudio.ui.canvas import style
+from nnstudio.ui.canvas.scene import GraphScene
+from nnstudio.ui.mime import LAYER_MIME
+
+WORLD = 100_000.0  # the scrollable area: large enough that panning never hits an edge
+ZOOM_STEP = 1.25
+
+
+class GraphView(QGraphicsView):
+    def __init__(self, scene: GraphScene, parent=None) -> None:
+        super().__init__(scene, parent)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
+                            | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, False)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setSceneRect(QRectF(-WORLD / 2, -WORLD / 2, WORLD, WORLD))
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._space = False
+        self._pan_from: QPointF | None = None
+        self._banner = QLabel("Locked while the network trains \u2014 stop training to edit", self)
+        self._banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._banner.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._banner.setStyleSheet(
+            "QLabel { background: rgba(214, 140, 20, 225); color: white; font-weight: bold;"
+            " border-radius: 6px; padding: 4px 12px; }")
+        self._banner.hide()
+        scene.locked_changed.connect(self._on_locked_changed)
+        self._on_locked_changed(scene.locked)
+
+    def graph_scene(self) -> GraphScene:
+        return self.scene()  # type: ignore[return-value]
+
+    # -- zoom and pan ---------------------------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Scale by ``factor`` within the zoom limits, keeping the scene point under ``anchor`` (viewport
+        coordinates; default the centre) where it is."""
+        current = self.zoom()
+        target = min(style.MAX_ZOOM, max(style.MIN_ZOOM, current * factor))
+        if math.isclose(target, current):
+            return
+        if anchor is None:
+            self.scale(target / current, target / current)
+            return
+        before = self.mapToScene(anchor.toPoint())
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.scale(target / current, target / current)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        after = self.mapToScene(anchor.toPoint())
+        self._scroll_by_scene(before - after)
+
+    def _scroll_by_scene(self, delta: QPointF) -> None:
+        z = self.zoom()
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() + round(delta.x() * z))
+        v.setValue(v.value() + round(delta.y() * z))
+
+    def zoom_in(self) -> None:
+        self.zoom_by(ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.zoom_by(1 / ZOOM_STEP)
+
+    def reset_zoom(self) -> None:
+        self.zoom_by(1.0 / self.zoom())
+
+    def fit(self) -> None:
+        """Show every node, with a margin; a small graph is not blown up past MAX_FIT_ZOOM."""
+        rect = self.graph_scene().nodes_rect()
+        if rect.isNull():
+            self.resetTransform()
+            self.centerOn(0, 0)
+            return
+        rect = rect.adjusted(-40, -40, 40, 40)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        z = self.zoom()
+        clamped = min(style.MAX_FIT_ZOOM, max(style.MIN_ZOOM, z))
+        if not math.isclose(clamped, z):
+            self.scale(clamped / z, clamped / z)
+        self.centerOn(rect.center())
+
+    def center_on_node(self, node_id: str) -> None:
+        item = self.graph_scene().node_item(node_id)
+        if item is not None:
+            self.centerOn(item.sceneBoundingRect().center())
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if not steps:
+            event.ignore()
+            return
+        self.zoom_by(1.2 ** steps, event.position())
+        event.accept()
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton or (
+                event.button() == Qt.MouseButton.LeftButton and self._space):
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+            h.setValue(h.value() - round(delta.x()))
+            v.setValue(v.value() - round(delta.y()))
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton,
+                                                             Qt.MouseButton.LeftButton):
+            self._pan_from = None
+            self._set_pan_cursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def _set_pan_cursor(self) -> None:
+        if self._space:
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        else:
+            self.viewport().unsetCursor()
+
+    # -- keys -----------------------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key, mods = event.key(), event.modifiers()
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        scene = self.graph_scene()
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space = True
+                self.setDragMode(QGraphicsView.DragMode.NoDrag)
+                self._set_pan_cursor()
+            event.accept()
+        elif key == Qt.Key.Key_F and not ctrl:
+            self.fit()
+        elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            scene.delete_selection()
+        elif ctrl and key == Qt.Key.Key_D:
+            scene.duplicate_selection()
+        elif ctrl and key == Qt.Key.Key_A:
+            scene.select_all()
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom_in()
+        elif key == Qt.Key.Key_Minus:
+            self.zoom_out()
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self._pan_from = None
+            self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+            self._set_pan_cursor()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event) -> None:
+        if self._space:  # the Space release may go to another widget
+            self._space = False
+            self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+            self._set_pan_cursor()
+        super().focusOutEvent(event)
+
+    # -- drops from the palette -----------------------------------------------------------------------------
+    def _accepts(self, event) -> bool:
+        return event.mimeData().hasFormat(LAYER_MIME) and not self.graph_scene().locked
+
+    # Other drags (a project file, say) are ignored so that the window around the canvas can take them.
+    def dragEnterEvent(self, event) -> None:
+        if self._accepts(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if self._accepts(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:
+        if not self._accepts(event):
+            event.ignore()
+            return
+        type_id = bytes(event.mimeData().data(LAYER_MIME)).decode("utf-8").strip()
+        pos = self.mapToScene(event.position().toPoint())
+        if self.graph_scene().add_node(type_id, pos) is not None:
+            event.acceptProposedAction()
+            self.setFocus()
+        else:
+            event.ignore()
+
+    # -- painting -------------------------------------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        theme = self.graph_scene().theme
+        painter.fillRect(rect, theme.canvas)
+        z = self.zoom()
+        step = style.GRID
+        while step * z < 10:  # never draw lines closer than 10 screen pixels
+            step *= 5
+        major = step * 5
+        for spacing, color in ((step, theme.grid_minor), (major, theme.grid_major)):
+            left = math.floor(rect.left() / spacing) * spacing
+            top = math.floor(rect.top() / spacing) * spacing
+            lines = [QLineF(x, rect.top(), x, rect.bottom()) for x in _frange(left, rect.right(), spacing)]
+            lines += [QLineF(rect.left(), y, rect.right(), y) for y in _frange(top, rect.bottom(), spacing)]
+            pen = QPen(color, 0)  # cosmetic: one device pixel at any zoom
+            painter.setPen(pen)
+            painter.drawLines(lines)
+
+    def _on_locked_changed(self, locked: bool) -> None:
+        self._banner.setVisible(locked)
+        self._place_banner()
+        self.viewport().update()
+
+    def _place_banner(self) -> None:
+        self._banner.adjustSize()
+        x = (self.width() - self._banner.width()) // 2
+        self._banner.move(max(4, x), 10)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_banner()
+
+
+def _frange(start: float, stop: float, step: float):
+    x = start
+    while x <= stop:
+        yield x
+        x += step

@@ -1,0 +1,74 @@
+"""UI tests run headless: the offscreen platform must be chosen before the QApplication exists."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtGui import QUndoStack  # noqa: E402
+
+from nnstudio.core.graph import Graph  # noqa: E402
+
+
+@pytest.fixture
+def stack(qapp):
+    s = QUndoStack()
+    yield s
+    s.clear()
+
+
+@pytest.fixture
+def chain_graph() -> Graph:
+    """Input -> Dense -> Dense -> Output, laid out left to right on the grid."""
+    g = Graph()
+    prev = None
+    for i, (type_id, params) in enumerate([("input_vector", {"features": 4}), ("dense", {"units": 8}),
+                                            ("dense", {"units": 3, "activation": "softmax"}),
+                                            ("output", {"task": "multiclass"})]):
+        node = g.add_node(type_id, params, position=(i * 240.0, 0.0))
+        if prev is not None:
+            g.connect(prev, node.id)
+        prev = node.id
+    return g
+
+
+class Canvas:
+    """A shown GraphView on a GraphScene of ``graph`` at 100 % zoom, with a ShapeWatcher attached."""
+
+    def __init__(self, qtbot, graph: Graph, stack: QUndoStack) -> None:
+        from nnstudio.ui.canvas import GraphScene, GraphView
+        from nnstudio.ui.inference import ShapeWatcher
+
+        self.graph, self.stack = graph, stack
+        self.scene = GraphScene()
+        self.scene.set_graph(graph, stack)
+        self.watcher = ShapeWatcher()
+        self.watcher.set_graph(graph)
+        self.scene.attach(self.watcher)
+        self.view = GraphView(self.scene)
+        qtbot.addWidget(self.view)
+        self.view.resize(1000, 500)
+        self.view.show()
+        qtbot.waitExposed(self.view)
+        self.view.centerOn(self.scene.nodes_rect().center() if graph.nodes else self.view.sceneRect().center())
+
+    def to_view(self, scene_point):
+        """Viewport coordinates of a scene point (what QTest mouse functions take)."""
+        return self.view.mapFromScene(scene_point)
+
+    def port(self, node_id: str, output: bool):
+        item = self.scene.node_item(node_id)
+        return item.out_port if output else item.in_port
+
+
+@pytest.fixture
+def make_canvas(qtbot, stack):
+    """``make_canvas(graph)`` -> a shown Canvas of ``graph``."""
+    return lambda graph: Canvas(qtbot, graph, stack)
+
+
+@pytest.fixture
+def canvas(make_canvas, chain_graph) -> Canvas:
+    return make_canvas(chain_graph)
