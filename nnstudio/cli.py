@@ -4,6 +4,7 @@
     nnstudio summary FILE      print the model summary
     nnstudio validate FILE     print every problem; exit 1 if there are any
     nnstudio train FILE        train headless; saves weights and history into the project
+    nnstudio export FILE -o OUT   export as a PyTorch script (.py), weights (.safetensors) or ONNX (.onnx)
     nnstudio --version
 """
 
@@ -68,6 +69,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nnstudio.core.export import FORMATS, export, format_for
+
+    if args.output is None:
+        if args.format is None:
+            raise _UsageError("nnstudio export: give -o OUT (its extension picks the format) or --format")
+        args.output = str(Path(args.file).with_suffix(FORMATS[args.format]).name)
+    fmt = format_for(args.output, args.format)
+    result = export(_load(args.file), args.output, fmt)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"wrote {result.path} ({fmt})")
+    return EXIT_OK
+
+
+def _export_arguments(p: argparse.ArgumentParser) -> None:
+    _file_argument(p)
+    p.add_argument("--format", choices=("py", "onnx", "safetensors"),
+                   help="py: a standalone PyTorch training script; safetensors: the weights; onnx: the network "
+                        "for ONNX runtimes (needs nnstudio[onnx]). Default: from OUT's extension")
+    p.add_argument("-o", "--output", metavar="OUT", help="the file to write (default: FILE's name with the "
+                                                         "format's extension, in the current folder)")
+
+
 def _file_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="a .nnstudio project file")
 
@@ -84,6 +111,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], Callable[[ar
     "validate": ("print every problem of the network; exit 1 if there are any", cmd_validate, _file_argument),
     "train": ("train the network on its dataset; saves weights and history into the project", cmd_train,
               _train_arguments),
+    "export": ("export as a standalone PyTorch script, safetensors weights or an ONNX model", cmd_export,
+               _export_arguments),
 }
 
 
@@ -98,14 +127,11 @@ def _parser() -> _Parser:
 
 def _gui(argv: Sequence[str]) -> int:
     try:
-        from nnstudio.ui.app import run_app  # type: ignore[import-not-found]
-    except ImportError:
-        print(
-            "nnstudio: the desktop window is not part of this version yet; the command line works:\n"
-            "  nnstudio summary FILE | nnstudio validate FILE  (examples are in resources/examples)",
-            file=sys.stderr,
-        )
-        return EXIT_OK
+        from nnstudio.ui.app import run_app
+    except ImportError as exc:  # e.g. a server install without Qt: the command line still works
+        print(f"nnstudio: error: the desktop window cannot start ({exc}); install PySide6-Essentials and "
+              "pyqtgraph, or use the commands (nnstudio --help)", file=sys.stderr)
+        return EXIT_USAGE
     return run_app(list(argv))
 
 

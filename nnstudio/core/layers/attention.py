@@ -73,7 +73,7 @@ TRANSFORMER_ENCODER = LayerSpec(
         norm_first=p["norm_first"],
     ),
     summary_fn=lambda p: f"{p['heads']} heads, feed-forward {p['ff_dim']}",
-    glyph="⧉",
+    glyph="⊠",
 )
 
 

@@ -37,7 +37,7 @@ EMBEDDING = LayerSpec(
     check_fn=_check_embedding,
     build_fn=lambda p, inputs: nn.Embedding(p["vocab_size"], p["dim"]),
     summary_fn=lambda p: f"{p['vocab_size']} tokens -> {p['dim']}",
-    glyph="⌗",
+    glyph="#",
 )
 
 

@@ -193,7 +193,7 @@ class NodeItem(QGraphicsItem):
         # Body: key parameters, output shape, parameter count or the first problem.
         x, y, w = _PAD + 2, style.HEADER_H + 4, _W - 2 * _PAD - 4
         line = style.LINE_H
-        if lod < 0.55:  # text too small to read: a sketch of the lines keeps the card from looking empty
+        if lod < 0.4:  # text too small to read: a sketch of the lines keeps the card from looking empty
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(_alpha(theme.problem if self.problems else theme.muted, 90))
             for i, text in enumerate((self._summary, self._shape, self._status)):

@@ -1,0 +1,237 @@
+"""The main window's actions, menus and toolbar, and the keyboard shortcuts dialog.
+
+``build_actions(window)`` creates every QAction (named ``action_<name>`` on the window's ``actions`` namespace),
+wires it to the window's slot and lays out the menu bar and the toolbar. The window keeps the behaviour; this
+module only decides names, shortcuts, icons and order.
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+from typing import Callable
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QMenu,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nnstudio.ui.theme import tool_icon
+
+# name -> (text, shortcuts, icon, status tip)  (the icon names are drawn by theme.tool_icon)
+SPECS: dict[str, tuple[str, tuple, str, str]] = {
+    "new": ("&New", (QKeySequence.StandardKey.New,), "new", "Start a new, empty network"),
+    "open": ("&Open…", (QKeySequence.StandardKey.Open,), "open", "Open a project file"),
+    "open_example": ("Open &Example…", (), "examples", "Open one of the bundled example networks"),
+    "save": ("&Save", (QKeySequence.StandardKey.Save,), "save", "Save the project"),
+    "save_as": ("Save &As…", ("Ctrl+Shift+S",), "", "Save the project under a new name"),
+    "quit": ("&Quit", ("Ctrl+Q",), "", "Quit NN Studio"),
+    "cut": ("Cu&t", (QKeySequence.StandardKey.Cut,), "", "Cut the selected layers"),
+    "copy": ("&Copy", (QKeySequence.StandardKey.Copy,), "", "Copy the selected layers"),
+    "paste": ("&Paste", (QKeySequence.StandardKey.Paste,), "", "Paste layers from the clipboard"),
+    "duplicate": ("D&uplicate", ("Ctrl+D",), "duplicate", "Duplicate the selected layers"),
+    "delete": ("&Delete", (QKeySequence.StandardKey.Delete, "Backspace"), "delete", "Delete the selected layers"),
+    "select_all": ("Select &All", (QKeySequence.StandardKey.SelectAll,), "", "Select every layer"),
+    "zoom_in": ("Zoom &In", (QKeySequence.StandardKey.ZoomIn, "Ctrl+="), "zoom_in", "Zoom in"),
+    "zoom_out": ("Zoom &Out", (QKeySequence.StandardKey.ZoomOut,), "zoom_out", "Zoom out"),
+    "fit": ("&Fit Network in View", ("F",), "fit", "Show the whole network"),
+    "auto_layout": ("&Auto-layout", ("Ctrl+L",), "layout", "Arrange the layers left to right"),
+    "reset_layout": ("&Reset Panel Layout", (), "", "Put every panel back where it started"),
+    "shortcuts": ("&Keyboard Shortcuts", ("F1",), "", "List the keyboard shortcuts"),
+    "about": ("&About NN Studio", (), "", "About NN Studio"),
+}
+# Actions whose single-key shortcut must not fire while typing elsewhere: they act only when the canvas has focus.
+CANVAS_ONLY = ("fit", "delete")
+
+
+def _sequences(shortcuts: tuple) -> list[QKeySequence]:
+    out: list[QKeySequence] = []
+    for s in shortcuts:
+        if isinstance(s, QKeySequence.StandardKey):
+            out.extend(QKeySequence.keyBindings(s) or [])
+        else:
+            out.append(QKeySequence(s))
+    seen, unique = set(), []
+    for seq in out:
+        if seq.toString() not in seen and not seq.isEmpty():
+            seen.add(seq.toString())
+            unique.append(seq)
+    return unique
+
+
+def build_actions(window) -> SimpleNamespace:
+    """Create the actions, menus and toolbar of ``window`` (a MainWindow); returns the actions by name."""
+    acts = SimpleNamespace()
+    slots: dict[str, Callable[[], object]] = {
+        "new": window.new_project,
+        "open": window.open_dialog,
+        "open_example": window.open_example,
+        "save": window.save,
+        "save_as": window.save_as,
+        "quit": window.close,
+        "cut": window.cut,
+        "copy": window.copy,
+        "paste": window.paste,
+        "duplicate": window.duplicate,
+        "delete": window.delete,
+        "select_all": window.select_all,
+        "zoom_in": window.view.zoom_in,
+        "zoom_out": window.view.zoom_out,
+        "fit": window.view.fit,
+        "auto_layout": window.auto_layout,
+        "reset_layout": window.reset_layout,
+        "shortcuts": window.show_shortcuts,
+        "about": window.show_about,
+    }
+    for name, (text, shortcuts, icon, tip) in SPECS.items():
+        action = QAction(text, window)
+        action.setObjectName(f"action_{name}")
+        sequences = _sequences(shortcuts)
+        if sequences:
+            action.setShortcuts(sequences)
+        if icon:
+            action.setIcon(tool_icon(icon))
+        action.setStatusTip(tip)
+        key = f" ({sequences[0].toString(QKeySequence.SequenceFormat.NativeText)})" if sequences else ""
+        action.setToolTip(text.replace("&", "").rstrip("…") + key)
+        slot = slots[name]
+        action.triggered.connect(lambda _checked=False, slot=slot: slot())
+        if name in CANVAS_ONLY:
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            window.view.addAction(action)
+        else:
+            window.addAction(action)
+        setattr(acts, name, action)
+    action_quit = acts.quit
+    action_quit.setMenuRole(QAction.MenuRole.QuitRole)
+    acts.about.setMenuRole(QAction.MenuRole.AboutRole)
+
+    stack = window.document.undo_stack
+    acts.undo = stack.createUndoAction(window, "&Undo")
+    acts.undo.setObjectName("action_undo")
+    acts.undo.setShortcuts(_sequences((QKeySequence.StandardKey.Undo,)))
+    acts.undo.setIcon(tool_icon("undo"))
+    acts.redo = stack.createRedoAction(window, "&Redo")
+    acts.redo.setObjectName("action_redo")
+    acts.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    acts.redo.setIcon(tool_icon("redo"))
+    for action in (acts.undo, acts.redo):
+        window.addAction(action)
+
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.setObjectName("menu_file")
+    file_menu.addActions([acts.new, acts.open, acts.open_example])
+    acts.recent_menu = QMenu("Open &Recent", window)
+    acts.recent_menu.setObjectName("menu_recent")
+    acts.recent_menu.aboutToShow.connect(window.update_recent_menu)
+    file_menu.addMenu(acts.recent_menu)
+    file_menu.addSeparator()
+    file_menu.addActions([acts.save, acts.save_as])
+    file_menu.addSeparator()
+    file_menu.addAction(acts.quit)
+
+    edit_menu = bar.addMenu("&Edit")
+    edit_menu.setObjectName("menu_edit")
+    edit_menu.addActions([acts.undo, acts.redo])
+    edit_menu.addSeparator()
+    edit_menu.addActions([acts.cut, acts.copy, acts.paste, acts.duplicate, acts.delete])
+    edit_menu.addSeparator()
+    edit_menu.addAction(acts.select_all)
+
+    view_menu = bar.addMenu("&View")
+    view_menu.setObjectName("menu_view")
+    view_menu.addActions([acts.zoom_in, acts.zoom_out, acts.fit])
+    view_menu.addSeparator()
+    view_menu.addAction(acts.auto_layout)
+    view_menu.addSeparator()
+    acts.panels_menu = view_menu.addMenu("&Panels")
+    acts.panels_menu.setObjectName("menu_panels")
+    acts.view_menu = view_menu
+    view_menu.addAction(acts.reset_layout)
+
+    help_menu = bar.addMenu("&Help")
+    help_menu.setObjectName("menu_help")
+    help_menu.addActions([acts.shortcuts, acts.about])
+    acts.menus = {"file": file_menu, "edit": edit_menu, "view": view_menu, "help": help_menu}
+
+    toolbar = QToolBar("Main toolbar", window)
+    toolbar.setObjectName("toolbar_main")
+    toolbar.setIconSize(QSize(20, 20))
+    toolbar.setMovable(True)
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+    for item in (acts.new, acts.open, acts.save, None, acts.undo, acts.redo, None, acts.duplicate, acts.delete,
+                 None, acts.zoom_in, acts.zoom_out, acts.fit, acts.auto_layout, None, acts.open_example):
+        if item is None:
+            toolbar.addSeparator()
+        else:
+            toolbar.addAction(item)
+    window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+    acts.toolbar = toolbar
+    return acts
+
+
+def refresh_icons(acts: SimpleNamespace) -> None:
+    """Redraw the icons in the current palette's colours (after the system switches light/dark)."""
+    for name, (_text, _keys, icon, _tip) in SPECS.items():
+        if icon:
+            getattr(acts, name).setIcon(tool_icon(icon))
+    acts.undo.setIcon(tool_icon("undo"))
+    acts.redo.setIcon(tool_icon("redo"))
+
+
+def shortcut_rows(acts: SimpleNamespace) -> list[tuple[str, str]]:
+    """(action, shortcuts) for every action that has one, in menu order."""
+    rows = []
+    for menu in acts.menus.values():
+        for action in menu.actions():
+            keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
+            keys = [k for k in keys if _typed(k)]
+            if keys and action.text():
+                text = " or ".join(keys)
+                rows.append((action.text().replace("&", "").rstrip("…"), text))
+    return rows
+
+
+def _typed(key: str) -> bool:
+    """Whether a person types ``key`` (Ctrl+N, F, F1, Del) rather than pressing a special key (New, Cut)."""
+    return "+" in key or len(key) == 1 or re.fullmatch(r"F\d+", key) is not None or key in ("Del", "Backspace")
+
+
+class ShortcutsDialog(QDialog):
+    """A plain table of the shortcuts (non-modal: it can stay open beside the canvas)."""
+
+    def __init__(self, rows: list[tuple[str, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard Shortcuts")
+        self.resize(420, 520)
+        extra = [("Add the highlighted layer (palette)", "Enter or double-click"),
+                 ("Pan the canvas", "Middle drag or Space + drag"), ("Zoom the canvas", "Mouse wheel")]
+        self.table = QTableWidget(len(rows) + len(extra), 2, self)
+        self.table.setObjectName("shortcutsTable")
+        self.table.setHorizontalHeaderLabels(["Action", "Shortcut"])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for r, (name, keys) in enumerate([*rows, *extra]):
+            self.table.setItem(r, 0, QTableWidgetItem(name))
+            self.table.setItem(r, 1, QTableWidgetItem(keys))
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)

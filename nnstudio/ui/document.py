@@ -1,0 +1,145 @@
+"""The open project: the Project itself, where it lives on disk, its undo stack and its live shape inference.
+
+"Unsaved changes" is ``not undo_stack.isClean()``; saving marks the stack clean. Opening a file that cannot be
+read raises ProjectFileError and leaves the current project exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtGui import QUndoStack
+
+from nnstudio.core.project import Project, load_project, save_project
+from nnstudio.ui.inference import ShapeWatcher
+
+FILE_SUFFIX = ".nnstudio"
+FILE_FILTER = "NN Studio projects (*.nnstudio);;All files (*)"
+MAX_RECENT = 10
+RECENT_KEY = "recent_files"
+
+
+class Document(QObject):
+    """Signals: ``project_replaced(Project)`` after new/open (the graph object changed: views re-bind),
+    ``modified_changed(bool)`` when the unsaved state flips, ``path_changed(str)`` when the file is renamed
+    (save as) or replaced ('' for untitled)."""
+
+    project_replaced = Signal(object)
+    modified_changed = Signal(bool)
+    path_changed = Signal(str)
+    saved = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.watcher = ShapeWatcher(self)
+        self.project = Project()
+        self.path: Path | None = None
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)  # a method: gone with the document
+        self.watcher.set_graph(self.project.graph)
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.modified_changed.emit(not clean)
+
+    # -- state ------------------------------------------------------------------------------------------
+    @property
+    def graph(self):
+        return self.project.graph
+
+    @property
+    def modified(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    @property
+    def display_name(self) -> str:
+        """What the title bar shows: the file name, or the project's name (or "Untitled") before a save."""
+        if self.path is not None:
+            return self.path.name
+        return self.project.name or "Untitled"
+
+    # -- new / open / save --------------------------------------------------------------------------------
+    def new(self) -> None:
+        self._replace(Project(), None)
+
+    def open(self, path: str | os.PathLike[str]) -> Project:
+        """Load ``path``; ProjectFileError (with the reason) if it cannot be read, the current project intact."""
+        project = load_project(path)  # raises before anything here changes
+        self._replace(project, Path(path).resolve())
+        return project
+
+    def open_copy(self, path: str | os.PathLike[str]) -> Project:
+        """Load ``path`` as a new untitled project (examples): Save asks where to write it."""
+        project = load_project(path)
+        self._replace(project, None)
+        return project
+
+    def recover(self, path: str | os.PathLike[str], original: str | None = None) -> Project:
+        """Load an autosaved copy; it stays marked unsaved and saves to ``original`` (if it had a file)."""
+        project = load_project(path)
+        self._replace(project, Path(original) if original else None)
+        self.undo_stack.resetClean()  # nothing on the stack, yet the work is not on disk
+        return project
+
+    def mark_modified(self) -> None:
+        """Changes made outside the undo stack (training settings, trained weights) still need saving."""
+        self.undo_stack.resetClean()
+
+    def save(self) -> bool:
+        """Save to the current path; False when the project has none yet (the caller asks for one)."""
+        if self.path is None:
+            return False
+        self.save_as(self.path)
+        return True
+
+    def save_as(self, path: str | os.PathLike[str]) -> None:
+        """Write the project atomically to ``path`` (ProjectFileError / OSError propagate; nothing changes)."""
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(FILE_SUFFIX)
+        if not self.project.name:
+            self.project.name = path.stem
+        save_project(self.project, path)
+        renamed = self.path != path.resolve()
+        self.path = path.resolve()
+        self.undo_stack.setClean()
+        if renamed:
+            self.path_changed.emit(str(self.path))
+        self.saved.emit(str(self.path))
+
+    def _replace(self, project: Project, path: Path | None) -> None:
+        self.undo_stack.clear()  # commands refer to the old graph; clear() also marks the stack clean
+        self.project = project
+        self.path = path
+        self.project_replaced.emit(project)  # views re-bind to the new graph first ...
+        self.watcher.set_graph(project.graph)  # ... then get its shapes (inferred) at once
+        self.path_changed.emit(str(path) if path else "")
+
+
+class RecentFiles:
+    """The most recently opened or saved files, newest first, kept in QSettings (at most ``MAX_RECENT``)."""
+
+    def __init__(self, settings: QSettings) -> None:
+        self.settings = settings
+
+    def paths(self) -> list[str]:
+        value = self.settings.value(RECENT_KEY, [])
+        if isinstance(value, str):  # QSettings gives a lone string for a one-item list on some back ends
+            value = [value]
+        return [str(v) for v in (value or [])][:MAX_RECENT]
+
+    def add(self, path: str | os.PathLike[str]) -> None:
+        path = str(Path(path).resolve())
+        items = [p for p in self.paths() if p != path]
+        self._write([path, *items][:MAX_RECENT])
+
+    def remove(self, path: str | os.PathLike[str]) -> None:
+        self._write([p for p in self.paths() if p != str(path)])
+
+    def clear(self) -> None:
+        self._write([])
+
+    def _write(self, items: list[str]) -> None:
+        self.settings.setValue(RECENT_KEY, items)
+        self.settings.sync()

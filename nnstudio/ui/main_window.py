@@ -1,0 +1,483 @@
+"""The main window: the canvas in the centre, dockable panels around it (layer palette left, inspector right,
+model summary and problems below), menus, toolbar and status bar.
+
+Every question the window asks the user (unsaved changes, file names, errors, recovery) goes through one small
+method (``ask_unsaved_changes``, ``ask_open_path``, ``ask_save_path``, ``show_error``, ``ask_recover``,
+``choose_example``) so tests replace it instead of running a blocking dialog.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QEvent, QMimeData, QPointF, QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QWidget,
+)
+
+from nnstudio import __version__
+from nnstudio.core.errors import NNStudioError
+from nnstudio.core.shapes import GraphInfo
+from nnstudio.ui.actions import ShortcutsDialog, build_actions, refresh_icons, shortcut_rows
+from nnstudio.ui.canvas import style
+from nnstudio.ui.canvas.scene import GraphScene
+from nnstudio.ui.canvas.view import GraphView
+from nnstudio.ui.document import FILE_FILTER, Document, RecentFiles
+from nnstudio.ui.mime import NODES_MIME
+from nnstudio.ui.panels.examples_dialog import ExamplesDialog
+from nnstudio.ui.panels.inspector import InspectorPanel
+from nnstudio.ui.panels.palette import PalettePanel
+from nnstudio.ui.panels.problems import ProblemsPanel
+from nnstudio.ui.panels.summary import SummaryPanel
+from nnstudio.ui.recovery import Autosaver, Recoverable, find_recoverable
+from nnstudio.ui.theme import app_icon
+
+APP_NAME = "NN Studio"
+LAYOUT_VERSION = 1  # bump when the set of docks changes incompatibly: old saved layouts are then ignored
+NODE_SIZE = (style.NODE_W, style.NODE_H)  # for placing new layers without overlap
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None, autosave_folder: Path | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("MainWindow")
+        self.setWindowIcon(app_icon())
+        self.settings = settings if settings is not None else QSettings()
+        self.recent = RecentFiles(self.settings)
+        self.document = Document(self)
+        self.docks: dict[str, QDockWidget] = {}
+        self._layout_restored = False
+        self._needs_default_sizes = False
+        self._shortcuts_dialog: ShortcutsDialog | None = None
+        self._copied = False  # whether this window put layers on the clipboard (see release_clipboard)
+
+        self.scene = GraphScene(self)
+        self.view = GraphView(self.scene)
+        self.view.setObjectName("canvasView")
+        self.setCentralWidget(self.view)
+        self.scene.attach(self.document.watcher)
+
+        self.palette_panel = PalettePanel()
+        self.inspector = InspectorPanel()
+        self.summary = SummaryPanel()
+        self.problems = ProblemsPanel()
+        self.acts = build_actions(self)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+                            | QMainWindow.DockOption.AllowNestedDocks)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.add_dock(self.palette_panel, "Layers", "dock_palette", Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.add_dock(self.inspector, "Inspector", "dock_inspector", Qt.DockWidgetArea.RightDockWidgetArea)
+        self.add_dock(self.summary, "Model Summary", "dock_summary", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.add_dock(self.problems, "Problems", "dock_problems", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(self.docks["dock_summary"], self.docks["dock_problems"], Qt.Orientation.Horizontal)
+        self._default_state = self.saveState(LAYOUT_VERSION)
+
+        bar = self.statusBar()
+        self.params_label = QLabel()
+        self.params_label.setObjectName("statusParams")
+        self.state_label = QLabel()
+        self.state_label.setObjectName("statusState")
+        for label in (self.params_label, self.state_label):
+            label.setContentsMargins(8, 0, 8, 0)
+            bar.addPermanentWidget(label)
+
+        self.autosaver = Autosaver(self.document, autosave_folder, parent=self)
+        self.autosaver.failed.connect(self.show_status)
+
+        doc = self.document
+        doc.project_replaced.connect(self._bind_project)
+        doc.modified_changed.connect(self.update_title)
+        doc.path_changed.connect(self.update_title)
+        doc.watcher.inferred.connect(self._on_inferred)
+        self.scene.selectionChanged.connect(self._on_selection_changed)
+        self.scene.status_message.connect(self.show_status)
+        self.scene.locked_changed.connect(self.inspector.set_locked)
+        self.inspector.status_message.connect(self.show_status)
+        self.palette_panel.layer_activated.connect(self.add_layer)
+        self.summary.node_selected.connect(self.focus_node)
+        self.problems.node_selected.connect(self.focus_node)
+        self._bind_project()
+        self.resize(1400, 900)
+        self.restore_layout()
+
+    # -- docks and layout ---------------------------------------------------------------------------------
+    def add_dock(self, widget: QWidget, title: str, object_name: str,
+                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        """Dock ``widget`` (later issues add their panels the same way); its toggle goes in View > Panels.
+        A dock added after the saved layout was restored gets its own saved place back."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(object_name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        if not (self._layout_restored and self.restoreDockWidget(dock)):  # its place from the saved layout
+            self.addDockWidget(area, dock)
+            if self.isVisible():
+                dock.show()
+        self.docks[object_name] = dock
+        toggle = dock.toggleViewAction()
+        toggle.setObjectName(f"action_toggle_{object_name}")
+        self.acts.panels_menu.addAction(toggle)
+        return dock
+
+    def _default_sizes(self) -> None:
+        left, right = self.docks["dock_palette"], self.docks["dock_inspector"]
+        self.resizeDocks([left, right], [240, 340], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["dock_summary"]], [280], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["dock_summary"], self.docks["dock_problems"]], [620, 380],
+                         Qt.Orientation.Horizontal)
+
+    def restore_layout(self) -> bool:
+        """Window geometry and dock/toolbar layout from the last run; the default layout when there is none."""
+        self._layout_restored = True
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray) and not state.isEmpty() and self.restoreState(state, LAYOUT_VERSION):
+            return True
+        self._needs_default_sizes = True  # docks take sizes only once the window is laid out (showEvent)
+        return False
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._needs_default_sizes:
+            self._needs_default_sizes = False
+            self._default_sizes()
+            self.fit_soon()
+
+    def fit_soon(self) -> None:
+        """Fit the view now and once more after pending layout changes (a dock resizing) have settled."""
+        self.view.fit()
+        QTimer.singleShot(0, self.view.fit)
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.settings.sync()
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state, LAYOUT_VERSION)
+        for dock in self.docks.values():
+            if dock.objectName() in ("dock_palette", "dock_inspector", "dock_summary", "dock_problems"):
+                dock.setFloating(False)
+                dock.show()
+        self._default_sizes()
+
+    # -- binding the document -----------------------------------------------------------------------------
+    def _bind_project(self, _project=None) -> None:
+        doc = self.document
+        self.scene.set_graph(doc.graph, doc.undo_stack)
+        self.inspector.set_graph(doc.graph, doc.undo_stack)
+        self.summary.set_graph(doc.graph)
+        self.update_title()
+
+    def _on_inferred(self, info: GraphInfo) -> None:
+        self.summary.update_info(self.document.graph, info)
+        self.problems.update_info(info)
+        self.inspector.set_info(info)
+        self.params_label.setText(f"{info.total_params:,} parameters")
+        count = len(info.problems())
+        if not self.document.graph.nodes:
+            state, color = "empty", ""
+        elif count:
+            state, color = f"{count} problem{'s' if count != 1 else ''}", "#c0392b"
+        else:
+            state, color = "ready", "#2e8b57"
+        self.state_label.setText(state)
+        self.state_label.setStyleSheet(f"color: {color}; font-weight: bold;" if color else "")
+
+    def update_title(self, *_args) -> None:
+        self.setWindowTitle(f"{self.document.display_name}[*] — {APP_NAME}")
+        self.setWindowModified(self.document.modified)
+
+    def _on_selection_changed(self) -> None:
+        ids = self.scene.selected_node_ids()
+        self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
+        self.summary.select_node(ids[0] if len(ids) == 1 else None)
+
+    def focus_node(self, node_id: str) -> None:
+        """Select ``node_id`` alone and bring it to the middle of the view."""
+        if node_id in self.document.graph.nodes:
+            self.scene.select_nodes([node_id])
+            self.view.center_on_node(node_id)
+
+    def show_status(self, message: str, timeout_ms: int = 8000) -> None:
+        self.statusBar().showMessage(message, timeout_ms)
+
+    # -- adding layers ------------------------------------------------------------------------------------
+    def add_layer(self, type_id: str) -> str | None:
+        """Palette double-click: add the layer right of the selected node and wire it there when that makes
+        sense, otherwise at the centre of the view; never on top of another node."""
+        graph = self.document.graph
+        ids = self.scene.selected_node_ids()
+        after = ids[0] if len(ids) == 1 and graph.nodes[ids[0]].spec.has_output_port else None
+        if after is not None:
+            x, y = graph.nodes[after].position
+            x += NODE_SIZE[0] + 60
+        else:
+            centre = self.view.mapToScene(self.view.viewport().rect().center())
+            x, y = centre.x() - NODE_SIZE[0] / 2, centre.y() - NODE_SIZE[1] / 2
+        x, y = self._free_spot(x, y)
+        node_id = self.scene.add_node(type_id, QPointF(x, y), after=after)
+        if node_id:
+            item = self.scene.node_item(node_id)
+            if item is not None:
+                self.view.ensureVisible(item, 40, 40)
+        return node_id
+
+    def _free_spot(self, x: float, y: float) -> tuple[float, float]:
+        """(x, y) moved down until no node's box overlaps a new node there."""
+        w, h = NODE_SIZE
+        boxes = [n.position for n in self.document.graph.nodes.values()]
+        for _ in range(200):
+            if not any(abs(bx - x) < w and abs(by - y) < h for bx, by in boxes):
+                break
+            y += h + 35
+        return x, y
+
+    # -- edit menu ----------------------------------------------------------------------------------------
+    def copy(self) -> bool:
+        clip = self.scene.copy_selection()
+        if not clip.get("nodes"):
+            return False
+        mime = QMimeData()
+        payload = json.dumps(clip).encode("utf-8")
+        mime.setData(NODES_MIME, payload)
+        QGuiApplication.clipboard().setMimeData(mime)
+        self._copied = True
+        count = len(clip["nodes"])
+        self.show_status(f"Copied {count} layer{'s' if count != 1 else ''}", 3000)
+        return True
+
+    def cut(self) -> None:
+        if self.copy():
+            self.scene.delete_selection()
+
+    def paste(self) -> list[str]:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not mime.hasFormat(NODES_MIME):
+            self.show_status("The clipboard holds no layers to paste", 3000)
+            return []
+        try:
+            clip = json.loads(bytes(mime.data(NODES_MIME)).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            self.show_status("The clipboard's layers cannot be read", 3000)
+            return []
+        if not isinstance(clip, dict):
+            return []
+        return self.scene.paste(clip)
+
+    def duplicate(self) -> list[str]:
+        return self.scene.duplicate_selection()
+
+    def delete(self) -> None:
+        self.scene.delete_selection()
+
+    def select_all(self) -> None:
+        self.scene.select_all()
+
+    def auto_layout(self) -> None:
+        self.scene.auto_layout()
+        self.view.fit()
+
+    # -- dialogs (the seams tests replace) ------------------------------------------------------------------
+    def ask_unsaved_changes(self) -> QMessageBox.StandardButton:
+        box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME,
+                          f"Save the changes to “{self.document.display_name}” before closing it?", parent=self)
+        box.setInformativeText("Your changes will be lost if you don't save them.")
+        box.setStandardButtons(QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                               | QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        return QMessageBox.StandardButton(box.exec())
+
+    def ask_open_path(self) -> str | None:
+        start = str(Path(self.recent.paths()[0]).parent) if self.recent.paths() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open Project", start, FILE_FILTER)
+        return path or None
+
+    def ask_save_path(self) -> str | None:
+        doc = self.document
+        start = str(doc.path) if doc.path else f"{(doc.project.name or 'untitled').replace(' ', '_').lower()}.nnstudio"
+        path, _ = QFileDialog.getSaveFileName(self, "Save Project As", start, FILE_FILTER)
+        return path or None
+
+    def show_error(self, title: str, message: str) -> None:
+        QMessageBox.critical(self, title, message)
+
+    def ask_recover(self, item: Recoverable) -> bool:
+        from datetime import datetime
+
+        when = datetime.fromtimestamp(item.saved_at).strftime("%Y-%m-%d %H:%M")
+        answer = QMessageBox.question(
+            self, "Recover unsaved work",
+            f"NN Studio did not close normally. Unsaved changes to “{item.name}” were autosaved at {when}.\n\n"
+            "Recover them?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def choose_example(self) -> Path | None:
+        return ExamplesDialog.choose(self)
+
+    # -- file menu ----------------------------------------------------------------------------------------
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current project (saved, discarded, or nothing to save)."""
+        if not self.document.modified:
+            return True
+        answer = self.ask_unsaved_changes()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_project(self) -> bool:
+        if not self.maybe_save():
+            return False
+        self.document.new()
+        return True
+
+    def open_dialog(self) -> bool:
+        if not self.maybe_save():
+            return False
+        path = self.ask_open_path()
+        return self.load_file(path) if path else False
+
+    def open_file(self, path: str | Path) -> bool:
+        """Open ``path`` after asking about unsaved changes."""
+        return self.maybe_save() and self.load_file(path)
+
+    def load_file(self, path: str | Path) -> bool:
+        """Open ``path`` now; a file that cannot be read is reported and the current project stays as it is."""
+        try:
+            self.document.open(path)
+        except (NNStudioError, OSError) as exc:
+            self.show_error("Cannot open project", str(exc))
+            if not Path(path).exists():
+                self.recent.remove(str(Path(path).resolve()))
+            return False
+        self.recent.add(path)
+        self.fit_soon()
+        self.show_status(f"Opened {Path(path).name}", 4000)
+        return True
+
+    def open_example(self) -> bool:
+        if not self.maybe_save():
+            return False
+        path = self.choose_example()
+        if path is None:
+            return False
+        try:
+            self.document.open_copy(path)
+        except (NNStudioError, OSError) as exc:
+            self.show_error("Cannot open example", str(exc))
+            return False
+        self.fit_soon()
+        self.show_status(f"Opened the example “{self.document.display_name}” as a new project", 5000)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._write(self.document.path)
+
+    def save_as(self) -> bool:
+        path = self.ask_save_path()
+        return self._write(Path(path)) if path else False
+
+    def _write(self, path: Path) -> bool:
+        try:
+            self.document.save_as(path)
+        except (NNStudioError, OSError) as exc:
+            self.show_error("Cannot save project", str(exc))
+            return False
+        self.recent.add(self.document.path)
+        self.show_status(f"Saved {self.document.path}", 4000)
+        return True
+
+    def update_recent_menu(self) -> None:
+        menu = self.acts.recent_menu
+        menu.clear()
+        paths = self.recent.paths()
+        for i, path in enumerate(paths, 1):
+            p = Path(path)
+            action = menu.addAction(f"&{i % 10}  {p.name}  —  {p.parent}")
+            action.setData(path)
+            action.triggered.connect(lambda _checked=False, path=path: self.open_file(path))
+        if paths:
+            menu.addSeparator()
+        clear = menu.addAction("&Clear Recent Files")
+        clear.setObjectName("action_clear_recent")
+        clear.setEnabled(bool(paths))
+        clear.triggered.connect(self.recent.clear)
+
+    # -- recovery -----------------------------------------------------------------------------------------
+    def offer_recovery(self) -> bool:
+        """If a crashed session left an autosaved copy, offer it; True when it was recovered."""
+        found = find_recoverable(self.autosaver.folder)
+        if not found:
+            return False
+        item = found[0]
+        if not self.ask_recover(item):
+            item.discard()
+            return False
+        if not self.maybe_save():
+            return False
+        try:
+            self.document.recover(item.copy, item.original)
+        except (NNStudioError, OSError) as exc:
+            self.show_error("Cannot recover the autosaved copy", str(exc))
+            return False
+        self.autosaver.autosave()  # this session's copy, before the old one goes
+        item.discard()
+        self.fit_soon()
+        self.show_status("Recovered the autosaved copy: save it to keep it", 8000)
+        return True
+
+    # -- help ---------------------------------------------------------------------------------------------
+    def show_shortcuts(self) -> ShortcutsDialog:
+        if self._shortcuts_dialog is None:
+            self._shortcuts_dialog = ShortcutsDialog(shortcut_rows(self.acts), self)
+        self._shortcuts_dialog.show()
+        self._shortcuts_dialog.raise_()
+        return self._shortcuts_dialog
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, f"About {APP_NAME}",
+            f"<h3>{APP_NAME} {__version__}</h3><p>Build neural networks visually and watch them learn. "
+            "Every network is a real PyTorch model: shapes and parameter counts come from torch itself.</p>"
+            "<p>MIT licence.</p>")
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "acts"):
+            refresh_icons(self.acts)  # the system switched between light and dark
+
+    # -- closing ------------------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.save_layout()
+        self.autosaver.shutdown()
+        if self._copied:
+            release_clipboard()
+        event.accept()
+
+
+def release_clipboard() -> None:
+    """Take copied layers off the clipboard when the window that copied them closes: only NN Studio reads that
+    format, and PySide6 6.12 crashes at exit while a QMimeData it handed to the clipboard is still there."""
+    clipboard = QGuiApplication.clipboard()
+    mime = clipboard.mimeData()
+    if mime is not None and mime.hasFormat(NODES_MIME):
+        clipboard.clear()
