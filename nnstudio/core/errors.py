@@ -28,3 +28,7 @@ class DatasetError(NNStudioError):
 
 class TrainingError(NNStudioError):
     """Training could not start or had to stop (bad device, NaN loss, out of memory...)."""
+
+
+class ExportError(NNStudioError):
+    """The project cannot be exported in the chosen format; the message says why and names the layer."""

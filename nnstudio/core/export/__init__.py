@@ -1,0 +1,64 @@
+"""Exporting a project: a standalone PyTorch script, safetensors weights, or an ONNX model.
+
+    export_python(project, "model.py")            one readable .py file, no nnstudio import
+    export_weights(project, "model.safetensors")  the weights that file (and the app) loads
+    export_onnx(project, "model.onnx")            needs the optional extra: pip install nnstudio[onnx]
+    export(project, path, format=None)            any of them; the format defaults to path's extension
+
+Each returns an ExportResult (the path written and warnings to show) or raises ExportError (a plain
+message). ONNX support is imported only when ONNX export is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nnstudio.core.export.common import ExportError, ExportResult
+from nnstudio.core.project.model import Project
+
+# format -> file extension
+FORMATS = {"py": ".py", "safetensors": ".safetensors", "onnx": ".onnx"}
+
+
+def export_python(project: Project, path: str | os.PathLike[str]) -> ExportResult:
+    from nnstudio.core.export.python_code import export_python as run
+
+    return run(project, path)
+
+
+def export_weights(project: Project, path: str | os.PathLike[str]) -> ExportResult:
+    from nnstudio.core.export.weights import export_weights as run
+
+    return run(project, path)
+
+
+def export_onnx(project: Project, path: str | os.PathLike[str]) -> ExportResult:
+    from nnstudio.core.export.onnx import export_onnx as run
+
+    return run(project, path)
+
+
+def format_for(path: str | os.PathLike[str], format: str | None = None) -> str:
+    """The format asked for, or the one ``path``'s extension names; ExportError when neither says."""
+    if format is not None:
+        if format not in FORMATS:
+            raise ExportError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
+        return format
+    suffix = Path(path).suffix.lower()
+    for name, ext in FORMATS.items():
+        if suffix == ext:
+            return name
+    raise ExportError(f"cannot tell the export format from {Path(path).name!r}: give --format "
+                      f"({', '.join(FORMATS)}) or an output ending in {', '.join(FORMATS.values())}")
+
+
+def export(project: Project, path: str | os.PathLike[str], format: str | None = None) -> ExportResult:
+    """Export ``project`` to ``path`` in ``format`` (py, safetensors or onnx; default: from the extension)."""
+    chosen = format_for(path, format)
+    runner = {"py": export_python, "safetensors": export_weights, "onnx": export_onnx}[chosen]
+    return runner(project, path)
+
+
+__all__ = ["FORMATS", "ExportError", "ExportResult", "export", "export_onnx", "export_python", "export_weights",
+           "format_for"]

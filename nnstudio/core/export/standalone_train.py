@@ -1,0 +1,247 @@
+"""Training and prediction code that exported scripts carry: plain PyTorch, no nnstudio imports.
+
+``python_code`` copies these functions into the exported file with ``inspect.getsource``. They
+call a few names that the exporter writes for each project (the network, its loss, optimizer,
+targets and data); the stand-ins at the bottom of this module only keep it importable and are never
+copied. Keep lines under 100 columns: the text ends up in people's files.
+
+The training loop runs unchanged under ``python model.py`` (one process) and ``torchrun
+--nproc_per_node=N model.py`` (DistributedDataParallel: gloo on the CPU, NCCL on CUDA, one process
+per GPU). Only rank 0 prints and saves, and it saves the bare network's weights, without DDP's
+``module.`` prefix.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+# Stand-ins for the settings each exported file defines (see the bottom of this module).
+SEED = 0
+TASK = "multiclass"
+EARLY_STOPPING = False
+PATIENCE = 10
+RESTORE_BEST = True
+INPUT_DTYPES: dict = {}
+
+
+def pick_device(name, local_rank=0):
+    """``auto``: this process's GPU under CUDA, Apple's GPU (one process only), else the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available() and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", local_rank)
+    return device
+
+
+def setup_distributed(device_name):
+    """This process's rank, the number of processes and its device.
+
+    torchrun sets WORLD_SIZE, RANK and LOCAL_RANK; with more than one process this joins the
+    process group (NCCL for CUDA, gloo for the CPU). A plain ``python model.py`` is rank 0 of 1 and
+    starts no group.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = pick_device(device_name, local_rank)
+    if world_size > 1:
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return rank, world_size, device
+
+
+def as_tuple(x):
+    """A network with one Input takes a tensor; one with several takes a tuple of them."""
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def evaluate(model, data, device, batch_size=1024):
+    """Loss (and accuracy for classification) of ``model`` on a TensorDataset, in eval mode."""
+    loss_fn = make_loss()
+    model.eval()
+    loss_sum, correct, seen = 0.0, 0, 0
+    with torch.no_grad():
+        for *inputs, targets in DataLoader(data, batch_size=batch_size):
+            inputs = [x.to(device) for x in inputs]
+            targets = targets.to(device)
+            outputs = model(*inputs)
+            loss_sum += float(loss_fn(outputs, targets)) * len(targets)
+            if TASK != "regression":
+                correct += int(count_correct(outputs, targets))
+            seen += len(targets)
+    metrics = {"val_loss": loss_sum / max(seen, 1)}
+    if TASK != "regression":
+        metrics["val_accuracy"] = correct / max(seen, 1)
+    return metrics
+
+
+def train(args):
+    """Train on load_data()'s samples with the project's settings; rank 0 saves the weights."""
+    rank, world_size, device = setup_distributed(args.device)
+    torch.manual_seed(SEED)
+    model = build_model()
+    if args.weights:
+        model.load_state_dict(load_file(args.weights))
+    model.to(device)
+    x_train, y_train, x_val, y_val = load_data(args)
+    train_set = TensorDataset(*as_tuple(x_train), prepare_targets(y_train))
+    val_set = TensorDataset(*as_tuple(x_val), prepare_targets(y_val))
+    sampler = DistributedSampler(train_set, seed=SEED) if world_size > 1 else None
+    loader = DataLoader(
+        train_set,
+        batch_size=args.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=torch.Generator().manual_seed(SEED),
+    )
+    net = model
+    if world_size > 1:
+        device_ids = [device] if device.type == "cuda" else None
+        net = DistributedDataParallel(model, device_ids=device_ids)
+    optimizer = make_optimizer(net, args.lr)
+    scheduler = make_scheduler(optimizer, args.epochs)
+    loss_fn = make_loss()
+    if rank == 0:
+        processes = f", {world_size} processes" if world_size > 1 else ""
+        sizes = f"{len(train_set)} samples, {len(val_set)} to validate"
+        print(f"training on {device}{processes}: {sizes}")
+    best_loss, best_epoch, best_state, waited = None, None, None, 0
+    for epoch in range(1, args.epochs + 1):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        net.train()
+        totals = torch.zeros(2, device=device)  # loss sum and sample count of this process
+        for *inputs, targets in loader:
+            inputs = [x.to(device) for x in inputs]
+            targets = targets.to(device)
+            loss = train_step(net, optimizer, loss_fn, inputs, targets)
+            totals[0] += loss * len(targets)
+            totals[1] += len(targets)
+        if world_size > 1:
+            dist.all_reduce(totals)
+        metrics = {"train_loss": float(totals[0] / totals[1])}
+        if len(val_set):  # every process validates on all of it, so all agree on what follows
+            metrics.update(evaluate(model, val_set, device))
+        monitored = metrics.get("val_loss", metrics["train_loss"])
+        if best_loss is None or monitored < best_loss:
+            best_loss, best_epoch, waited = monitored, epoch, 0
+            if rank == 0 and RESTORE_BEST:
+                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            waited += 1
+        if rank == 0:
+            shown = "  ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+            print(f"epoch {epoch}/{args.epochs}  {shown}", flush=True)
+        if scheduler is not None:
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(monitored)
+            else:
+                scheduler.step()
+        stop = torch.tensor(int(EARLY_STOPPING and waited > PATIENCE), device=device)
+        if world_size > 1:
+            dist.broadcast(stop, 0)  # rank 0 decides, so that every process stops together
+        if stop:
+            if rank == 0:
+                print(f"stopped early: no better loss for {waited} epochs")
+            break
+    if rank == 0:
+        state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        if best_state is not None:
+            state = best_state
+            print(f"keeping the weights of epoch {best_epoch}, the lowest loss ({best_loss:.4g})")
+        save_file(state, args.save)
+        print(f"saved the trained weights to {args.save}")
+    if world_size > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def read_inputs(path):
+    """The network's inputs from an .npz file: one array per Input, named like the Input (a network
+    with one Input also takes a file holding a single array under any name)."""
+    with np.load(path, allow_pickle=False) as archive:
+        names = list(archive.keys())
+        if len(INPUT_DTYPES) == 1 and len(names) == 1:
+            arrays = [archive[names[0]]]
+        else:
+            missing = [name for name in INPUT_DTYPES if name not in names]
+            if missing:
+                held = ", ".join(names)
+                raise SystemExit(f"{path} has no array {missing[0]!r} (it holds {held})")
+            arrays = [archive[name] for name in INPUT_DTYPES]
+    dtypes = list(INPUT_DTYPES.values())
+    return [torch.from_numpy(np.ascontiguousarray(a)).to(t) for a, t in zip(arrays, dtypes)]
+
+
+def run_predict(args):
+    """Run the network on the inputs in ``args.predict``; write its outputs and predictions."""
+    device = pick_device(args.device)
+    model = build_model()
+    if args.weights:
+        model.load_state_dict(load_file(args.weights))
+    else:
+        print("warning: no --weights given: predicting with freshly initialised weights")
+    model.to(device).eval()
+    inputs = [x.to(device) for x in read_inputs(args.predict)]
+    with torch.no_grad():
+        outputs = model(*inputs)
+    predictions = predict(model, *inputs)
+    np.savez(args.output, outputs=outputs.cpu().numpy(), predictions=predictions.cpu().numpy())
+    print(f"wrote {args.output}: outputs and predictions of shape {tuple(outputs.shape)}")
+
+
+# -- stand-ins for what each exported file writes for its project (never copied) ------------------
+GENERATED = frozenset({
+    "build_model", "predict", "make_loss", "make_optimizer", "make_scheduler", "prepare_targets",
+    "count_correct", "train_step", "load_data",
+})
+
+
+def build_model():
+    raise NotImplementedError
+
+
+def predict(model, *inputs):
+    raise NotImplementedError
+
+
+def make_loss():
+    raise NotImplementedError
+
+
+def make_optimizer(model, lr):
+    raise NotImplementedError
+
+
+def make_scheduler(optimizer, epochs):
+    raise NotImplementedError
+
+
+def prepare_targets(y):
+    raise NotImplementedError
+
+
+def count_correct(outputs, targets):
+    raise NotImplementedError
+
+
+def train_step(model, optimizer, loss_fn, inputs, targets):
+    raise NotImplementedError
+
+
+def load_data(args):
+    raise NotImplementedError
