@@ -34,6 +34,7 @@ SPECS: dict[str, tuple[str, tuple, str, str]] = {
     "open_example": ("Open &Example…", (), "examples", "Open one of the bundled example networks"),
     "save": ("&Save", (QKeySequence.StandardKey.Save,), "save", "Save the project"),
     "save_as": ("Save &As…", ("Ctrl+Shift+S",), "", "Save the project under a new name"),
+    "export": ("&Export…", ("Ctrl+E",), "", "Export the network as a PyTorch script, safetensors weights or ONNX"),
     "quit": ("&Quit", ("Ctrl+Q",), "", "Quit NN Studio"),
     "cut": ("Cu&t", (QKeySequence.StandardKey.Cut,), "", "Cut the selected layers"),
     "copy": ("&Copy", (QKeySequence.StandardKey.Copy,), "", "Copy the selected layers"),
@@ -77,6 +78,7 @@ def build_actions(window) -> SimpleNamespace:
         "open_example": window.open_example,
         "save": window.save,
         "save_as": window.save_as,
+        "export": window.export_project,
         "quit": window.close,
         "cut": window.cut,
         "copy": window.copy,
@@ -137,6 +139,8 @@ def build_actions(window) -> SimpleNamespace:
     file_menu.addMenu(acts.recent_menu)
     file_menu.addSeparator()
     file_menu.addActions([acts.save, acts.save_as])
+    file_menu.addSeparator()
+    file_menu.addAction(acts.export)
     file_menu.addSeparator()
     file_menu.addAction(acts.quit)
 

@@ -79,6 +79,9 @@ class MainWindow(QMainWindow):
         self.add_dock(self.summary, "Model Summary", "dock_summary", Qt.DockWidgetArea.BottomDockWidgetArea)
         self.add_dock(self.problems, "Problems", "dock_problems", Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.docks["dock_summary"], self.docks["dock_problems"], Qt.Orientation.Horizontal)
+        from nnstudio.ui.training_controller import TrainingController
+
+        self.training = TrainingController(self)
         self._default_state = self.saveState(LAYOUT_VERSION)
 
         bar = self.statusBar()
@@ -205,6 +208,8 @@ class MainWindow(QMainWindow):
         ids = self.scene.selected_node_ids()
         self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
         self.summary.select_node(ids[0] if len(ids) == 1 else None)
+        if len(ids) == 1 and hasattr(self, "training"):
+            self.training.dashboard.select_layer(ids[0])  # its weights and activations in the dashboard
 
     def focus_node(self, node_id: str) -> None:
         """Select ``node_id`` alone and bring it to the middle of the view."""
@@ -292,6 +297,16 @@ class MainWindow(QMainWindow):
         self.view.fit()
 
     # -- dialogs (the seams tests replace) ------------------------------------------------------------------
+    def ask_question(self, title: str, text: str) -> QMessageBox.StandardButton:
+        """A Yes / No question (tests patch this method instead of showing the dialog)."""
+        return QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                    QMessageBox.StandardButton.No)
+
+    def export_project(self) -> None:
+        from nnstudio.ui.export_dialog import export_project_interactively
+
+        export_project_interactively(self, self.document.project, self.document.display_name)
+
     def ask_unsaved_changes(self) -> QMessageBox.StandardButton:
         box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME,
                           f"Save the changes to “{self.document.display_name}” before closing it?", parent=self)
@@ -464,7 +479,7 @@ class MainWindow(QMainWindow):
 
     # -- closing ------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.maybe_save():
+        if not self.training.confirm_close() or not self.maybe_save():
             event.ignore()
             return
         self.save_layout()

@@ -61,6 +61,9 @@ def test_window_has_every_dock_in_its_area(make_window):
         "dock_inspector": Qt.DockWidgetArea.RightDockWidgetArea,
         "dock_summary": Qt.DockWidgetArea.BottomDockWidgetArea,
         "dock_problems": Qt.DockWidgetArea.BottomDockWidgetArea,
+        "dock_dataset": Qt.DockWidgetArea.RightDockWidgetArea,
+        "dock_training": Qt.DockWidgetArea.RightDockWidgetArea,
+        "dock_dashboard": Qt.DockWidgetArea.BottomDockWidgetArea,
     }
     for name, area in areas.items():
         dock = w.findChild(QDockWidget, name)
@@ -71,13 +74,14 @@ def test_window_has_every_dock_in_its_area(make_window):
     assert all(d.objectName() for d in w.findChildren(QDockWidget))
     assert all(t.objectName() for t in w.findChildren(QToolBar))
     panel_toggles = [a.text() for a in w.acts.panels_menu.actions()]
-    assert panel_toggles == ["Layers", "Inspector", "Model Summary", "Problems"]
+    assert panel_toggles == ["Layers", "Inspector", "Model Summary", "Problems", "Dataset", "Training",
+                             "Training Dashboard"]
 
 
 def test_menus_and_shortcuts(make_window):
     w = make_window()
     titles = [a.text() for a in w.menuBar().actions()]
-    assert titles == ["&File", "&Edit", "&View", "&Help"]
+    assert titles == ["&File", "&Edit", "&View", "&Train", "&Help"]
     expected = {
         "new": ["Ctrl+N"], "open": ["Ctrl+O"], "save": ["Ctrl+S"], "save_as": ["Ctrl+Shift+S"],
         "quit": ["Ctrl+Q"], "undo": ["Ctrl+Z"], "redo": ["Ctrl+Shift+Z", "Ctrl+Y"], "copy": ["Ctrl+C"],
@@ -89,7 +93,8 @@ def test_menus_and_shortcuts(make_window):
         for key in keys:
             assert QKeySequence(key).toString() in have, (name, key, have)
     file_menu = [a.text() for a in w.acts.menus["file"].actions() if a.text()]
-    assert file_menu == ["&New", "&Open…", "Open &Example…", "Open &Recent", "&Save", "Save &As…", "&Quit"]
+    assert file_menu == ["&New", "&Open…", "Open &Example…", "Open &Recent", "&Save", "Save &As…", "&Export…",
+                         "&Quit"]
     edit_menu = [a.text() for a in w.acts.menus["edit"].actions() if a.text()]
     assert edit_menu[2:] == ["Cu&t", "&Copy", "&Paste", "D&uplicate", "&Delete", "Select &All"]
     help_menu = [a.text() for a in w.acts.menus["help"].actions()]

@@ -25,6 +25,9 @@ _BADGE = QRectF(_PAD - 3, 4.0, 18.0, 18.0)
 _HEADER_X = _BADGE.right() + 6
 
 
+HEALTH_COLOURS = {"ok": "#2e9e5b", "warn": "#e0a020", "bad": "#d33c3c"}
+
+
 class NodeItem(QGraphicsItem):
     def __init__(self, node: Node) -> None:
         super().__init__()
@@ -35,6 +38,8 @@ class NodeItem(QGraphicsItem):
         self.shape_text = "?"
         self.param_count: int | None = None
         self.problems: list[str] = []
+        # Training health: (level "ok" / "warn" / "bad", the figures in words), or None when not training.
+        self.health: tuple[str, str] | None = None
         self._face: tuple = ()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable)
@@ -79,6 +84,15 @@ class NodeItem(QGraphicsItem):
         self._relayout()
         return True
 
+    def set_health(self, health: tuple[str, str] | None) -> None:
+        """Tint the card by a training health signal (dead units, vanishing or exploding gradients) and put the
+        figures in the tooltip; None removes the tint."""
+        if health == self.health:
+            return
+        self.health = health
+        self.setToolTip(self._tooltip())
+        self.update()
+
     def _relayout(self) -> None:
         """Elide the texts once here, so paint() only draws."""
         f = style.fonts()
@@ -112,6 +126,8 @@ class NodeItem(QGraphicsItem):
         if self.summary:
             lines.append(esc(self.summary))
         lines.append(f"output {esc(self.shape_text)}")
+        if self.health is not None:
+            lines.append(f"<i>training: {esc(self.health[1])}</i>")
         return "<br>".join(lines)
 
     def face_text(self) -> str:
@@ -152,6 +168,9 @@ class NodeItem(QGraphicsItem):
         painter.setClipPath(self._outline)
         painter.fillRect(QRectF(0, 0, _W, style.HEADER_H), theme.header_fill(self.category))
         painter.fillRect(QRectF(0, style.HEADER_H - 1, _W, 1.0), _alpha(accent, 110))
+        if self.health is not None:
+            painter.fillRect(QRectF(0, style.HEADER_H, _W, _H - style.HEADER_H),
+                             _alpha(QColor(HEALTH_COLOURS[self.health[0]]), 60))
         painter.restore()
 
         # Outline: red for problems, highlight when selected (both when both).

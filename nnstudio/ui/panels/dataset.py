@@ -1,0 +1,512 @@
+"""The dataset panel: choose a dataset (built from ``data.registry.DATASETS``), set its options and the split,
+see a preview (scatter of 2-D points or a curve, a grid of images, table rows, sample sentences) and, in plain
+words, whether the data fit the network's Input and Output nodes (``fit.check_fits`` / ``check_targets``).
+
+Settings are read from and written to ``project.dataset``; each accepted edit emits ``dataset_edited(dict)``
+and, with ``auto_apply`` (the default), writes the project and emits ``changed``. File and folder options use
+:func:`choose_path`, the panel's one dialog function (tests patch it). The preview loads the data on the GUI
+thread after a short pause in editing; every dataset NN Studio ships loads in milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nnstudio.core.data.base import Dataset
+from nnstudio.core.data.registry import DATASETS, KINDS, PATH_KINDS, SPLIT_KEYS, SPLIT_PARAMS, load_dataset
+from nnstudio.core.errors import NNStudioError
+from nnstudio.core.layers.base import Param, TensorInfo
+from nnstudio.ui.panels.training import ERROR_STYLE, ParamForm, _editor_for
+from nnstudio.ui.plots import class_color, quiet_plot, style_plot
+
+PREVIEW_DELAY_MS = 250
+PREVIEW_IMAGES = 32
+PREVIEW_ROWS = 50
+PREVIEW_TEXTS = 40
+KIND_TITLES = {"synthetic": "Generated", "bundled": "Bundled real data", "import": "Your own data"}
+
+
+def choose_path(parent: QWidget | None, kind: str, caption: str, start: str = "") -> str | None:
+    """The panel's file / folder dialog: a path, or None when cancelled."""
+    if kind == "folder":
+        path = QFileDialog.getExistingDirectory(parent, caption, start)
+    else:
+        path, _ = QFileDialog.getOpenFileName(parent, caption, start, "Data files (*.csv *.tsv *.txt *.npz);;"
+                                                                      "All files (*)")
+    return path or None
+
+
+class PathEditor(QWidget):
+    """A path typed in or picked with Browse…; ``edited(text)`` like the other editors."""
+
+    edited = Signal(object)
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.kind = param.kind
+        self.line = QLineEdit()
+        self.line.setPlaceholderText("choose a folder…" if param.kind == "folder" else "choose a file…")
+        self.line.editingFinished.connect(lambda: self.edited.emit(self.line.text().strip()))
+        self.browse = QPushButton("Browse…")
+        self.browse.clicked.connect(self._browse)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.line, 1)
+        layout.addWidget(self.browse)
+        self.caption = f"Choose the {param.title.lower()}"
+
+    def _browse(self) -> None:
+        path = choose_path(self, self.kind, self.caption, self.line.text())
+        if path:
+            self.set_value(path)
+            self.edited.emit(path)
+
+    def set_value(self, value: Any) -> None:
+        with QSignalBlocker(self.line):
+            self.line.setText("" if value is None else str(value))
+
+
+class TextEditor(QLineEdit):
+    edited = Signal(object)
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.editingFinished.connect(lambda: self.edited.emit(self.text()))
+
+    def set_value(self, value: Any) -> None:
+        with QSignalBlocker(self):
+            self.setText("" if value is None else str(value))
+
+
+def dataset_editor(param: Param) -> QWidget:
+    if param.kind in PATH_KINDS:
+        return PathEditor(param)
+    if param.kind == "text":
+        return TextEditor(param)
+    return _editor_for(param)
+
+
+def network_of(graph) -> tuple[list[TensorInfo], str | None, tuple[int, ...] | None] | None:
+    """(Input infos, the Output's task, the shape reaching the Output) from shape inference; None when the graph
+    has no Output node or its shapes are not known yet."""
+    from nnstudio.core.shapes import infer_shapes
+
+    if graph is None:
+        return None
+    info = infer_shapes(graph)
+    inputs = [info.nodes[nid].output for nid, n in graph.nodes.items() if n.spec.is_input]
+    if any(i is None for i in inputs):
+        return None
+    out_id = next((nid for nid, n in graph.nodes.items() if n.spec.is_output), None)
+    if out_id is None:
+        return inputs, None, None
+    task = graph.nodes[out_id].params.get("task")
+    wires = graph.inputs_of(out_id)
+    src = info.nodes[wires[0].src].output if wires else None
+    return inputs, task, (tuple(src.shape) if src is not None else None)
+
+
+def describe(data: Dataset) -> str:
+    shape = ", ".join(str(d) for d in data.input_shape)
+    what = "token ids" if data.input_dtype == "long" else {1: "features", 3: "images"}.get(len(data.input_shape),
+                                                                                            "values")
+    parts = [f"{len(data):,} samples", f"{what} (N, {shape})"]
+    if data.task == "regression":
+        targets = int(data.y.shape[1]) if data.y.dim() == 2 else 1
+        parts.append(f"regression, {targets} target{'s' if targets != 1 else ''}")
+    else:
+        names = ", ".join(data.classes[:6]) + (" …" if len(data.classes) > 6 else "")
+        parts.append(f"{data.num_classes} classes ({names})")
+    if data.vocab is not None:
+        parts.append(f"vocabulary of {len(data.vocab):,} words")
+    return " · ".join(parts)
+
+
+def image_grid(x: np.ndarray, count: int) -> tuple[np.ndarray, int]:
+    """(N, C, H, W) images in [0, 1] -> one (rows*(H+1), cols*(W+1), 3) RGB grid of the first ``count``; and cols."""
+    x = np.asarray(x[:count], dtype=np.float64)
+    n, c, h, w = x.shape
+    cols = min(8, max(1, n))
+    rows = max(1, math.ceil(n / cols))
+    out = np.full((rows * (h + 1), cols * (w + 1), 3), np.nan)
+    for i in range(n):
+        img = x[i]
+        img = np.repeat(img, 3, axis=0) if c == 1 else img[:3]
+        lo, hi = float(img.min()), float(img.max())
+        img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+        r, k = divmod(i, cols)
+        out[r * (h + 1):r * (h + 1) + h, k * (w + 1):k * (w + 1) + w] = img.transpose(1, 2, 0)
+    return out, cols
+
+
+class DatasetPreview(QStackedWidget):
+    """One page per preview kind; ``show_dataset(data)`` picks and fills it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumHeight(220)
+        self.empty = QLabel("No preview")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.plot = pg.PlotWidget()
+        quiet_plot(self.plot.getPlotItem())
+        self.scatter = pg.ScatterPlotItem(size=5, pen=pg.mkPen(None))
+        self.plot.addItem(self.scatter)
+        self.images = pg.PlotWidget()
+        item = self.images.getPlotItem()
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.hideAxis("left")
+        item.hideAxis("bottom")
+        item.setAspectLocked(True)
+        item.invertY(True)
+        item.setMouseEnabled(x=False, y=False)
+        self.grid = pg.ImageItem(axisOrder="row-major")
+        self.images.addItem(self.grid)
+        self.image_labels: list[pg.TextItem] = []
+        self.table = QTableWidget()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.texts = QListWidget()
+        self.texts.setWordWrap(True)
+        for w in (self.empty, self.plot, self.images, self.table, self.texts):
+            self.addWidget(w)
+        self.kind = "none"
+        style_plot(self.plot, self.palette())
+        style_plot(self.images, self.palette())
+
+    def show_message(self, text: str) -> None:
+        self.empty.setText(text)
+        self.setCurrentWidget(self.empty)
+        self.kind = "none"
+
+    def show_dataset(self, data: Dataset) -> None:
+        kind = data.preview
+        if kind == "points2d" and data.x.dim() == 2 and data.x.shape[1] >= 2:
+            self._points(data)
+        elif kind == "curve" and data.x.dim() == 2:
+            self._curve(data)
+        elif kind == "images" and data.x.dim() == 4:
+            self._images(data)
+        elif kind == "text" and data.texts:
+            self._texts(data)
+        else:
+            self._table(data)
+
+    def _points(self, data: Dataset) -> None:
+        x = data.x[:, :2].double().numpy()
+        y = data.y.numpy()
+        cache: dict[int, Any] = {}
+        brushes = [cache.setdefault(int(v), pg.mkBrush(class_color(int(v)))) for v in y.reshape(len(y), -1)[:, 0]]
+        self.scatter.setData(pos=x, brush=brushes)
+        names = data.feature_names or ["x1", "x2"]
+        self.plot.getPlotItem().setLabel("bottom", names[0])
+        self.plot.getPlotItem().setLabel("left", names[1] if len(names) > 1 else "x2")
+        self.plot.getPlotItem().setAspectLocked(True)
+        self.plot.autoRange()
+        self.setCurrentWidget(self.plot)
+        self.kind = "points2d"
+
+    def _curve(self, data: Dataset) -> None:
+        x = data.x[:, 0].double().numpy()
+        y = data.y.reshape(len(data.y), -1)[:, 0].double().numpy()
+        self.scatter.setData(x=x, y=y, brush=pg.mkBrush(class_color(0)))
+        names = data.feature_names or ["x"]
+        self.plot.getPlotItem().setAspectLocked(False)
+        self.plot.getPlotItem().setLabel("bottom", names[0])
+        self.plot.getPlotItem().setLabel("left", "target")
+        self.plot.autoRange()
+        self.setCurrentWidget(self.plot)
+        self.kind = "curve"
+
+    def _images(self, data: Dataset) -> None:
+        order = _class_cycle(data, PREVIEW_IMAGES)
+        grid, cols = image_grid(data.x[order].numpy(), len(order))
+        self.grid.setImage(grid, levels=(0.0, 1.0))
+        item = self.images.getPlotItem()
+        for t in self.image_labels:
+            item.removeItem(t)
+        self.image_labels = []
+        h, w = data.x.shape[2], data.x.shape[3]
+        if data.classes:
+            for i, idx in enumerate(order):
+                r, k = divmod(i, cols)
+                label = data.classes[int(data.y[idx])] if data.task != "regression" else ""
+                t = pg.TextItem(label, color="#e15759", anchor=(0, 0))
+                t.setPos(k * (w + 1), r * (h + 1))
+                item.addItem(t)
+                self.image_labels.append(t)
+        self.images.autoRange()
+        self.setCurrentWidget(self.images)
+        self.kind = "images"
+
+    def _table(self, data: Dataset) -> None:
+        x = data.x.reshape(len(data), -1)[:PREVIEW_ROWS]
+        names = list(data.feature_names) or [f"x{i + 1}" for i in range(x.shape[1])]
+        names = names[:x.shape[1]] + [f"x{i + 1}" for i in range(len(names), x.shape[1])]
+        shown = min(x.shape[1], 40)
+        self.table.clear()
+        self.table.setColumnCount(shown + 1)
+        self.table.setRowCount(x.shape[0])
+        self.table.setHorizontalHeaderLabels(["target"] + names[:shown])
+        for r in range(x.shape[0]):
+            self.table.setItem(r, 0, QTableWidgetItem(_target_text(data, r)))
+            for c in range(shown):
+                v = float(x[r, c])
+                self.table.setItem(r, c + 1, QTableWidgetItem(f"{v:.4g}"))
+        self.table.resizeColumnsToContents()
+        self.setCurrentWidget(self.table)
+        self.kind = "table"
+
+    def _texts(self, data: Dataset) -> None:
+        self.texts.clear()
+        for i, text in enumerate(data.texts[:PREVIEW_TEXTS]):
+            self.texts.addItem(f"[{_target_text(data, i)}]  {text}")
+        self.setCurrentWidget(self.texts)
+        self.kind = "text"
+
+
+def _target_text(data: Dataset, i: int) -> str:
+    if data.task == "regression":
+        return ", ".join(f"{float(v):.4g}" for v in data.y[i].reshape(-1))
+    k = int(data.y[i])
+    return data.classes[k] if k < len(data.classes) else str(k)
+
+
+def _class_cycle(data: Dataset, count: int) -> list[int]:
+    """Sample indices that take the classes in turn (0, 1, 2 ... 0, 1 ...), so the grid shows every class."""
+    n = min(count, len(data))
+    if data.task == "regression" or not data.classes:
+        return list(range(n))
+    y = data.y.numpy()
+    by_class = [list(np.flatnonzero(y == k)) for k in range(len(data.classes))]
+    out: list[int] = []
+    while len(out) < n and any(by_class):
+        for idx in by_class:
+            if idx and len(out) < n:
+                out.append(int(idx.pop(0)))
+    return out
+
+
+class DatasetPanel(QWidget):
+    changed = Signal()
+    dataset_edited = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("datasetPanel")
+        self.project = None
+        self.base_dir: str | Path | None = None
+        self.auto_apply = True
+        self.config: dict[str, Any] = {"name": "spiral"}
+        self.data: Dataset | None = None
+        self.load_error: str | None = None
+        self._graph = None
+        self._network = None
+
+        self.chooser = QComboBox()
+        self.chooser.setObjectName("datasetChooser")
+        for kind in KINDS:
+            if self.chooser.count():
+                self.chooser.insertSeparator(self.chooser.count())
+            for spec in DATASETS.values():
+                if spec.kind == kind:
+                    self.chooser.addItem(spec.title, spec.name)
+                    self.chooser.setItemData(self.chooser.count() - 1,
+                                             f"{KIND_TITLES.get(kind, kind)}: {spec.description}",
+                                             Qt.ItemDataRole.ToolTipRole)
+        self.chooser.currentIndexChanged.connect(self._chosen)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.options_box = QGroupBox("Options")
+        self.options_layout = QVBoxLayout(self.options_box)
+        self.options_layout.setContentsMargins(0, 0, 0, 0)
+        self.options: ParamForm | None = None
+        self.split = ParamForm(SPLIT_PARAMS)
+        self.split.edited.connect(self._option_edited)
+        split_box = QGroupBox("Split")
+        QVBoxLayout(split_box).addWidget(self.split)
+        split_box.layout().setContentsMargins(0, 0, 0, 0)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.problems_label = QLabel()
+        self.problems_label.setWordWrap(True)
+        self.problems_label.setStyleSheet(ERROR_STYLE)
+        self.problems_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.problems_label.hide()
+        self.preview = DatasetPreview()
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Dataset"))
+        top.addWidget(self.chooser, 1)
+        layout.addLayout(top)
+        layout.addWidget(self.description)
+        layout.addWidget(self.options_box)
+        layout.addWidget(split_box)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.problems_label)
+        layout.addWidget(self.preview, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(scroll)
+
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(PREVIEW_DELAY_MS)
+        self.timer.timeout.connect(self.reload)
+        self._show_config()
+
+    # -- the project ---------------------------------------------------------------------------------------
+    def set_project(self, project, base_dir: str | Path | None = None) -> None:
+        """Show ``project``'s dataset and check it against the project's graph (rechecked on graph changes)."""
+        if self._graph is not None:
+            self._graph.changed.disconnect(self._graph_changed)
+        self.project, self.base_dir = project, base_dir
+        self._graph = getattr(project, "graph", None)
+        if self._graph is not None:
+            self._graph.changed.connect(self._graph_changed)
+        self._network = network_of(self._graph)
+        self.config = dict(project.dataset) if project is not None and project.dataset else {"name": "spiral"}
+        self._show_config()
+        self.reload()
+
+    def set_network(self, input_infos: list[TensorInfo], task: str | None,
+                    output_shape: tuple[int, ...] | None) -> None:
+        """Check the data against these Input infos and Output (when there is no project graph to read)."""
+        self._network = (list(input_infos), task, output_shape)
+        self.check()
+
+    def _graph_changed(self) -> None:
+        self._network = None
+        self.timer.start()
+
+    def _show_config(self) -> None:
+        name = self.config.get("name")
+        spec = DATASETS.get(name)
+        with QSignalBlocker(self.chooser):
+            index = self.chooser.findData(name)
+            self.chooser.setCurrentIndex(index)
+        if self.options is not None:
+            self.options_layout.removeWidget(self.options)
+            self.options.hide()
+            self.options.setParent(None)
+            self.options.deleteLater()
+            self.options = None
+        if spec is None:
+            self.description.setText(f"“{name}” is not a dataset NN Studio knows: choose one above.")
+            self.options_box.hide()
+            return
+        self.description.setText(spec.description)
+        self.options = ParamForm(spec.params, dataset_editor)
+        self.options.edited.connect(self._option_edited)
+        self.options.set_values(self.config)
+        self.options_layout.addWidget(self.options)
+        self.options_box.setVisible(bool(spec.params))
+        self.split.set_values(self.config)
+
+    # -- edits ---------------------------------------------------------------------------------------------
+    def _chosen(self, index: int) -> None:
+        name = self.chooser.itemData(index)
+        if not name or name == self.config.get("name"):
+            return
+        new = {"name": name, **{k: v for k, v in self.config.items() if k in SPLIT_KEYS}}
+        self._write(new)
+        self._show_config()
+
+    def _option_edited(self, key: str, value: Any) -> None:
+        new = dict(self.config)
+        new[key] = value
+        self._write(new)
+
+    def _write(self, new: dict[str, Any]) -> None:
+        self.config = new
+        self.dataset_edited.emit(dict(new))
+        if self.auto_apply and self.project is not None:
+            self.project.dataset = dict(new)
+            self.changed.emit()
+        self.timer.start()
+
+    # -- loading and checking ------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Load the dataset as configured, show its preview and check it against the network."""
+        self.timer.stop()
+        self.data, self.load_error = None, None
+        spec = DATASETS.get(self.config.get("name"))
+        missing = [p for p in (spec.params if spec else ()) if p.kind in PATH_KINDS and not self.config.get(p.name)]
+        if spec is None:
+            self.load_error = f"there is no dataset called {self.config.get('name')!r}"
+        elif missing:
+            self.preview.show_message(f"Choose the {missing[0].title.lower()} of your data (Browse…) to see a "
+                                      "preview.")
+            self.summary.setText("")
+            self._show_problems([])
+            return
+        else:
+            try:
+                self.data = load_dataset(self.config, base_dir=self.base_dir)
+            except NNStudioError as exc:
+                self.load_error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - a broken file must not break the panel
+                self.load_error = f"the data could not be read ({type(exc).__name__}: {exc})"
+        if self.data is None:
+            self.preview.show_message("No preview: the data could not be loaded.")
+            self.summary.setText("")
+        else:
+            self.preview.show_dataset(self.data)
+            self.summary.setText(describe(self.data) + (f"<br><small>{self.data.source}</small>"
+                                                         if self.data.source else ""))
+        self.check()
+
+    def check(self) -> list[str]:
+        """Problems of the data against the network (and loading problems), shown in the panel and returned."""
+        problems = [self.load_error] if self.load_error else []
+        if self.data is not None:
+            if self._network is None and self._graph is not None:
+                self._network = network_of(self._graph)
+            if self._network is not None:
+                from nnstudio.core.data.fit import check_fits, check_targets
+
+                inputs, task, out_shape = self._network
+                problems += check_fits(self.data, inputs, self.config)
+                if task is not None:
+                    problems += check_targets(self.data, task, out_shape)
+        self._show_problems(problems)
+        return problems
+
+    def problems(self) -> list[str]:
+        text = self.problems_label.text()
+        return [] if not text else [line.removeprefix("⚠ ") for line in text.split("\n")]
+
+    def _show_problems(self, problems: list[str]) -> None:
+        lines = [p[0].upper() + p[1:] if p else p for p in problems]
+        self.problems_label.setText("\n".join(f"⚠ {p}" for p in lines))
+        self.problems_label.setVisible(bool(problems))

@@ -1,0 +1,388 @@
+"""Live training plots (pyqtgraph). Shared pieces: growing numpy buffers, the plot base class, colours, styling.
+
+Every plot follows the same rules (see ARCHITECTURE.md, "Fast live plots"): items are created once and get new
+data through ``setData`` / ``setImage`` on numpy buffers; ``ingest`` only stores what arrived, and ``refresh``
+draws it -- at most once per drain tick of the training worker, and not at all while the plot is hidden (it
+draws when it is shown again).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+# Distinct colours for classes and curves (Tableau 10), readable on light and dark backgrounds.
+COLORS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+          "#bab0ac")
+
+
+def class_color(i: int) -> QColor:
+    return QColor(COLORS[int(i) % len(COLORS)])
+
+
+def class_rgb(count: int) -> np.ndarray:
+    """(count, 3) uint8 class colours."""
+    return np.array([[c.red(), c.green(), c.blue()] for c in (class_color(i) for i in range(count))],
+                    dtype=np.uint8).reshape(count, 3)
+
+
+class PaintClock:
+    """CPU time the GUI thread spends painting the plots (it holds the GIL meanwhile); the dashboard reads it
+    to keep drawing within its budget."""
+
+    spent = 0.0
+
+
+class PlotView(pg.PlotWidget):
+    """A PlotWidget whose painting is timed by :class:`PaintClock`."""
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        t0 = time.thread_time()
+        super().paintEvent(event)
+        PaintClock.spent += time.thread_time() - t0
+
+
+class LayoutView(pg.GraphicsLayoutWidget):
+    """A GraphicsLayoutWidget whose painting is timed by :class:`PaintClock`."""
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        t0 = time.thread_time()
+        super().paintEvent(event)
+        PaintClock.spent += time.thread_time() - t0
+
+
+class Series:
+    """x / y values appended point by point into float64 buffers that double when full; ``x`` and ``y`` are
+    views of the filled part (what ``setData`` gets)."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self.n = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == len(self._x):
+            self._x = np.concatenate([self._x, np.empty_like(self._x)])
+            self._y = np.concatenate([self._y, np.empty_like(self._y)])
+        self._x[self.n] = x
+        self._y[self.n] = y
+        self.n += 1
+
+    def clear(self) -> None:
+        self.n = 0
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[:self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[:self.n]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def nearest(self, x: float) -> int | None:
+        """Index of the point whose x is nearest (x ascending), or None when empty."""
+        if self.n == 0:
+            return None
+        xs = self.x
+        i = int(np.searchsorted(xs, x))
+        if i >= self.n:
+            return self.n - 1
+        if i > 0 and abs(xs[i - 1] - x) <= abs(xs[i] - x):
+            return i - 1
+        return i
+
+
+class Rows:
+    """Rows of fixed length (a histogram per measurement) in a buffer that doubles when full."""
+
+    def __init__(self, width: int, capacity: int = 64) -> None:
+        self._data = np.zeros((capacity, width), dtype=np.float64)
+        self.n = 0
+
+    @property
+    def width(self) -> int:
+        return self._data.shape[1]
+
+    def append(self, row: np.ndarray) -> None:
+        if self.n == len(self._data):
+            self._data = np.concatenate([self._data, np.zeros_like(self._data)])
+        self._data[self.n] = row
+        self.n += 1
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._data[:self.n]
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def make_curve(plot: pg.PlotItem, color: str | QColor, width: float = 1.0, alpha: int = 255,
+               name: str | None = None, symbol: str | None = None, style=Qt.PenStyle.SolidLine,
+               per_pixel: float = 1.0) -> pg.PlotDataItem:
+    """A curve created once, drawn fast: clipped to the view, no finiteness scan, and downsampled (peaks kept)
+    to about ``per_pixel`` samples per pixel. On a raster surface a 1-pixel pen is cheap at any length while a
+    wider one costs about 1 ms per thousand points, so wide pens go with a low ``per_pixel``."""
+    c = QColor(color)
+    c.setAlpha(alpha)
+    pen = pg.mkPen(c, width=width, style=style)
+    kwargs = {"symbol": symbol, "symbolSize": 6, "symbolBrush": c, "symbolPen": None} if symbol else {}
+    curve = plot.plot([], [], pen=pen, name=name, **kwargs)
+    curve.opts["autoDownsampleFactor"] = per_pixel
+    curve.setDownsampling(auto=True, method="peak")
+    curve.setClipToView(True)
+    curve.setSkipFiniteCheck(True)
+    return curve
+
+
+def style_plot(widget: pg.PlotWidget | pg.GraphicsLayoutWidget, palette: QPalette,
+               plots: list[pg.PlotItem] | None = None) -> None:
+    """Colours from the Qt palette, so the plots follow the light or dark theme."""
+    widget.setBackground(palette.color(QPalette.ColorRole.Base))
+    fg = palette.color(QPalette.ColorRole.Text)
+    items = plots if plots is not None else ([widget.getPlotItem()] if isinstance(widget, pg.PlotWidget) else [])
+    for item in items:
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen(fg))
+            axis.setTextPen(pg.mkPen(fg))
+        grid = getattr(item, "light_grid", None)
+        if grid is not None:
+            line = QColor(fg)
+            line.setAlpha(40)
+            grid.set_color(line)
+        item.titleLabel.setAttr("color", fg.name())
+        if item.titleLabel.text:
+            item.titleLabel.setText(item.titleLabel.text)
+        if item.legend is not None:
+            item.legend.setLabelTextColor(fg)
+
+
+class LightGrid:
+    """Faint lines at the major ticks, as one curve of line pairs rebuilt only when the view range changes.
+
+    pyqtgraph's own grids (the axes' grid lines, GridItem) redraw many translucent lines in view coordinates
+    and cost 10-20 ms a repaint on a raster surface -- most of a frame; this costs well under a millisecond."""
+
+    def __init__(self, item: pg.PlotItem) -> None:
+        self.item = item
+        self.curve = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(0, 0, 0, 40), antialias=False)
+        self.curve.setZValue(-100)
+        item.getViewBox().addItem(self.curve, ignoreBounds=True)
+        item.getViewBox().sigRangeChanged.connect(self.update)
+        item.getViewBox().sigResized.connect(self.update)
+
+    def set_color(self, color: QColor) -> None:
+        self.curve.setPen(pg.mkPen(color))
+
+    def update(self, *_args) -> None:
+        vb = self.item.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        xs = self._majors("bottom", x0, x1, vb.width())
+        ys = self._majors("left", y0, y1, vb.height())
+        px = np.empty(2 * (len(xs) + len(ys)))
+        py = np.empty_like(px)
+        n = 2 * len(xs)
+        px[0:n:2] = px[1:n:2] = xs
+        py[0:n:2], py[1:n:2] = y0, y1
+        px[n::2], px[n + 1::2] = x0, x1
+        py[n::2] = py[n + 1::2] = ys
+        self.curve.setData(px, py)
+
+    def _majors(self, name: str, lo: float, hi: float, size: float) -> np.ndarray:
+        axis = self.item.getAxis(name)
+        if size <= 0 or not np.isfinite(lo) or not np.isfinite(hi) or hi <= lo:
+            return np.empty(0)
+        levels = axis.tickValues(lo, hi, size)
+        values = [v for _spacing, vals in levels[:2] for v in vals] if levels else []
+        return np.asarray([v for v in values if lo <= v <= hi], dtype=np.float64)
+
+
+def quiet_plot(item: pg.PlotItem, grid: bool = True) -> None:
+    """No context menu or auto-range button: a dashboard plot, not a plotting tool; a light grid."""
+    item.setMenuEnabled(False)
+    item.hideButtons()
+    if grid:
+        item.light_grid = LightGrid(item)
+    for name in ("left", "bottom"):
+        item.getAxis(name).enableAutoSIPrefix(False)  # "0.4", not "400 (x0.001)"
+
+
+class StableRange:
+    """Sets a plot's view range from its data, but only when the data leave the range or fill too little of it.
+
+    pyqtgraph's auto-range moves the view with every new point, which regenerates the axes and the grid and
+    repaints the plot twice per update; a range that changes a few times per run keeps them cached. Once the
+    user pans or zooms, the range is theirs until ``reset``. ``update(x_end, lo, hi)``: x runs from ``x0`` to
+    ``x_end``; lo / hi bound the y values (log10 of them in log mode)."""
+
+    FILL = 0.45  # zoom in when the data fill less than this share of the y range
+
+    def __init__(self, item: pg.PlotItem, x0: float = 0.0) -> None:
+        self.vb = item.getViewBox()
+        self.vb.disableAutoRange()
+        self.x0 = x0
+        self.user = False
+        self.vb.sigRangeChangedManually.connect(self._manual)
+        self.x_end: float | None = None
+        self.y: tuple[float, float] | None = None
+
+    def _manual(self, *_args) -> None:
+        self.user = True
+
+    def reset(self) -> None:
+        self.user = False
+        self.x_end = None
+        self.y = None
+
+    def update(self, x_last: float, lo: float, hi: float, x_limit: float | None = None,
+               x0: float | None = None, pad: float = 0.08) -> None:
+        """``x_last``: the largest x drawn; ``x_limit``: where x will end (the run's last epoch), if known;
+        ``x0``: where x starts (default: as constructed)."""
+        if self.user or not all(np.isfinite(v) for v in (x_last, lo, hi)):
+            return
+        changed = False
+        if x0 is not None and x0 != self.x0:
+            self.x0, self.x_end = x0, None
+        if self.x_end is None or x_last > self.x_end:
+            grown = max(x_last * 1.5, x_last + 1e-9)
+            self.x_end = max(x_last, min(grown, x_limit)) if x_limit is not None else grown
+            changed = True
+        span = max(hi - lo, abs(hi) * 1e-3, 1e-12)
+        if self.y is None:
+            wanted = True
+        else:
+            a, b = self.y
+            wanted = lo < a or hi > b or span < self.FILL * (b - a)
+        if wanted:
+            self.y = (lo - pad * span, hi + pad * span)
+            changed = True
+        if changed:
+            self.vb.setRange(xRange=(self.x0, self.x_end), yRange=self.y, padding=0.0, disableAutoRange=True)
+
+
+def bounds(*arrays: np.ndarray, log: bool = False) -> tuple[float, float]:
+    """Smallest and largest finite value over arrays (log10 of positive ones in log mode)."""
+    lo, hi = np.inf, -np.inf
+    for a in arrays:
+        if len(a) == 0:
+            continue
+        if log:
+            a = a[a > 0]
+            if len(a) == 0:
+                continue
+            a = np.log10(a)
+        lo, hi = min(lo, float(np.nanmin(a))), max(hi, float(np.nanmax(a)))
+    return lo, hi
+
+
+class Readout:
+    """A label that follows the mouse over a plot and shows the nearest values, with a vertical guide line.
+    ``describe(x, y)`` gets view coordinates and returns the text (None hides the label)."""
+
+    def __init__(self, item: pg.PlotItem, describe: Callable[[float, float], str | None]) -> None:
+        self.item, self.describe = item, describe
+        self.label = pg.TextItem("", color="#1d1f23", fill=pg.mkBrush(255, 255, 255, 225),
+                                 border=pg.mkPen("#9aa0a8"), anchor=(0, 1))
+        self.label.setZValue(100)
+        self.line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#9aa0a8", style=Qt.PenStyle.DashLine))
+        for thing in (self.label, self.line):
+            thing.hide()
+            item.addItem(thing, ignoreBounds=True)
+        item.scene().sigMouseMoved.connect(self.moved)
+
+    def moved(self, pos: QPointF) -> None:
+        vb = self.item.getViewBox()
+        if not vb.sceneBoundingRect().contains(pos):
+            self.hide()
+            return
+        point = vb.mapSceneToView(pos)
+        text = self.describe(point.x(), point.y())
+        if not text:
+            self.hide()
+            return
+        (x0, x1), (y0, y1) = vb.viewRange()
+        right = point.x() > (x0 + x1) / 2
+        top = point.y() > (y0 + y1) / 2
+        self.label.setAnchor((1.0 if right else 0.0, 0.0 if top else 1.0))
+        self.label.setText(text)
+        self.label.setPos(point)
+        self.line.setPos(point.x())
+        self.label.show()
+        self.line.show()
+
+    def hide(self) -> None:
+        self.label.hide()
+        self.line.hide()
+
+
+class LivePlot(QWidget):
+    """Base of the dashboard's plots: ``ingest`` stores, ``refresh`` draws when something new arrived and the
+    plot is visible; ``draws`` counts the redraws (the benchmark and the tests read it)."""
+
+    title = ""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._dirty = False
+        self.draws = 0
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def refresh(self, force: bool = False) -> bool:
+        """Draw what arrived since the last draw; True when it drew."""
+        if not (self._dirty or force) or not (force or self.isVisible()):
+            return False
+        self._dirty = False
+        self.draws += 1
+        self.draw()
+        return True
+
+    def draw(self) -> None:  # pragma: no cover - every plot overrides it
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        self._dirty = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._dirty:
+            self.refresh()
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == event.Type.PaletteChange:
+            self.apply_palette()
+
+    def apply_palette(self) -> None:
+        """Restyle for the current palette; plots override it."""
+
+    def export_widget(self) -> QWidget:
+        """What "Save as PNG" takes a picture of."""
+        return self
+
+
+def fixed_lines(label: QLabel, lines: int) -> None:
+    """Give a label whose text changes with every report a fixed height: a label that grows and shrinks with
+    its text re-lays its neighbours out and repaints every plot beside it."""
+    label.setFixedHeight(lines * label.fontMetrics().lineSpacing() + 6)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+        return f"{value:.{max(digits - 1, 1)}e}"
+    return f"{value:.{digits}g}"

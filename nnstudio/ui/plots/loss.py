@@ -1,0 +1,278 @@
+"""Loss, metrics and learning-rate curves.
+
+The x axis is in epochs everywhere: a step report at step s sits at s / steps_per_epoch, an epoch row at its
+epoch number, so the training loss (per step: raw and EMA-smoothed) and the validation loss (per epoch) share an
+axis. A trained project's history (epoch rows only) draws the same plots with the per-epoch training loss.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Iterable
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from nnstudio.core.training.reports import StepReport
+from nnstudio.ui.plots import (
+    COLORS,
+    LivePlot,
+    PlotView,
+    Readout,
+    Series,
+    StableRange,
+    bounds,
+    fmt,
+    make_curve,
+    quiet_plot,
+    style_plot,
+)
+
+# Smoothing of the per-step training loss (debiased, as TensorBoard does). Step reports are throttled by time
+# (about ten a second), so a point can stand for many batches: a light smoothing keeps the curve from lagging.
+EMA_BETA = 0.6
+METRIC_TITLES = {
+    "train_accuracy": "train accuracy", "val_accuracy": "val accuracy", "val_precision_macro": "val precision",
+    "val_recall_macro": "val recall", "val_f1_macro": "val F1", "val_mse": "val MSE", "val_mae": "val MAE",
+    "val_r2": "val R²",
+}
+MAX_DOTS = 60
+SHOWN_METRICS = ("val_accuracy", "train_accuracy", "val_f1_macro", "val_mse", "val_mae", "val_r2")
+METRIC_ORDER = ("val_accuracy", "train_accuracy", "val_f1_macro", "val_precision_macro", "val_recall_macro",
+                "val_mse", "val_mae", "val_r2")
+
+
+def _x_of(report: StepReport) -> float:
+    per_epoch = report.total_steps / report.epochs if report.epochs else 0
+    return report.step / per_epoch if per_epoch else float(report.epoch)
+
+
+class _CurvePlot(LivePlot):
+    """A titled PlotWidget with an optional log-scale box and a hover read-out."""
+
+    log_default = False
+
+    def __init__(self, title: str, y_label: str, log_box: bool = True, parent: QWidget | None = None,
+                 legend_at: tuple[int, int] = (-8, 8)) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.plot = PlotView(self)
+        self.item = self.plot.getPlotItem()
+        quiet_plot(self.item)
+        self.item.setLabel("bottom", "epoch")
+        self.item.setLabel("left", y_label)
+        self.legend = self.item.addLegend(offset=legend_at, labelTextSize="8pt")
+        self.header = QHBoxLayout()
+        self.caption = QLabel(f"<b>{title}</b>")
+        self.header.addWidget(self.caption)
+        self.header.addStretch(1)
+        self.log_box = QCheckBox("Log scale")
+        self.log_box.setChecked(self.log_default)
+        self.log_box.toggled.connect(self.set_log)
+        self.log_box.setVisible(log_box)
+        self.header.addWidget(self.log_box)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        layout.addLayout(self.header)
+        layout.addWidget(self.plot, 1)
+        self.readout = Readout(self.item, self.describe)
+        self.item.setLogMode(y=self.log_default)
+        self.range = StableRange(self.item)
+        self.x_limit: float | None = None  # the run's last epoch, where the x axis will end
+        self.apply_palette()
+
+    def set_log(self, on: bool) -> None:
+        self.log_box.setChecked(on)
+        self.item.setLogMode(y=on)
+        self.readout.hide()
+        self.range.reset()
+        self._dirty = True
+        self.refresh()
+
+    def clear(self) -> None:
+        super().clear()
+        self.range.reset()
+        self.x_limit = None
+
+    def fit_range(self, series: Iterable[Series], include_zero: bool = False) -> None:
+        """Keep the view around the data (see StableRange)."""
+        series = [s for s in series if len(s)]
+        if not series:
+            return
+        lo, hi = bounds(*(s.y for s in series), log=self.log)
+        if include_zero and not self.log:
+            lo = min(lo, 0.0)
+        self.range.update(max(float(s.x[-1]) for s in series), lo, hi, self.x_limit)
+
+    @property
+    def log(self) -> bool:
+        return self.log_box.isChecked()
+
+    def apply_palette(self) -> None:
+        style_plot(self.plot, self.palette())
+
+    def describe(self, x: float, y: float) -> str | None:  # pragma: no cover - overridden
+        return None
+
+    @staticmethod
+    def _near(series: Series, x: float) -> tuple[float, float] | None:
+        i = series.nearest(x)
+        return None if i is None else (float(series.x[i]), float(series.y[i]))
+
+
+class LossPlot(_CurvePlot):
+    """Training loss per step (faint raw curve, bold EMA), validation loss per epoch (dots)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Loss", "loss", parent=parent)
+        self.raw, self.smooth, self.val = Series(1024), Series(1024), Series(64)
+        self._ema, self._count = 0.0, 0
+        self.raw_curve = make_curve(self.item, COLORS[0], width=1.0, alpha=80)
+        self.smooth_curve = make_curve(self.item, COLORS[0], width=2.0, name="training", per_pixel=0.4)
+        self.val_curve = make_curve(self.item, COLORS[1], width=2.0, name="validation", symbol="o", per_pixel=0.4)
+
+    def clear(self) -> None:
+        super().clear()
+        for s in (self.raw, self.smooth, self.val):
+            s.clear()
+        self._ema, self._count = 0.0, 0
+
+    def ingest_steps(self, reports: Iterable[StepReport]) -> None:
+        for r in reports:
+            if not math.isfinite(r.loss):
+                continue
+            x = _x_of(r)
+            self.x_limit = float(r.epochs)
+            self.raw.append(x, r.loss)
+            self._count += 1
+            self._ema = EMA_BETA * self._ema + (1 - EMA_BETA) * r.loss
+            self.smooth.append(x, self._ema / (1 - EMA_BETA ** self._count))
+            self._dirty = True
+
+    def ingest_epochs(self, rows: Iterable[dict[str, Any]], history: bool = False) -> None:
+        """Epoch rows: validation loss; from a saved history also the per-epoch training loss."""
+        for row in rows:
+            epoch = float(row.get("epoch", len(self.val) + 1))
+            if history and _finite(row.get("train_loss")):
+                self.smooth.append(epoch, row["train_loss"])
+            if _finite(row.get("val_loss")):
+                self.val.append(epoch, row["val_loss"])
+            self._dirty = True
+
+    def draw(self) -> None:
+        self.raw_curve.setData(self.raw.x, self.raw.y)
+        self.smooth_curve.setData(self.smooth.x, self.smooth.y)
+        # a dot per epoch while they can be told apart; beyond that the line alone
+        self.val_curve.setData(self.val.x, self.val.y, symbol="o" if len(self.val) <= MAX_DOTS else None)
+        self.fit_range([self.raw, self.smooth, self.val])
+
+    def describe(self, x: float, y: float) -> str | None:
+        lines = []
+        raw, smooth, val = self._near(self.raw, x), self._near(self.smooth, x), self._near(self.val, x)
+        if smooth:
+            lines.append(f"epoch {smooth[0]:.2f}")
+            lines.append(f"training {fmt(smooth[1])}" + (f" (batch {fmt(raw[1])})" if raw else ""))
+        if val:
+            lines.append(f"validation {fmt(val[1])} (epoch {val[0]:.0f})")
+        return "\n".join(lines) or None
+
+
+class MetricsPlot(_CurvePlot):
+    """The headline metrics of the epoch rows (validation and training accuracy and F1, or MSE, MAE and R²),
+    one curve each, created when the metric first appears. Precision and recall per class are in the confusion
+    tab; every value is in the CSV."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Metrics", "value", parent=parent, legend_at=(-8, -8))
+        self.series: dict[str, Series] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+
+    def clear(self) -> None:
+        super().clear()
+        for s in self.series.values():
+            s.clear()
+        for curve in self.curves.values():
+            curve.setData([], [])
+
+    def _curve(self, key: str) -> Series:
+        if key not in self.series:
+            self.series[key] = Series(64)
+            index = METRIC_ORDER.index(key) if key in METRIC_ORDER else len(self.curves) + 2
+            width = 2.0 if key in ("val_accuracy", "val_mse") else 1.0
+            self.curves[key] = make_curve(self.item, COLORS[(index + 2) % len(COLORS)], width=width,
+                                          name=METRIC_TITLES.get(key, key.replace("_", " ")), per_pixel=0.4)
+        return self.series[key]
+
+    def ingest_epochs(self, rows: Iterable[dict[str, Any]], history: bool = False) -> None:
+        for row in rows:
+            epoch = float(row.get("epoch", 0))
+            keys = [k for k in SHOWN_METRICS if k in row]
+            for key in keys:
+                if _finite(row.get(key)):
+                    self._curve(key).append(epoch, float(row[key]))
+            self._dirty = True
+
+    def draw(self) -> None:
+        for key, series in self.series.items():
+            self.curves[key].setData(series.x, series.y)
+        self.fit_range(self.series.values())
+
+    def describe(self, x: float, y: float) -> str | None:
+        lines = []
+        for key, series in self.series.items():
+            near = self._near(series, x)
+            if near:
+                if not lines:
+                    lines.append(f"epoch {near[0]:.0f}")
+                lines.append(f"{METRIC_TITLES.get(key, key)} {fmt(near[1])}")
+        return "\n".join(lines) or None
+
+
+class LearningRatePlot(_CurvePlot):
+    """The learning rate per step (live) or per epoch (history). While it stays the same, the curve is redrawn
+    twice a second rather than at every drain."""
+
+    STEADY_REDRAW_S = 0.5
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Learning rate", "learning rate", parent=parent)
+        self.lr = Series(1024)
+        self.curve = make_curve(self.item, COLORS[4], width=2.0, per_pixel=0.4)
+        self._drawn_at = 0.0
+
+    def ingest_steps(self, reports: Iterable[StepReport]) -> None:
+        for r in reports:
+            if not len(self.lr) or r.lr != self.lr.y[-1]:
+                self._dirty = True
+            self.lr.append(_x_of(r), r.lr)
+            self.x_limit = float(r.epochs)
+        if len(self.lr) and time.perf_counter() - self._drawn_at >= self.STEADY_REDRAW_S:
+            self._dirty = True
+
+    def clear(self) -> None:
+        super().clear()
+        self.lr.clear()
+        self._drawn_at = 0.0
+
+    def ingest_epochs(self, rows: Iterable[dict[str, Any]], history: bool = False) -> None:
+        if not history:
+            return
+        for row in rows:
+            if _finite(row.get("lr")):
+                self.lr.append(float(row.get("epoch", 0)), float(row["lr"]))
+                self._dirty = True
+
+    def draw(self) -> None:
+        self._drawn_at = time.perf_counter()
+        self.curve.setData(self.lr.x, self.lr.y)
+        self.fit_range([self.lr], include_zero=True)
+
+    def describe(self, x: float, y: float) -> str | None:
+        near = self._near(self.lr, x)
+        return f"epoch {near[0]:.2f}\nlearning rate {fmt(near[1])}" if near else None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
