@@ -35,7 +35,7 @@ class TrainingController(QObject):
         self.dataset_panel = DatasetPanel()
         self.training_panel = TrainingPanel()
         self.dashboard = TrainingDashboard()
-        for panel in (self.dataset_panel, self.training_panel, self.dashboard):
+        for panel in (self.dataset_panel, self.training_panel, self.dashboard, window.summary, window.problems):
             panel.setMinimumSize(120, 100)  # their rows of buttons must not stop the window getting small
         right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
         window.add_dock(self.dataset_panel, "Dataset", "dock_dataset", right)
@@ -93,6 +93,8 @@ class TrainingController(QObject):
         self.dataset_panel.set_project(doc.project, base)
         self.training_panel.set_project(doc.project, base)
         self.dashboard.reset()
+        # The dashboard shows up when there is something to plot: a trained project's curves, or a run.
+        self.window.docks["dock_dashboard"].setVisible(bool(doc.project.history))
         if doc.project.history:
             self.dashboard.load_history(doc.project.history)
         self._health = {}  # the canvas makes fresh node items for the new graph, untinted
@@ -122,7 +124,7 @@ class TrainingController(QObject):
         docks["dock_dashboard"].raise_()
         # Give the plots room while they are live: most of the bottom width, a good part of the height.
         w.resizeDocks([docks["dock_summary"], docks["dock_problems"], docks["dock_dashboard"]],
-                      [w.width() // 4, w.width() // 8, w.width() // 2], Qt.Orientation.Horizontal)
+                      [220, 120, w.width()], Qt.Orientation.Horizontal)
         w.resizeDocks([docks["dock_dashboard"]], [max(380, w.height() // 2)], Qt.Orientation.Vertical)
         self.window.show_status(f"Training on {info.get('device', '?')}", 0)
 

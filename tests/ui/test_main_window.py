@@ -69,7 +69,7 @@ def test_window_has_every_dock_in_its_area(make_window):
         dock = w.findChild(QDockWidget, name)
         assert dock is not None, name
         assert w.dockWidgetArea(dock) == area, name
-        assert dock.isVisible(), name
+        assert dock.isVisible() == (name != "dock_dashboard"), name  # the dashboard waits for a training
     assert w.centralWidget() is w.view
     assert all(d.objectName() for d in w.findChildren(QDockWidget))
     assert all(t.objectName() for t in w.findChildren(QToolBar))

@@ -1,0 +1,65 @@
+"""Screenshots of the main window while an example trains, for the README.
+
+    python docs/screenshot_training.py spiral_mlp 2.5 docs/images/training_spiral.png [--tab "Decision boundary"]
+
+Opens the real window offscreen at 1400 x 900, loads resources/examples/EXAMPLE.nnstudio, presses Train and grabs
+the window SECONDS later (or at the end, if training finishes first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("example")
+    parser.add_argument("seconds", type=float)
+    parser.add_argument("output")
+    parser.add_argument("--tab", default="", help="dashboard tab to show, e.g. 'Decision boundary'")
+    args = parser.parse_args()
+
+    from PySide6.QtCore import QEventLoop, QSettings
+    from PySide6.QtWidgets import QApplication, QTabWidget
+
+    from nnstudio.core.paths import EXAMPLES
+    from nnstudio.ui.main_window import MainWindow
+
+    app = QApplication(sys.argv[:1])
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, autosave_folder=Path(tempfile.mkdtemp()))
+    window.resize(1400, 900)
+    window.show()
+    if not window.load_file(EXAMPLES / f"{args.example}.nnstudio"):
+        return 1
+    if args.tab:
+        tabs = window.training.dashboard.findChild(QTabWidget)
+        for i in range(tabs.count()):
+            if tabs.tabText(i).replace("&&", "&") == args.tab:
+                tabs.setCurrentIndex(i)
+    window.training.start()
+    start = time.perf_counter()
+    while window.training.worker.running or time.perf_counter() - start < 0.5:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 30)
+        if time.perf_counter() - start >= args.seconds:
+            break
+    window.view.fit()
+    app.processEvents()
+    window.grab().save(args.output)
+    window.training.worker.wait_stopped(15)
+    window.document.undo_stack.setClean()
+    window.document.project.weights = None
+    print(args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
