@@ -18,6 +18,7 @@ from nnstudio.core.training.project_run import headline, store_result
 from nnstudio.ui.dashboard import TrainingDashboard
 from nnstudio.ui.health import layer_health
 from nnstudio.ui.panels.dataset import DatasetPanel
+from nnstudio.ui.panels.predict import PredictPanel
 from nnstudio.ui.panels.training import TrainingPanel
 from nnstudio.ui.workers.training_worker import TrainingWorker
 
@@ -35,14 +36,18 @@ class TrainingController(QObject):
         self.dataset_panel = DatasetPanel()
         self.training_panel = TrainingPanel()
         self.dashboard = TrainingDashboard()
-        for panel in (self.dataset_panel, self.training_panel, self.dashboard, window.summary, window.problems):
+        self.predict_panel = PredictPanel()
+        for panel in (self.dataset_panel, self.training_panel, self.dashboard, self.predict_panel, window.summary,
+                      window.problems):
             panel.setMinimumSize(120, 100)  # their rows of buttons must not stop the window getting small
         right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
         window.add_dock(self.dataset_panel, "Dataset", "dock_dataset", right)
         window.add_dock(self.training_panel, "Training", "dock_training", right)
         window.add_dock(self.dashboard, "Training Dashboard", "dock_dashboard", bottom)
+        window.add_dock(self.predict_panel, "Predict", "dock_predict", right)
         window.tabifyDockWidget(window.docks["dock_inspector"], window.docks["dock_dataset"])
         window.tabifyDockWidget(window.docks["dock_dataset"], window.docks["dock_training"])
+        window.tabifyDockWidget(window.docks["dock_training"], window.docks["dock_predict"])
         # Beside the summary and problems rather than tabbed with them: Qt 6.11 leaves a stray tab bar in the
         # middle of the window when a dock is tabified into a split bottom area.
         window.splitDockWidget(window.docks["dock_problems"], window.docks["dock_dashboard"], Qt.Orientation.Horizontal)
@@ -81,7 +86,7 @@ class TrainingController(QObject):
         for action in (self.start_action, self.pause_action, self.stop_action):
             menu.addAction(action)
         menu.addSeparator()
-        for name in ("dock_dataset", "dock_training", "dock_dashboard"):
+        for name in ("dock_dataset", "dock_training", "dock_dashboard", "dock_predict"):
             menu.addAction(self.window.docks[name].toggleViewAction())
         self._on_state("idle")
 
@@ -92,6 +97,7 @@ class TrainingController(QObject):
         base = doc.path.parent if doc.path is not None else None
         self.dataset_panel.set_project(doc.project, base)
         self.training_panel.set_project(doc.project, base)
+        self.predict_panel.set_project(doc.project, base)
         self.dashboard.reset()
         # The dashboard shows up when there is something to plot: a trained project's curves, or a run.
         self.window.docks["dock_dashboard"].setVisible(bool(doc.project.history))
@@ -153,6 +159,8 @@ class TrainingController(QObject):
         project = self.window.document.project
         store_result(project, result)
         self.window.document.mark_modified()
+        doc = self.window.document
+        self.predict_panel.set_project(project, doc.path.parent if doc.path is not None else None)
         task = next((n.params.get("task", "multiclass") for n in project.graph.nodes.values() if n.spec.is_output),
                     "multiclass")
         self.window.show_status(f"Training {result.stop_reason.replace('_', ' ')}: {headline(result, task)}", 0)

@@ -64,6 +64,7 @@ def test_window_has_every_dock_in_its_area(make_window):
         "dock_dataset": Qt.DockWidgetArea.RightDockWidgetArea,
         "dock_training": Qt.DockWidgetArea.RightDockWidgetArea,
         "dock_dashboard": Qt.DockWidgetArea.BottomDockWidgetArea,
+        "dock_predict": Qt.DockWidgetArea.RightDockWidgetArea,
     }
     for name, area in areas.items():
         dock = w.findChild(QDockWidget, name)
@@ -75,7 +76,7 @@ def test_window_has_every_dock_in_its_area(make_window):
     assert all(t.objectName() for t in w.findChildren(QToolBar))
     panel_toggles = [a.text() for a in w.acts.panels_menu.actions()]
     assert panel_toggles == ["Layers", "Inspector", "Model Summary", "Problems", "Dataset", "Training",
-                             "Training Dashboard"]
+                             "Training Dashboard", "Predict"]
 
 
 def test_menus_and_shortcuts(make_window):

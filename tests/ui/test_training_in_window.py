@@ -58,6 +58,8 @@ def test_train_menu_trains_locks_the_canvas_and_keeps_the_result(window, qtbot):
     assert {"dense_1", "dense_2"} <= tinted  # the ReLU layers: dead-unit share from the probe batch
     assert "training:" in w.scene.node_item("dense_1").toolTip()
     assert w.errors == []
+    probs = w.training.predict_panel.predict_point(0.5, 0.5)  # the Predict panel now uses the trained weights
+    assert w.training.predict_panel.mode == "points" and abs(sum(probs.values()) - 1) < 1e-5
 
 
 def test_a_worker_error_is_shown_and_a_new_run_then_succeeds(window, qtbot):
