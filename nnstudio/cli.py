@@ -6,6 +6,7 @@
     nnstudio train FILE        train headless; saves weights and history into the project
     nnstudio export FILE -o OUT   export as a PyTorch script (.py), weights (.safetensors) or ONNX (.onnx)
     nnstudio --version
+    nnstudio --self-test [--self-test-log FILE]   open, train, export and close offscreen; exit 0 when it all works
 """
 
 from __future__ import annotations
@@ -119,6 +120,12 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], Callable[[ar
 def _parser() -> _Parser:
     parser = _Parser(prog="nnstudio", description="NN Studio: build neural networks visually and watch them learn.")
     parser.add_argument("--version", action="version", version=f"nnstudio {__version__}")
+    parser.add_argument("--self-test", action="store_true", dest="self_test",
+                        help="check this installation: open the window offscreen, train the spiral example for one "
+                             "epoch, export it, close; exit 0 when everything works (the reason otherwise)")
+    parser.add_argument("--self-test-log", metavar="FILE", dest="self_test_log",
+                        help="where --self-test writes its log (default: selftest.log in a temporary folder)")
+    parser.add_argument("--self-test-example", metavar="FILE", dest="self_test_example", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (help_text, _, arguments) in COMMANDS.items():
         arguments(sub.add_parser(name, help=help_text, description=help_text))
@@ -143,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = _parser().parse_args(argv)
+        if args.self_test:
+            from nnstudio.selftest import run_self_test
+
+            return run_self_test(args.self_test_log, args.self_test_example)
         if args.command is None:
             return _gui([])
         return COMMANDS[args.command][1](args)

@@ -305,7 +305,12 @@ class MainWindow(QMainWindow):
     def export_project(self) -> None:
         from nnstudio.ui.export_dialog import export_project_interactively
 
-        export_project_interactively(self, self.document.project, self.document.display_name)
+        doc = self.document
+        result = export_project_interactively(
+            self, doc.project, doc.path.stem if doc.path else (doc.project.name or "model"),
+            start_dir=doc.path.parent if doc.path else None)
+        if result:
+            self.show_status(f"Exported {result.path.name}", 5000)
 
     def ask_unsaved_changes(self) -> QMessageBox.StandardButton:
         box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME,

@@ -1,0 +1,104 @@
+"""File > Export...: ask where and in which format, export the project, and say what went wrong or what to know.
+
+    result = export_project_interactively(window, project, "spiral_mlp")
+
+The questions go through two module-level functions, :func:`ask_export_path` (the save dialog) and
+:func:`show_message` (a message box), so tests replace them instead of running a blocking dialog. The format is
+the one the file's extension names (``.py``, ``.safetensors``, ``.onnx``); a name without one of those gets the
+extension of the file type chosen in the dialog.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
+
+from nnstudio.core.errors import NNStudioError
+from nnstudio.core.export import FORMATS, ExportResult, export
+from nnstudio.core.project.model import Project
+
+TITLE = "Export"
+# format -> the dialog's file type (the order is the dialog's order; the first is the default)
+FILTERS = {
+    "py": "PyTorch script (*.py)",
+    "safetensors": "Weights, safetensors (*.safetensors)",
+    "onnx": "ONNX model (*.onnx)",
+}
+DEFAULT_FORMAT = "py"
+
+
+def ask_export_path(parent: QWidget | None, suggested: str, filters: str, selected_filter: str) -> tuple[str, str]:
+    """The save dialog: (path, chosen file type), ("", "") when cancelled. Tests replace this function."""
+    path, chosen = QFileDialog.getSaveFileName(parent, "Export Project", suggested, filters, selected_filter)
+    return path, chosen
+
+
+def show_message(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str, details: str = "") -> None:
+    """A modal message box. Tests replace this function."""
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    if details:
+        box.setInformativeText(details)
+    box.exec()
+
+
+def resolve_target(path: str | os.PathLike[str], chosen_filter: str) -> tuple[Path, str]:
+    """The file to write and its format: the extension decides when it names a format; otherwise the chosen
+    file type does, and its extension is added to the name."""
+    path = Path(path)
+    for fmt, ext in FORMATS.items():
+        if path.suffix.lower() == ext:
+            return path, fmt
+    fmt = next((f for f, text in FILTERS.items() if text == chosen_filter), DEFAULT_FORMAT)
+    return path.with_name(path.name + FORMATS[fmt]), fmt
+
+
+def export_project_interactively(parent: QWidget | None, project: Project, suggested_name: str,
+                                 start_dir: str | os.PathLike[str] | None = None,
+                                 format: str | None = None) -> ExportResult | None:
+    """Ask for a file, export ``project`` there and report: the ExportResult, or None when the person cancelled
+    or the export failed (the reason was shown). Warnings (an untrained network, ...) are shown after a
+    successful export."""
+    fmt = format if format in FORMATS else DEFAULT_FORMAT
+    stem = _safe_stem(suggested_name)
+    suggested = str(Path(start_dir) / f"{stem}{FORMATS[fmt]}") if start_dir else f"{stem}{FORMATS[fmt]}"
+    path, chosen = ask_export_path(parent, suggested, ";;".join(FILTERS.values()), FILTERS[fmt])
+    if not path:
+        return None
+    target, fmt = resolve_target(path, chosen or FILTERS[fmt])
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        result = export(project, target, fmt)
+    except NNStudioError as exc:  # ExportError and the graph / training errors under it: a plain message
+        _restore_cursor()
+        show_message(parent, QMessageBox.Icon.Critical, "Export failed", f"Cannot export to {target.name}.",
+                     str(exc))
+        return None
+    except OSError as exc:  # a folder that is not writable, a full disk ...
+        _restore_cursor()
+        show_message(parent, QMessageBox.Icon.Critical, "Export failed", f"Cannot write {target}.",
+                     exc.strerror or str(exc))
+        return None
+    _restore_cursor()
+    if result.warnings:
+        lines = [f"• {w}" for w in result.warnings] + [f"• {n}" for n in result.notes]
+        what = "a warning" if len(result.warnings) == 1 else "warnings"
+        show_message(parent, QMessageBox.Icon.Warning, TITLE, f"Exported {result.path.name}, with {what}:",
+                     "\n".join(lines))
+    return result
+
+
+def _restore_cursor() -> None:
+    if QApplication.overrideCursor() is not None:
+        QApplication.restoreOverrideCursor()
+
+
+def _safe_stem(name: str) -> str:
+    """A file name from a project name: no path separators or characters file systems refuse."""
+    cleaned = "".join("_" if c in '<>:"/\\|?*' or ord(c) < 32 else c for c in (name or "").strip())
+    return cleaned.replace(" ", "_").lower() or "model"
+
+
+__all__ = ["FILTERS", "ask_export_path", "export_project_interactively", "resolve_target", "show_message"]
