@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QEvent, QObject, QSettings
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
@@ -53,6 +53,23 @@ def _fit_to_screen(window: MainWindow) -> None:
     window.move(area.center().x() - width // 2, area.center().y() - height // 2)
 
 
+class FileOpenFilter(QObject):
+    """Opens the files macOS hands over as QFileOpenEvents (double-click in Finder, drop on the Dock icon),
+    which never arrive in argv."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FileOpen:
+            path = event.file()
+            if path and self.window.maybe_save():
+                self.window.load_file(path)
+            return True
+        return False
+
+
 def run_app(argv: Sequence[str]) -> int:
     """Run the app until its window closes; returns the exit code."""
     created = QApplication.instance() is None
@@ -60,6 +77,7 @@ def run_app(argv: Sequence[str]) -> int:
     args = app.arguments()[1:] if created else list(argv)  # Qt has removed its own options (-style ...)
     files = [a for a in args if not a.startswith("-")]
     window = MainWindow(QSettings())
+    app.installEventFilter(FileOpenFilter(window))
     _fit_to_screen(window)
     start(window, [str(Path(f)) for f in files])
     return int(app.exec())
