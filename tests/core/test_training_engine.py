@@ -26,14 +26,6 @@ from nnstudio.core.training.engine import train
 OUT_ACT = {"multiclass": "softmax", "binary": "sigmoid", "regression": "none"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # -- helpers ------------------------------------------------------------------------------------------------
 def mlp(features: int = 2, hidden: tuple[int, ...] = (16,), outputs: int = 3, task: str = "multiclass",
         act: str = "relu", loss: str = "auto", out_act: str | None = None, bias: bool = True) -> Graph:

@@ -25,14 +25,6 @@ from nnstudio.core.training.project_run import prepare, store_result
 OUT_ACT = {"multiclass": "softmax", "binary": "sigmoid", "regression": "none"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def every_step(monkeypatch):
     monkeypatch.setattr(engine, "STEP_REPORT_INTERVAL_S", 0.0)

@@ -26,14 +26,6 @@ from nnstudio.core.training.reports import ActivationReport, BoundaryReport, Lay
 OUT_ACT = {"multiclass": "softmax", "binary": "sigmoid", "regression": "none"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def unlimited(monkeypatch):
     """Measure at every chance: no time budget, no minimum interval between probes."""

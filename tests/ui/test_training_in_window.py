@@ -4,7 +4,6 @@ dialog, and closing the window mid-training."""
 from __future__ import annotations
 
 import pytest
-import torch
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
@@ -12,13 +11,6 @@ from nnstudio.core.paths import EXAMPLES
 from nnstudio.ui.main_window import MainWindow
 
 Yes, No = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

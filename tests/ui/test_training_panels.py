@@ -19,12 +19,8 @@ from nnstudio.ui.workers.training_worker import TrainingWorker
 
 
 @pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def one_training_thread(monkeypatch):
     monkeypatch.setattr(training_worker, "training_threads", lambda: 1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
