@@ -46,7 +46,7 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget  # noqa: E402
 
 from nnstudio.core.examples import EXAMPLES  # noqa: E402
 from nnstudio.core.training import engine  # noqa: E402
-from nnstudio.core.training.control import Callback  # noqa: E402
+from train_throughput import ListenToEverything  # noqa: E402  (same listener: same telemetry cost)
 from nnstudio.core.training.project_run import prepare  # noqa: E402
 from nnstudio.ui.dashboard import TrainingDashboard  # noqa: E402
 from nnstudio.ui.panels.training import TrainingPanel  # noqa: E402
@@ -63,23 +63,10 @@ def samples_per_second(result, train_samples: int) -> float:
     return len(rows) * train_samples / rows[-1]["time_s"]
 
 
-class Listener(Callback):
-    """Listens to every report, as the worker's callback does, so the engine measures the same telemetry."""
-
-    def __init__(self) -> None:
-        self.latest: dict[str, object] = {}
-
-    def on_step(self, r): self.latest["step"] = r
-    def on_epoch(self, r): self.latest["epoch"] = r
-    def on_layers(self, r): self.latest["layers"] = r
-    def on_activations(self, r): self.latest["activations"] = r
-    def on_boundary(self, r): self.latest["boundary"] = r
-
-
 def headless(name: str, epochs: int, telemetry: bool = True) -> float:
     run = prepare(EXAMPLES[name](), epochs=epochs, device="cpu")
     torch.set_num_threads(training_threads())
-    result = engine.train(run.compiled, run.split, run.config, [Listener()] if telemetry else [])
+    result = engine.train(run.compiled, run.split, run.config, [ListenToEverything()] if telemetry else [])
     return samples_per_second(result, len(run.split.train))
 
 

@@ -121,7 +121,7 @@ class _Run:
         for epoch in range(1, c.epochs + 1):
             self.model.train()
             perm = torch.randperm(n, generator=gen).to(self.device)
-            loss_sum = torch.zeros((), device=self.device)
+            loss_sum = 0.0
             correct = torch.zeros((), device=self.device, dtype=torch.long)
             seen = 0
             for b in range(steps_per_epoch):
@@ -149,7 +149,7 @@ class _Run:
                 if not math.isfinite(value):
                     raise TrainingError(f"the loss became {value} at step {step} (epoch {epoch}, batch {b + 1}): "
                                         "lower the learning rate, turn on gradient clipping or check the data")
-                loss_sum += loss.detach() * len(idx)
+                loss_sum += value * len(idx)  # the step's loss is already a float: no extra tensor op
                 seen += len(idx)
                 if self.task != "regression":
                     correct += _correct(self._scores(out.detach()), yb, self.task)
@@ -165,7 +165,7 @@ class _Run:
                         elapsed / step * (total - step)))
             if stop_reason == "stopped" and seen == 0:
                 break
-            row = {"epoch": epoch, "train_loss": float(loss_sum) / max(seen, 1), "lr": optim.current_lr(optimizer)}
+            row = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "lr": optim.current_lr(optimizer)}
             if self.task != "regression":
                 row["train_accuracy"] = float(correct) / max(seen, 1)
             details = {}
