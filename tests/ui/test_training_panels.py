@@ -164,13 +164,20 @@ def test_eta_format():
 
 
 # -- dataset panel ---------------------------------------------------------------------------------------
+def reload(panel, qtbot):
+    """Load the panel's data now (on the loader's thread) and wait until the preview shows them."""
+    with qtbot.waitSignal(panel.loaded, timeout=10000):
+        panel.reload()
+
+
 @pytest.fixture
 def dpanel(qtbot, project):
     p = DatasetPanel()
     qtbot.addWidget(p)
     p.resize(420, 800)
     p.show()
-    p.set_project(project)
+    with qtbot.waitSignal(p.loaded, timeout=10000):
+        p.set_project(project)
     return p
 
 
@@ -186,7 +193,7 @@ def test_dataset_panel_shows_the_projects_data(dpanel):
 def test_choosing_a_dataset_that_does_not_fit_says_why(dpanel, project, qtbot):
     with qtbot.waitSignal(dpanel.changed):
         dpanel.chooser.setCurrentIndex(dpanel.chooser.findData("digits"))
-    dpanel.reload()
+    reload(dpanel, qtbot)
     assert project.dataset == {"name": "digits"}
     assert dpanel.preview.kind == "images"
     problems = dpanel.problems()
@@ -210,21 +217,21 @@ def test_options_and_split_are_written(dpanel, project, qtbot):
     assert project.dataset == {"name": "moons", "val_fraction": 0.3}
 
 
-def test_previews_for_tables_texts_and_curves(dpanel):
+def test_previews_for_tables_texts_and_curves(dpanel, qtbot):
     for name, kind in (("iris", "table"), ("sentiment", "text"), ("sine", "curve")):
         dpanel.chooser.setCurrentIndex(dpanel.chooser.findData(name))
-        dpanel.reload()
+        reload(dpanel, qtbot)
         assert dpanel.preview.kind == kind, name
     dpanel.chooser.setCurrentIndex(dpanel.chooser.findData("sentiment"))
-    dpanel.reload()
+    reload(dpanel, qtbot)
     assert dpanel.preview.texts.count() == 40 and dpanel.preview.texts.item(0).text().startswith("[")
     dpanel.chooser.setCurrentIndex(dpanel.chooser.findData("iris"))
-    dpanel.reload()
+    reload(dpanel, qtbot)
     assert dpanel.preview.table.rowCount() == 50
     assert dpanel.preview.table.horizontalHeaderItem(1).text() == "sepal length (cm)"
 
 
-def test_import_uses_the_file_picker(dpanel, project, tmp_path, monkeypatch):
+def test_import_uses_the_file_picker(dpanel, project, tmp_path, monkeypatch, qtbot):
     path = tmp_path / "points.csv"
     path.write_text("a,b,c,label\n" + "".join(f"{i % 7},{(i * 3) % 5},{i},{'yes' if i % 2 else 'no'}\n"
                                               for i in range(40)))
@@ -236,17 +243,17 @@ def test_import_uses_the_file_picker(dpanel, project, tmp_path, monkeypatch):
 
     monkeypatch.setattr(dataset_module, "choose_path", fake_choose)
     dpanel.chooser.setCurrentIndex(dpanel.chooser.findData("csv"))
-    dpanel.reload()
+    reload(dpanel, qtbot)
     assert dpanel.preview.kind == "none" and "Browse" in dpanel.preview.empty.text()
     dpanel.options.editors["path"].browse.click()
-    dpanel.reload()
+    reload(dpanel, qtbot)
     assert picked == ["file"]
     assert project.dataset["path"] == str(path)
     assert dpanel.preview.kind == "table" and dpanel.preview.table.rowCount() == 40
     # a file that is not there: a plain message, not a crash
     dpanel.options.editors["path"].line.setText(str(tmp_path / "missing.csv"))
     dpanel.options.editors["path"].line.editingFinished.emit()
-    dpanel.reload()
+    reload(dpanel, qtbot)
     assert dpanel.problems() and "missing.csv" in dpanel.problems()[0]
     assert dpanel.preview.kind == "none"
 
@@ -263,3 +270,35 @@ def test_graph_edits_recheck_the_fit(dpanel, project, qtbot):
 def test_image_grid_shapes():
     grid, cols = image_grid(torch.rand(10, 1, 4, 4).numpy(), 10)
     assert cols == 8 and grid.shape == (2 * 5, 8 * 5, 3)
+
+
+def test_data_load_off_the_gui_thread_and_only_the_newest_is_shown(dpanel, project, qtbot, monkeypatch):
+    """A slow file does not freeze the window, and options changed meanwhile win over the slow load."""
+    import threading
+
+    from nnstudio.ui.workers import data_loader
+
+    release = threading.Event()
+    real = data_loader.load_dataset
+    threads = []
+
+    def slow_load(config, base_dir=None):
+        threads.append(threading.current_thread())
+        if config.get("samples") == 100:
+            assert release.wait(10)
+        return real(config, base_dir=base_dir)
+
+    monkeypatch.setattr(data_loader, "load_dataset", slow_load)
+    dpanel.config = {**dpanel.config, "samples": 100}
+    dpanel.reload()
+    assert dpanel.loading and "Loading" in dpanel.preview.empty.text()
+    qtbot.wait(50)  # the event loop runs while the file is read
+    with qtbot.waitSignal(dpanel.loaded, timeout=10000):
+        dpanel.config = {**dpanel.config, "samples": 200}
+        dpanel.reload()
+        release.set()
+    assert not dpanel.loading and len(dpanel.preview.scatter.data) == 200
+    dpanel.loader.wait(5000)
+    qtbot.wait(50)  # the stale answer (100 samples) arrives now and must be ignored
+    assert len(dpanel.preview.scatter.data) == 200 and dpanel.data.x.shape[0] == 200
+    assert threads and all(t is not threading.main_thread() for t in threads)

@@ -4,8 +4,9 @@ words, whether the data fit the network's Input and Output nodes (``fit.check_fi
 
 Settings are read from and written to ``project.dataset``; each accepted edit emits ``dataset_edited(dict)``
 and, with ``auto_apply`` (the default), writes the project and emits ``changed``. File and folder options use
-:func:`choose_path`, the panel's one dialog function (tests patch it). The preview loads the data on the GUI
-thread after a short pause in editing; every dataset NN Studio ships loads in milliseconds.
+:func:`choose_path`, the panel's one dialog function (tests patch it). After a short pause in editing, the data
+load on a background thread (``workers.data_loader``: a large file must not freeze the window) and the preview
+and the checks follow; ``loading`` is True meanwhile and ``loaded`` is emitted when they are shown.
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ from PySide6.QtWidgets import (
 )
 
 from nnstudio.core.data.base import Dataset
-from nnstudio.core.data.registry import DATASETS, KINDS, PATH_KINDS, SPLIT_KEYS, SPLIT_PARAMS, load_dataset
-from nnstudio.core.errors import NNStudioError
+from nnstudio.core.data.registry import DATASETS, KINDS, PATH_KINDS, SPLIT_KEYS, SPLIT_PARAMS
 from nnstudio.core.layers.base import Param, TensorInfo
 from nnstudio.ui.panels.training import ERROR_STYLE, ParamForm, _editor_for
 from nnstudio.ui.plots import class_color, quiet_plot, style_plot
+from nnstudio.ui.workers.data_loader import DataLoader
 
 PREVIEW_DELAY_MS = 250
 PREVIEW_IMAGES = 32
@@ -313,6 +314,7 @@ def _class_cycle(data: Dataset, count: int) -> list[int]:
 class DatasetPanel(QWidget):
     changed = Signal()
     dataset_edited = Signal(dict)
+    loaded = Signal()  # the preview and the checks show the current options' data (or why there are none)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -323,6 +325,11 @@ class DatasetPanel(QWidget):
         self.config: dict[str, Any] = {"name": "spiral"}
         self.data: Dataset | None = None
         self.load_error: str | None = None
+        self.loading = False  # the data are being read on the loader's thread
+        self._request = 0  # the loader's number of the load awaited (0: none)
+        self.loader = DataLoader(self)
+        self.loader.loaded.connect(self._loaded)
+        self.loader.failed.connect(self._failed)
         self._graph = None
         self._network = None
 
@@ -383,6 +390,10 @@ class DatasetPanel(QWidget):
         self.timer.setSingleShot(True)
         self.timer.setInterval(PREVIEW_DELAY_MS)
         self.timer.timeout.connect(self.reload)
+        self.check_timer = QTimer(self)
+        self.check_timer.setSingleShot(True)
+        self.check_timer.setInterval(PREVIEW_DELAY_MS)
+        self.check_timer.timeout.connect(self.check)
         self._show_config()
 
     # -- the project ---------------------------------------------------------------------------------------
@@ -407,7 +418,7 @@ class DatasetPanel(QWidget):
 
     def _graph_changed(self) -> None:
         self._network = None
-        self.timer.start()
+        self.check_timer.start()  # the data stay; only the fit is checked again
 
     def _show_config(self) -> None:
         name = self.config.get("name")
@@ -460,23 +471,39 @@ class DatasetPanel(QWidget):
         """Load the dataset as configured, show its preview and check it against the network."""
         self.timer.stop()
         self.data, self.load_error = None, None
+        self._request = 0  # no answer of the loader is awaited (until one is asked for below)
         spec = DATASETS.get(self.config.get("name"))
         missing = [p for p in (spec.params if spec else ()) if p.kind in PATH_KINDS and not self.config.get(p.name)]
         if spec is None:
             self.load_error = f"there is no dataset called {self.config.get('name')!r}"
         elif missing:
+            self.loading = False
             self.preview.show_message(f"Choose the {missing[0].title.lower()} of your data (Browse…) to see a "
                                       "preview.")
             self.summary.setText("")
             self._show_problems([])
+            self.loaded.emit()
             return
         else:
-            try:
-                self.data = load_dataset(self.config, base_dir=self.base_dir)
-            except NNStudioError as exc:
-                self.load_error = str(exc)
-            except Exception as exc:  # noqa: BLE001 - a broken file must not break the panel
-                self.load_error = f"the data could not be read ({type(exc).__name__}: {exc})"
+            self.loading = True
+            self._request = self.loader.load(self.config, self.base_dir)
+            self.preview.show_message("Loading the data…")
+            self.summary.setText("Loading…")
+            return
+        self._show_data()
+
+    def _loaded(self, number: int, data: Dataset) -> None:
+        if number == self._request:  # an older request's data are not what the options now say
+            self.loading, self.data = False, data
+            self._show_data()
+
+    def _failed(self, number: int, message: str) -> None:
+        if number == self._request:
+            self.loading, self.load_error = False, message
+            self._show_data()
+
+    def _show_data(self) -> None:
+        self.loading = False
         if self.data is None:
             self.preview.show_message("No preview: the data could not be loaded.")
             self.summary.setText("")
@@ -485,6 +512,7 @@ class DatasetPanel(QWidget):
             self.summary.setText(describe(self.data) + (f"<br><small>{self.data.source}</small>"
                                                          if self.data.source else ""))
         self.check()
+        self.loaded.emit()
 
     def check(self) -> list[str]:
         """Problems of the data against the network (and loading problems), shown in the panel and returned."""
