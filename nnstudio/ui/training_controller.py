@@ -8,6 +8,7 @@ graph they are saved with.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from nnstudio.ui.main_window import MainWindow
 
 STOP_TIMEOUT_S = 15.0
+HEALTH_INTERVAL_S = 0.5  # the canvas tint is judged again at most twice a second
 
 
 class TrainingController(QObject):
@@ -55,6 +57,8 @@ class TrainingController(QObject):
         self.training_panel.attach(self.worker)
         self.dashboard.connect_worker(self.worker)
         self._health: dict[str, tuple[str, str]] = {}
+        self._latest: dict[str, object] = {"layers": None, "activations": None}  # the newest telemetry reports
+        self._health_at = 0.0
         self._build_menu()
 
         doc = window.document
@@ -125,13 +129,18 @@ class TrainingController(QObject):
 
     def _on_started(self, info: dict) -> None:
         w, docks = self.window, self.window.docks
+        self._latest = {"layers": None, "activations": None}
+        self._health_at = 0.0
         self._set_health({})
-        docks["dock_dashboard"].show()
-        docks["dock_dashboard"].raise_()
-        # Give the plots room while they are live: most of the bottom width, a good part of the height.
-        w.resizeDocks([docks["dock_summary"], docks["dock_problems"], docks["dock_dashboard"]],
-                      [220, 120, w.width()], Qt.Orientation.Horizontal)
-        w.resizeDocks([docks["dock_dashboard"]], [max(380, w.height() // 2)], Qt.Orientation.Vertical)
+        dock = docks["dock_dashboard"]
+        if not dock.isVisible():
+            dock.show()
+            # Give the plots room while they are live: most of the bottom width, a good part of the height
+            # (only when the dock appears: a size the person chose stays).
+            w.resizeDocks([docks["dock_summary"], docks["dock_problems"], dock],
+                          [220, 120, w.width()], Qt.Orientation.Horizontal)
+            w.resizeDocks([dock], [max(380, w.height() // 2)], Qt.Orientation.Vertical)
+        dock.raise_()
         self.window.show_status(f"Training on {info.get('device', '?')}", 0)
 
     def _on_state(self, state: str) -> None:
@@ -143,10 +152,18 @@ class TrainingController(QObject):
         self.stop_action.setEnabled(state in ("running", "paused"))
 
     def _on_drained(self, contents) -> None:
-        if contents.layers is not None or contents.activations is not None:
-            health = dict(self._health)
-            health.update(layer_health(contents.layers, contents.activations))
-            self._set_health(health)
+        if contents.layers is None and contents.activations is None:
+            return
+        # Layer and activation reports come at different moments: judge each node on the latest of both, so
+        # that a drain with only one of them does not flip the tint back and forth.
+        if contents.layers is not None:
+            self._latest["layers"] = contents.layers
+        if contents.activations is not None:
+            self._latest["activations"] = contents.activations
+        now = time.perf_counter()
+        if now - self._health_at >= HEALTH_INTERVAL_S:  # the tint changes slowly; tooltips cost GUI time
+            self._health_at = now
+            self._set_health(layer_health(self._latest["layers"], self._latest["activations"]))
 
     def _set_health(self, health: dict[str, tuple[str, str]]) -> None:
         self._health = health
@@ -156,6 +173,8 @@ class TrainingController(QObject):
                 item.set_health(health.get(node_id))
 
     def _on_finished(self, result) -> None:
+        if self._latest["layers"] is not None or self._latest["activations"] is not None:
+            self._set_health(layer_health(self._latest["layers"], self._latest["activations"]))  # the final figures
         project = self.window.document.project
         store_result(project, result)
         self.window.document.mark_modified()

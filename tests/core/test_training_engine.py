@@ -101,7 +101,7 @@ class Recorder(Callback):
 
 @pytest.fixture
 def every_step(monkeypatch):
-    """Step reports after every step (the engine throttles them to ten a second otherwise)."""
+    """Step reports after every step (the engine throttles them to twenty a second otherwise)."""
     monkeypatch.setattr(engine, "STEP_REPORT_INTERVAL_S", 0.0)
 
 

@@ -31,3 +31,27 @@ def test_levels_follow_gradients_and_dead_units():
 
 def test_no_reports_no_health():
     assert layer_health(None, None) == {}
+
+
+def test_the_canvas_tint_uses_the_latest_of_both_reports(qtbot, tmp_path, monkeypatch):
+    """Layer and activation reports arrive in different drains: a drain with only one of them must not drop
+    what the other said (the tint would flicker)."""
+    from PySide6.QtCore import QSettings
+
+    from nnstudio.core.paths import EXAMPLES
+    from nnstudio.ui import training_controller
+    from nnstudio.ui.main_window import MainWindow
+    from nnstudio.ui.workers.training_worker import Drained
+
+    monkeypatch.setattr(training_controller, "HEALTH_INTERVAL_S", 0.0)
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), autosave_folder=tmp_path / "a")
+    qtbot.addWidget(w)
+    assert w.load_file(EXAMPLES / "spiral_mlp.nnstudio")
+    c = w.training
+    item = w.scene.node_item("dense_1")
+    c._on_drained(Drained(activations=ActivationReport(1, {"dense_1": act(0.6)})))
+    assert item.health[0] == "bad"
+    c._on_drained(Drained(layers=LayerReport(2, {"dense_1": layer(0.5)})))  # gradients fine, no activations
+    assert item.health[0] == "bad" and "60% of ReLU units dead" in item.health[1] and "gradient norm" in item.health[1]
+    c._on_drained(Drained(activations=ActivationReport(3, {"dense_1": act(0.0)})))
+    assert item.health[0] == "ok"

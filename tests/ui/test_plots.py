@@ -359,3 +359,67 @@ def test_drawing_keeps_within_its_budget(dashboard, qtbot, monkeypatch):
     wait = min(dashboard_module.FRAME_MAX_S, 0.02 / dashboard_module.DRAW_BUDGET)
     qtbot.waitUntil(lambda: d.frames == frames + 1, timeout=int(wait * 1000) + 500)
     assert data_len(d.loss.val_curve) == 3  # the deferred frame drew what had arrived
+
+
+def test_draw_budget_bounds_the_share_of_any_window_and_allows_bursts():
+    from nnstudio.ui.dashboard import DrawBudget
+
+    budget = DrawBudget(share=0.1, window=1.0, min_gap=0.05, max_gap=10.0)
+    frames, t = [], 0.0
+    for i in range(200):  # steady frames of 30 ms: about 0.1 / 0.03 = 3.3 a second
+        frames.append((t, 0.03))
+        t = budget.next_frame(t, 0.03)
+    for start, _cost in frames:
+        spent = sum(c for s, c in frames if start - 1.0 + 1e-9 < s <= start)
+        assert spent <= 0.1 + 1e-9, f"{spent:.3f} s drawn in the second before {start:.2f}"
+    rate = len(frames) / frames[-1][0]
+    assert 2.9 < rate < 3.5, rate
+    # one costly frame (a tab shown) does not slow the cheap frames after it
+    budget = DrawBudget(share=0.1, window=1.0, min_gap=0.05, max_gap=10.0)
+    t = budget.next_frame(100.0, 0.05)
+    gaps = []
+    for _ in range(10):
+        nxt = budget.next_frame(t, 0.002)
+        gaps.append(nxt - t)
+        t = nxt
+    assert max(gaps) == pytest.approx(0.05)
+    # a frame over the whole budget: the next waits the longest gap, no more
+    budget = DrawBudget(share=0.1, window=1.0, min_gap=0.05, max_gap=0.2)
+    assert budget.next_frame(5.0, 0.5) == pytest.approx(5.2)
+
+
+def test_slow_plots_redraw_less_often_but_draw_their_last_data(dashboard, qtbot):
+    d = dashboard
+    d.tabs.setCurrentIndex(0)
+    qtbot.wait(50)
+    draws = d.metrics.draws
+    for e in range(1, 11):  # ten short epochs in a tenth of a second
+        d._next_frame = 0.0
+        d.feed(fake_drain(epochs=[e], steps=[e]))
+        qtbot.wait(10)
+    assert d.loss.draws >= 5  # the live curve follows every frame
+    assert d.metrics.draws - draws <= 2, "the per-epoch metrics were redrawn at every frame"
+    # no more reports (a pause, the end): the metrics still show the last epoch soon after
+    qtbot.waitUntil(lambda: data_len(d.metrics.curves["val_accuracy"]) == 10, timeout=2000)
+
+
+def test_y_range_grows_with_headroom_and_narrows_rarely(dashboard, qtbot, monkeypatch):
+    from nnstudio.ui import plots
+
+    d = dashboard
+    clock = [1000.0]
+    monkeypatch.setattr(plots.time, "perf_counter", lambda: clock[0])
+    rng = d.loss.range
+    rng.update(1.0, 0.5, 1.0)
+    low, high = rng.y
+    rng.update(1.1, 0.5, 1.5)  # a value above the range: it grows at once, beyond the value
+    assert rng.y[0] == low and rng.y[1] > 1.5 + 0.2 * 1.0
+    narrowed = []
+    for i in range(20):  # the loss falls fast: the range narrows at most once a second
+        clock[0] += 0.1
+        before = rng.y
+        rng.update(1.2 + i * 0.01, 0.5, 0.5 + 0.4 * 0.8 ** i)
+        if rng.y != before:
+            narrowed.append(clock[0])
+    assert 1 <= len(narrowed) <= 3
+    assert all(b - a >= rng.NARROW_EVERY_S - 1e-9 for a, b in zip(narrowed, narrowed[1:]))

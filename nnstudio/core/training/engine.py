@@ -27,7 +27,7 @@ from nnstudio.core.training.metrics import MetricAccumulator, higher_is_better
 from nnstudio.core.training.reports import EpochReport, StepReport, TrainResult
 from nnstudio.core.training.targets import prepare_targets
 
-STEP_REPORT_INTERVAL_S = 0.1  # at most ten step reports a second
+STEP_REPORT_INTERVAL_S = 0.05  # at most twenty step reports a second (and one at the end of each epoch)
 EVAL_BATCH = 1024
 
 

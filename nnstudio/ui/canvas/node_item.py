@@ -89,9 +89,11 @@ class NodeItem(QGraphicsItem):
         figures in the tooltip; None removes the tint."""
         if health == self.health:
             return
+        level_changed = (health or (None,))[0] != (self.health or (None,))[0]
         self.health = health
         self.setToolTip(self._tooltip())
-        self.update()
+        if level_changed:  # the figures change at every report, but only the level is painted
+            self.update()
 
     def _relayout(self) -> None:
         """Elide the texts once here, so paint() only draws."""

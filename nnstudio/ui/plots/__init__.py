@@ -221,20 +221,28 @@ class StableRange:
     """Sets a plot's view range from its data, but only when the data leave the range or fill too little of it.
 
     pyqtgraph's auto-range moves the view with every new point, which regenerates the axes and the grid and
-    repaints the plot twice per update; a range that changes a few times per run keeps them cached. Once the
-    user pans or zooms, the range is theirs until ``reset``. ``update(x_end, lo, hi)``: x runs from ``x0`` to
-    ``x_end``; lo / hi bound the y values (log10 of them in log mode)."""
+    repaints the plot twice per update; a range that changes a few times per run keeps them cached. The x range
+    starts at an eighth of the run (when its end is known) and doubles when the data reach its end, never beyond
+    the run's end; the y range grows at once
+    when a value leaves it but narrows around the data at most once every ``NARROW_EVERY_S`` (a falling loss
+    would otherwise move it at every frame). Once the user pans or zooms, the range is theirs until ``reset``.
+    ``update(x_end, lo, hi)``: x runs from ``x0`` to ``x_end``; lo / hi bound the y values (log10 of them in
+    log mode)."""
 
-    FILL = 0.45  # zoom in when the data fill less than this share of the y range
+    FILL = 0.45  # narrow the y range when the data fill less than this share of it
+    HEADROOM = 0.25  # share of the data's span added beyond a value that left the range
+    NARROW_EVERY_S = 1.0
 
-    def __init__(self, item: pg.PlotItem, x0: float = 0.0) -> None:
+    def __init__(self, item: pg.PlotItem, x0: float = 0.0, min_span: float = 0.0) -> None:
         self.vb = item.getViewBox()
         self.vb.disableAutoRange()
         self.x0 = x0
+        self.min_span = min_span  # the x range is never shorter than this (an epoch for the curves)
         self.user = False
         self.vb.sigRangeChangedManually.connect(self._manual)
         self.x_end: float | None = None
         self.y: tuple[float, float] | None = None
+        self._narrowed_at = 0.0
 
     def _manual(self, *_args) -> None:
         self.user = True
@@ -243,6 +251,7 @@ class StableRange:
         self.user = False
         self.x_end = None
         self.y = None
+        self._narrowed_at = 0.0
 
     def update(self, x_last: float, lo: float, hi: float, x_limit: float | None = None,
                x0: float | None = None, pad: float = 0.08) -> None:
@@ -254,18 +263,26 @@ class StableRange:
         if x0 is not None and x0 != self.x0:
             self.x0, self.x_end = x0, None
         if self.x_end is None or x_last > self.x_end:
-            grown = max(x_last * 1.5, x_last + 1e-9)
+            # doubling, from at least min_span and an eighth of the run: a handful of changes per run
+            first = max(self.min_span, (x_limit - self.x0) / 8 if x_limit is not None else 0.0)
+            grown = max(self.x0 + 2 * (x_last - self.x0), self.x0 + first, x_last + 1e-9)
             self.x_end = max(x_last, min(grown, x_limit)) if x_limit is not None else grown
             changed = True
-        span = max(hi - lo, abs(hi) * 1e-3, 1e-12)
+        span = max(hi - lo, 0.02 * max(abs(hi), abs(lo)), 1e-12)
+        now = time.perf_counter()
         if self.y is None:
-            wanted = True
-        else:
-            a, b = self.y
-            wanted = lo < a or hi > b or span < self.FILL * (b - a)
-        if wanted:
             self.y = (lo - pad * span, hi + pad * span)
             changed = True
+        else:
+            a, b = self.y
+            if lo < a or hi > b:  # grow at once, with headroom on the side that grew for the next few values
+                self.y = (min(a, lo - self.HEADROOM * span) if lo < a else a,
+                          max(b, hi + self.HEADROOM * span) if hi > b else b)
+                changed = True
+            elif span < self.FILL * (b - a) and now - self._narrowed_at >= self.NARROW_EVERY_S:
+                self._narrowed_at = now
+                self.y = (lo - pad * span, hi + pad * span)
+                changed = True
         if changed:
             self.vb.setRange(xRange=(self.x0, self.x_end), yRange=self.y, padding=0.0, disableAutoRange=True)
 
@@ -327,26 +344,42 @@ class Readout:
 
 class LivePlot(QWidget):
     """Base of the dashboard's plots: ``ingest`` stores, ``refresh`` draws when something new arrived and the
-    plot is visible; ``draws`` counts the redraws (the benchmark and the tests read it)."""
+    plot is visible, at most once per ``min_interval_s``; ``draws`` counts the redraws (the benchmark and the
+    tests read it)."""
 
     title = ""
+    min_interval_s = 0.0  # plots whose data come slowly redraw less often than the frames of the live curves
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._dirty = False
+        self._drawn_at = 0.0
         self.draws = 0
 
     def mark_dirty(self) -> None:
         self._dirty = True
 
     def refresh(self, force: bool = False) -> bool:
-        """Draw what arrived since the last draw; True when it drew."""
+        """Draw what arrived since the last draw; True when it drew. ``force`` draws even when hidden or
+        unchanged, and without waiting for ``min_interval_s``."""
         if not (self._dirty or force) or not (force or self.isVisible()):
             return False
+        now = time.perf_counter()
+        if not force and now - self._drawn_at < self.min_interval_s:
+            return False  # still dirty: a later frame draws it
         self._dirty = False
+        self._drawn_at = now
         self.draws += 1
         self.draw()
         return True
+
+    def pending(self) -> bool:
+        """Something new waits to be drawn and the plot is shown."""
+        return self._dirty and self.isVisible()
+
+    def unthrottle(self) -> None:
+        """Let the next ``refresh`` draw at once (the end of a run)."""
+        self._drawn_at = 0.0
 
     def draw(self) -> None:  # pragma: no cover - every plot overrides it
         raise NotImplementedError

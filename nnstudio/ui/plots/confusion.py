@@ -71,6 +71,11 @@ class CountsItem(pg.GraphicsObject):
 
 
 class ConfusionPlot(LivePlot):
+    """The validation confusion matrix and the per-class table of the latest epoch; redrawn at most four times a
+    second (short epochs end far more often than that)."""
+
+    min_interval_s = 0.25
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = "Confusion matrix"

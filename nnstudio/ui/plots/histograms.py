@@ -137,9 +137,11 @@ class _HistPair:
 
 
 class HistogramPlot(LivePlot):
-    """Weights and gradients of the chosen layer."""
+    """Weights and gradients of the chosen layer; redrawn at most ten times a second (every report still adds
+    its row to the history)."""
 
     layer_selected = Signal(str)
+    min_interval_s = 0.1
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -30,7 +30,7 @@ from nnstudio.ui.plots import (
 )
 
 # Smoothing of the per-step training loss (debiased, as TensorBoard does). Step reports are throttled by time
-# (about ten a second), so a point can stand for many batches: a light smoothing keeps the curve from lagging.
+# (about twenty a second), so a point can stand for many batches: a light smoothing keeps the curve from lagging.
 EMA_BETA = 0.6
 METRIC_TITLES = {
     "train_accuracy": "train accuracy", "val_accuracy": "val accuracy", "val_precision_macro": "val precision",
@@ -38,6 +38,9 @@ METRIC_TITLES = {
     "val_r2": "val R²",
 }
 MAX_DOTS = 60
+# Vertices per pixel of the 2-pixel curves: a wide pen is stroked at about 2 us a vertex on a raster surface,
+# so the bold curves keep one vertex every six or seven pixels (minimum and maximum of each, see make_curve).
+WIDE_PER_PIXEL = 0.15
 SHOWN_METRICS = ("val_accuracy", "train_accuracy", "val_f1_macro", "val_mse", "val_mae", "val_r2")
 METRIC_ORDER = ("val_accuracy", "train_accuracy", "val_f1_macro", "val_precision_macro", "val_recall_macro",
                 "val_mse", "val_mae", "val_r2")
@@ -79,7 +82,7 @@ class _CurvePlot(LivePlot):
         layout.addWidget(self.plot, 1)
         self.readout = Readout(self.item, self.describe)
         self.item.setLogMode(y=self.log_default)
-        self.range = StableRange(self.item)
+        self.range = StableRange(self.item, min_span=1.0)  # at least one epoch wide
         self.x_limit: float | None = None  # the run's last epoch, where the x axis will end
         self.apply_palette()
 
@@ -129,15 +132,17 @@ class LossPlot(_CurvePlot):
         super().__init__("Loss", "loss", parent=parent)
         self.raw, self.smooth, self.val = Series(1024), Series(1024), Series(64)
         self._ema, self._count = 0.0, 0
+        self._val_drawn = -1  # validation points drawn so far
         self.raw_curve = make_curve(self.item, COLORS[0], width=1.0, alpha=80)
-        self.smooth_curve = make_curve(self.item, COLORS[0], width=2.0, name="training", per_pixel=0.4)
-        self.val_curve = make_curve(self.item, COLORS[1], width=2.0, name="validation", symbol="o", per_pixel=0.4)
+        self.smooth_curve = make_curve(self.item, COLORS[0], width=2.0, name="training", per_pixel=WIDE_PER_PIXEL)
+        self.val_curve = make_curve(self.item, COLORS[1], width=2.0, name="validation", symbol="o", per_pixel=WIDE_PER_PIXEL)
 
     def clear(self) -> None:
         super().clear()
         for s in (self.raw, self.smooth, self.val):
             s.clear()
         self._ema, self._count = 0.0, 0
+        self._val_drawn = -1
 
     def ingest_steps(self, reports: Iterable[StepReport]) -> None:
         for r in reports:
@@ -164,8 +169,10 @@ class LossPlot(_CurvePlot):
     def draw(self) -> None:
         self.raw_curve.setData(self.raw.x, self.raw.y)
         self.smooth_curve.setData(self.smooth.x, self.smooth.y)
-        # a dot per epoch while they can be told apart; beyond that the line alone
-        self.val_curve.setData(self.val.x, self.val.y, symbol="o" if len(self.val) <= MAX_DOTS else None)
+        if len(self.val) != self._val_drawn:  # once per epoch, not at every frame
+            self._val_drawn = len(self.val)
+            # a dot per epoch while they can be told apart; beyond that the line alone
+            self.val_curve.setData(self.val.x, self.val.y, symbol="o" if len(self.val) <= MAX_DOTS else None)
         self.fit_range([self.raw, self.smooth, self.val])
 
     def describe(self, x: float, y: float) -> str | None:
@@ -182,7 +189,10 @@ class LossPlot(_CurvePlot):
 class MetricsPlot(_CurvePlot):
     """The headline metrics of the epoch rows (validation and training accuracy and F1, or MSE, MAE and R²),
     one curve each, created when the metric first appears. Precision and recall per class are in the confusion
-    tab; every value is in the CSV."""
+    tab; every value is in the CSV. The values come once per epoch, so the plot is redrawn at most
+    ``min_interval_s`` apart (a short epoch would otherwise redraw it at every frame of the loss curve)."""
+
+    min_interval_s = 0.25
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Metrics", "value", parent=parent, legend_at=(-8, -8))
@@ -202,7 +212,7 @@ class MetricsPlot(_CurvePlot):
             index = METRIC_ORDER.index(key) if key in METRIC_ORDER else len(self.curves) + 2
             width = 2.0 if key in ("val_accuracy", "val_mse") else 1.0
             self.curves[key] = make_curve(self.item, COLORS[(index + 2) % len(COLORS)], width=width,
-                                          name=METRIC_TITLES.get(key, key.replace("_", " ")), per_pixel=0.4)
+                                          name=METRIC_TITLES.get(key, key.replace("_", " ")), per_pixel=WIDE_PER_PIXEL)
         return self.series[key]
 
     def ingest_epochs(self, rows: Iterable[dict[str, Any]], history: bool = False) -> None:
@@ -239,7 +249,7 @@ class LearningRatePlot(_CurvePlot):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Learning rate", "learning rate", parent=parent)
         self.lr = Series(1024)
-        self.curve = make_curve(self.item, COLORS[4], width=2.0, per_pixel=0.4)
+        self.curve = make_curve(self.item, COLORS[4], width=2.0, per_pixel=WIDE_PER_PIXEL)
         self._drawn_at = 0.0
 
     def ingest_steps(self, reports: Iterable[StepReport]) -> None:
