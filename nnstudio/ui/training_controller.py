@@ -137,8 +137,9 @@ class TrainingController(QObject):
             dock.show()
             # Give the plots room while they are live: most of the bottom width, a good part of the height
             # (only when the dock appears: a size the person chose stays).
-            w.resizeDocks([docks["dock_summary"], docks["dock_problems"], dock],
-                          [220, 120, w.width()], Qt.Orientation.Horizontal)
+            row = [docks["dock_summary"], docks["dock_problems"], dock]
+            width = sum(d.width() for d in row if d.isVisible())
+            w.resizeDocks(row, [200, 100, max(400, width - 300)], Qt.Orientation.Horizontal)
             w.resizeDocks([dock], [max(380, w.height() // 2)], Qt.Orientation.Vertical)
         dock.raise_()
         self.window.show_status(f"Training on {info.get('device', '?')}", 0)

@@ -53,6 +53,7 @@ class SummaryPanel(QWidget):
         self.totals.setObjectName("summaryTotals")
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.totals.setContentsMargins(4, 2, 4, 2)
+        self.totals.setWordWrap(True)  # a narrow dock (beside the live plots) wraps the totals, never cuts them
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
@@ -95,8 +96,8 @@ class SummaryPanel(QWidget):
         total = info.total_params if info else 0
         trainable = info.trainable_params if info else 0
         self.total_params, self.trainable_params = total, trainable
-        self.totals.setText(f"<b>Total params:</b> {total:,} &nbsp;&nbsp; <b>Trainable:</b> {trainable:,} "
-                            f"&nbsp;&nbsp; <b>Non-trainable:</b> {total - trainable:,}")
+        self.totals.setText(f"<b>Total&nbsp;params:</b> {total:,} &nbsp; <b>Trainable:</b> {trainable:,} "
+                            f"&nbsp; <b>Non&#8209;trainable:</b> {total - trainable:,}")
 
     def row_count(self) -> int:
         return self.table.rowCount()

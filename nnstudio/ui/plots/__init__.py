@@ -17,6 +17,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
+TITLE_SIZE = "10pt"  # titles inside the plots: the dock beside the canvas is often narrow
+
 # Distinct colours for classes and curves (Tableau 10), readable on light and dark backgrounds.
 COLORS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
           "#bab0ac")

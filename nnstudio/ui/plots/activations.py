@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from nnstudio.core.training.reports import ActivationReport, ActivationStats
-from nnstudio.ui.plots import COLORS, LayoutView, LivePlot, fixed_lines, fmt, quiet_plot, style_plot
+from nnstudio.ui.plots import COLORS, TITLE_SIZE, LayoutView, LivePlot, fixed_lines, fmt, quiet_plot, style_plot
 from nnstudio.ui.plots.histograms import LayerList
 
 GAP = 1  # pixels between feature maps in the mosaic
@@ -46,7 +46,8 @@ class ActivationsPlot(LivePlot):
         self.layers = LayerList(self)
         self.layers.chosen.connect(self._chosen)
         self.graphics = LayoutView(self)
-        self.dist = self.graphics.addPlot(row=0, col=0, title="Output values on the probe batch")
+        self.dist = self.graphics.addPlot(row=0, col=0)
+        self.dist.setTitle("Outputs on the probe batch", size=TITLE_SIZE)
         quiet_plot(self.dist)
         self.dist.setMouseEnabled(x=False, y=False)
         self.dist.setLabel("bottom", "value")
@@ -55,7 +56,8 @@ class ActivationsPlot(LivePlot):
         self.dist.addItem(self.bars)
         self.mean_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(COLORS[0], width=2))
         self.dist.addItem(self.mean_line, ignoreBounds=True)
-        self.maps_plot = self.graphics.addPlot(row=1, col=0, title="Feature maps of the first probe image")
+        self.maps_plot = self.graphics.addPlot(row=1, col=0)
+        self.maps_plot.setTitle("Feature maps, first probe image", size=TITLE_SIZE)
         self.maps_plot.setMenuEnabled(False)
         self.maps_plot.hideButtons()
         self.maps_plot.hideAxis("left")

@@ -13,7 +13,18 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from nnstudio.core.training.reports import LayerReport, LayerStats
-from nnstudio.ui.plots import COLORS, LayoutView, LivePlot, Rows, StableRange, fixed_lines, fmt, quiet_plot, style_plot
+from nnstudio.ui.plots import (
+    COLORS,
+    TITLE_SIZE,
+    LayoutView,
+    LivePlot,
+    Rows,
+    StableRange,
+    fixed_lines,
+    fmt,
+    quiet_plot,
+    style_plot,
+)
 
 HEATMAP = pg.colormap.get("viridis")
 
@@ -92,8 +103,10 @@ class _HistPair:
     """A bar graph of the current histogram and a heatmap of its history, for weights or gradients."""
 
     def __init__(self, layout: pg.GraphicsLayoutWidget, row: int, what: str, color: str) -> None:
-        self.bars_plot = layout.addPlot(row=row, col=0, title=f"{what} now")
-        self.heat_plot = layout.addPlot(row=row, col=1, title=f"{what} over training")
+        self.bars_plot = layout.addPlot(row=row, col=0)
+        self.heat_plot = layout.addPlot(row=row, col=1)
+        self.bars_plot.setTitle(f"{what} now", size=TITLE_SIZE)
+        self.heat_plot.setTitle(f"{what} over training", size=TITLE_SIZE)
         for p in (self.bars_plot, self.heat_plot):
             quiet_plot(p, grid=p is self.bars_plot)
             p.setMouseEnabled(x=False, y=False)
