@@ -246,3 +246,32 @@ def test_frozen_bundle_passes_its_self_test(tmp_path):
     assert "(frozen)" in text and str(internal / "resources") in text  # resources came from the bundle
     size_mb = sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
     print(f"bundle {size_mb:.0f} MiB, built in {built:.0f} s, whole test {time.perf_counter() - started:.0f} s")
+
+
+# -- the wheel -----------------------------------------------------------------------------------------------
+def test_the_wheel_carries_the_resources_and_an_installed_copy_finds_them(tmp_path):
+    """A non-editable install (pip install nnstudio from a wheel) has the examples, datasets and icons inside the
+    package, and the app finds them there rather than in a source tree."""
+    wheels, target = tmp_path / "wheels", tmp_path / "site"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    wheel = next(wheels.glob("nnstudio-*.whl"))
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+                              str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    for name in ("examples/spiral_mlp.nnstudio", "data/digits.npz", "data/ATTRIBUTION.md", "icons/nnstudio.svg"):
+        assert (target / "nnstudio" / "resources" / name).is_file(), name
+    code = ("import nnstudio, nnstudio.core.paths as p\n"
+            "from nnstudio.core.data.registry import load_dataset\n"
+            "from nnstudio.core.project.io import load_project\n"
+            "print(nnstudio.__file__); print(p.RESOURCES)\n"
+            "print(len(load_project(p.EXAMPLES / 'digits_cnn.nnstudio').graph.nodes))\n"
+            "print(load_dataset({'name': 'iris'}).x.shape[0])\n")
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    module, resources, nodes, rows = run.stdout.split()
+    assert Path(module).is_relative_to(target) and Path(resources) == target / "nnstudio" / "resources"
+    assert int(nodes) == 9 and int(rows) == 150

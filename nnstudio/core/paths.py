@@ -5,7 +5,7 @@ Looked for, first to last:
 1. a frozen app (PyInstaller): ``resources/`` inside the bundle (``sys._MEIPASS``: the one-dir bundle's
    ``_internal`` folder, or ``Contents/Frameworks`` of a macOS .app, which links to ``Contents/Resources``),
    then beside the executable;
-2. inside the package, ``nnstudio/resources/`` (where a wheel would carry them as package data);
+2. inside the package, ``nnstudio/resources/`` (where the wheel carries them: setup.py maps them there);
 3. the source tree: ``resources/`` at the repository root (a checkout or an editable install).
 
 The first folder that exists wins; when none does, the source-tree path is used, so an error names a place.
