@@ -240,3 +240,31 @@ def test_vocabulary_is_part_of_the_key():
     problems = infer_shapes(graph, cache).nodes[emb].problems
     assert problems == ["Embedding has a vocabulary of 10 but receives token ids up to 10 (N, 4): set its "
                         "vocabulary size to at least 11"]
+
+
+SAME_SHAPE_INPUTS = [(5,), (1,), (7, 3), (2, 4, 6), (3, 8, 8), (16, 32)]
+
+
+@pytest.mark.parametrize("spec", [s for s in registry.SPECS.values() if s.shape_preserving], ids=lambda s: s.type_id)
+def test_layers_said_to_keep_the_shape_really_do(spec):
+    """Shape inference skips running a shape-preserving layer: hold the flag to what the module returns, for
+    every choice of its parameters and inputs of one to three axes."""
+    choice = next((p for p in spec.params if p.kind == "choice"), None)
+    variants = [{choice.name: c} for c in choice.choices] if choice else [{}]
+    for extra in variants:
+        params = spec.with_defaults(extra)
+        for shape in SAME_SHAPE_INPUTS:
+            inputs = [TensorInfo(shape)]
+            trusted = shapes._run_on_meta(spec, params, inputs)
+            ran = shapes._run_on_meta(spec, params, inputs, trust_spec=False)
+            assert trusted == ran, (spec.type_id, extra, shape)
+    assert len(SAME_SHAPE_INPUTS) > 1 and (choice is None or len(variants) > 1)
+
+
+def test_token_ids_into_a_shape_preserving_layer_still_get_its_message():
+    g = Graph()
+    tokens = g.add_node("input_tokens", {"length": 8, "vocab_size": 50})
+    norm = g.add_node("layernorm")
+    g.connect(tokens.id, norm.id)
+    info = infer_shapes(g, _Cache())
+    assert info.nodes[norm.id].output is None and "LayerNorm" in " ".join(info.nodes[norm.id].problems)

@@ -159,6 +159,10 @@ class LayerSpec:
     # For input specs: the per-sample tensor the node produces.
     source_fn: Callable[[dict[str, Any]], TensorInfo] | None = None
     glyph: str = ""
+    # The output has the input's shape for every float input the check accepts (elementwise or per-sample
+    # layers): shape inference then builds the module for its parameter count but skips running it. A test
+    # holds every spec that says so to what the module really returns.
+    shape_preserving: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     # -- parameters -------------------------------------------------------------------------------------

@@ -114,6 +114,7 @@ DROPOUT = LayerSpec(
     # Dropout scales by 1/(1-p), which token ids (whole numbers) cannot hold.
     check_fn=lambda p, inputs: require_float("Dropout", inputs[0]),
     build_fn=lambda p, inputs: nn.Dropout(p["rate"]),
+    shape_preserving=True,
     summary_fn=lambda p: f"rate {p['rate']:g}",
     glyph="⁘",
 )
@@ -133,6 +134,7 @@ ACTIVATION = LayerSpec(
     params=(Param("function", "choice", "relu", choices=ACTIVATIONS),),
     check_fn=_check_activation,
     build_fn=lambda p, inputs: activation_module(p["function"], len(inputs[0].shape) + 1),
+    shape_preserving=True,
     summary_fn=lambda p: ACTIVATION_TITLES[p["function"]],
     glyph="ƒ",
 )

@@ -50,6 +50,7 @@ LAYERNORM = LayerSpec(
     params=(Param("eps", "float", 1e-5, label="Epsilon", minimum=1e-12, maximum=1.0),),
     check_fn=lambda p, inputs: require_float("LayerNorm", inputs[0]),
     build_fn=lambda p, inputs: nn.LayerNorm(inputs[0].shape[-1], eps=p["eps"]),
+    shape_preserving=True,
     glyph="λ",
 )
 
