@@ -135,7 +135,8 @@ class LossPlot(_CurvePlot):
         self._val_drawn = -1  # validation points drawn so far
         self.raw_curve = make_curve(self.item, COLORS[0], width=1.0, alpha=80)
         self.smooth_curve = make_curve(self.item, COLORS[0], width=2.0, name="training", per_pixel=WIDE_PER_PIXEL)
-        self.val_curve = make_curve(self.item, COLORS[1], width=2.0, name="validation", symbol="o", per_pixel=WIDE_PER_PIXEL)
+        self.val_curve = make_curve(self.item, COLORS[1], width=2.0, name="validation", symbol="o",
+                                    per_pixel=WIDE_PER_PIXEL)
 
     def clear(self) -> None:
         super().clear()
