@@ -302,3 +302,32 @@ def test_data_load_off_the_gui_thread_and_only_the_newest_is_shown(dpanel, proje
     qtbot.wait(50)  # the stale answer (100 samples) arrives now and must be ignored
     assert len(dpanel.preview.scatter.data) == 200 and dpanel.data.x.shape[0] == 200
     assert threads and all(t is not threading.main_thread() for t in threads)
+
+
+def test_closing_the_panel_while_data_load_is_safe(qtbot, project, monkeypatch):
+    import threading
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from nnstudio.ui.workers import data_loader
+
+    release, started = threading.Event(), threading.Event()
+    real = data_loader.load_dataset
+
+    def slow_load(config, base_dir=None):
+        started.set()
+        assert release.wait(10)
+        return real(config, base_dir=base_dir)
+
+    monkeypatch.setattr(data_loader, "load_dataset", slow_load)
+    panel = DatasetPanel()
+    panel.set_project(project)
+    assert panel.loading and started.wait(5)
+    pool = panel.loader.pool
+    threading.Timer(0.2, release.set).start()  # the file is read to its end while the panel closes
+    panel.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # deleting waits for the load
+    assert release.is_set()
+    qtbot.wait(50)  # the answer to a panel that is gone reaches nobody, and nothing breaks
+    with pytest.raises(RuntimeError):
+        pool.activeThreadCount()  # the pool went with the panel

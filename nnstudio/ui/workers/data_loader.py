@@ -70,11 +70,13 @@ class DataLoader(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.latest = 0
+        # The pool first: Qt deletes children in the order they were made, so on closing the pool waits for a
+        # running load before the relay it reports to is gone.
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
         self.relay = _Relay(self)
         self.relay.loaded.connect(self.loaded)
         self.relay.failed.connect(self.failed)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
 
     def load(self, config: dict[str, Any], base_dir: str | Path | None = None) -> int:
         """Start loading a copy of ``config``; the request number that ``loaded`` / ``failed`` will carry."""
