@@ -423,3 +423,26 @@ def test_y_range_grows_with_headroom_and_narrows_rarely(dashboard, qtbot, monkey
             narrowed.append(clock[0])
     assert 1 <= len(narrowed) <= 3
     assert all(b - a >= rng.NARROW_EVERY_S - 1e-9 for a, b in zip(narrowed, narrowed[1:]))
+
+
+def test_what_the_person_does_redraws_at_once_even_when_a_plot_is_throttled(dashboard, qtbot):
+    d = dashboard
+    d.tabs.setCurrentIndex(0)
+    qtbot.wait(50)
+    d.feed(fake_drain(epochs=[1, 2], steps=[1, 2]))
+    d.metrics.mark_dirty()
+    d.metrics.unthrottle()
+    assert d.metrics.refresh()
+    d.metrics.mark_dirty()
+    assert not d.metrics.refresh()  # drawn just now: a new epoch's redraw is held back
+    draws = d.metrics.draws
+    d.metrics.log_box.click()  # but a click on "Log scale" right after a frame redraws at once
+    assert d.metrics.log and d.metrics.draws == draws + 1
+    d.histograms.set_layers(["dense_1", "dense_2"])
+    d.histograms.mark_dirty()
+    d.histograms.unthrottle()
+    d.tabs.setCurrentIndex(3)
+    qtbot.wait(20)
+    draws = d.histograms.draws
+    d.histograms.select_layer("dense_2")  # a layer chosen on the canvas
+    assert d.histograms.draws == draws + 1

@@ -383,6 +383,13 @@ class LivePlot(QWidget):
         """Let the next ``refresh`` draw at once (the end of a run)."""
         self._drawn_at = 0.0
 
+    def redraw_now(self) -> bool:
+        """Draw at once for something the person did (a layer chosen, log scale): not held back by
+        ``min_interval_s``."""
+        self._dirty = True
+        self.unthrottle()
+        return self.refresh()
+
     def draw(self) -> None:  # pragma: no cover - every plot overrides it
         raise NotImplementedError
 

@@ -118,8 +118,7 @@ class ActivationsPlot(LivePlot):
         return self.layers.current()
 
     def _chosen(self, node_id: str) -> None:
-        self._dirty = True
-        self.refresh()
+        self.redraw_now()
         self.layer_selected.emit(node_id)
 
     # -- drawing -------------------------------------------------------------------------------------------

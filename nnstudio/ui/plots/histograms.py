@@ -219,8 +219,7 @@ class HistogramPlot(LivePlot):
     def _chosen(self, node_id: str) -> None:
         for pair in (self.weights, self.grads):
             pair.reset_ranges()
-        self._dirty = True
-        self.refresh()
+        self.redraw_now()
         self.layer_selected.emit(node_id)
 
     # -- drawing -------------------------------------------------------------------------------------------

@@ -87,12 +87,13 @@ class _CurvePlot(LivePlot):
         self.apply_palette()
 
     def set_log(self, on: bool) -> None:
-        self.log_box.setChecked(on)
+        if self.log_box.isChecked() != on:
+            self.log_box.setChecked(on)  # its toggled signal calls back here
+            return
         self.item.setLogMode(y=on)
         self.readout.hide()
         self.range.reset()
-        self._dirty = True
-        self.refresh()
+        self.redraw_now()
 
     def clear(self) -> None:
         super().clear()
