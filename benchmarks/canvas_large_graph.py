@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from nnstudio.ui.canvas import GraphScene, GraphView  # noqa: E402
 from nnstudio.ui.canvas.style import LAYOUT_DX, LAYOUT_DY  # noqa: E402
 from nnstudio.ui.commands import SetParamsCommand  # noqa: E402
 from nnstudio.ui.inference import ShapeWatcher  # noqa: E402
+from shape_inference import timed  # noqa: E402  (the same median-of-runs timer)
 
 COLUMNS = 20  # nodes per row of the snake layout
 
@@ -74,15 +74,6 @@ def guard_none_refcount() -> None:
         print(f"warning: PySide6 {PySide6.__version__} on Python {sys.version.split()[0]} leaks references to "
               "None (pin PySide6-Essentials != 6.12.0); padding None's refcount so this run can finish")
         ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40
-
-
-def median_ms(fn, repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(samples)
 
 
 def paint(view: GraphView) -> None:
@@ -125,7 +116,7 @@ def main() -> dict:
         scene.set_graph(graph, stack)
         scene.set_info(watcher.info)
 
-    load_ms = median_ms(load, 5)
+    load_ms = timed(load, 5)
     t0 = time.perf_counter()
     view.fit()
     paint(view)
@@ -136,7 +127,7 @@ def main() -> dict:
         view.fit()
         paint(view)
 
-    fit_ms = median_ms(fit, 7)
+    fit_ms = timed(fit, 7)
 
     order = graph.topological_order()
     changed_faces: list[int] = []
@@ -156,7 +147,7 @@ def main() -> dict:
             app.processEvents()  # paint
             changed_faces.append(sum(scene.node_item(n).face_text() != f for n, f in before.items()))
 
-        return median_ms(edit, 9)
+        return timed(edit, 9)
 
     dropout = [nid for nid in order if nid.startswith("dropout")][30]
     edit_rate_ms = edit_ms(dropout, [{"rate": 0.2}, {"rate": 0.3}])
@@ -170,16 +161,16 @@ def main() -> dict:
     view.center_on_node(target)
     app.processEvents()
     steps_before = stack.count()
-    drag_zoomed_ms = median_ms(lambda: drag_once(app, view, scene, target, next(signs)), 8)
+    drag_zoomed_ms = timed(lambda: drag_once(app, view, scene, target, next(signs)), 8)
     view.fit()
     app.processEvents()
-    drag_ms = median_ms(lambda: drag_once(app, view, scene, target, next(signs)), 8)
+    drag_ms = timed(lambda: drag_once(app, view, scene, target, next(signs)), 8)
     moves_pushed = stack.count() - steps_before
     assert moves_pushed == 16, moves_pushed  # every drag moved its node and became one undo step
 
     set_cache(scene, QGraphicsItem.CacheMode.NoCache)
-    fit_nocache_ms = median_ms(fit, 7)
-    drag_nocache_ms = median_ms(lambda: drag_once(app, view, scene, target, next(signs)), 8)
+    fit_nocache_ms = timed(fit, 7)
+    drag_nocache_ms = timed(lambda: drag_once(app, view, scene, target, next(signs)), 8)
     set_cache(scene, QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     figures = {

@@ -26,11 +26,19 @@ def is_dark(app: QGuiApplication | None = None) -> bool:
     return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
-def dark_palette() -> QPalette:
+def _palette(colors: dict[QPalette.ColorRole, QColor], disabled: QColor) -> QPalette:
     p = QPalette()
+    for role, color in colors.items():
+        p.setColor(role, color)
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    return p
+
+
+def dark_palette() -> QPalette:
     window, base, text = QColor("#2b2d30"), QColor("#1f2023"), QColor("#e6e6e6")
     disabled = QColor("#7a7a7a")
-    for role, color in {
+    return _palette({
         QPalette.ColorRole.Window: window,
         QPalette.ColorRole.WindowText: text,
         QPalette.ColorRole.Base: base,
@@ -50,16 +58,11 @@ def dark_palette() -> QPalette:
         QPalette.ColorRole.Highlight: QColor("#3d7bd9"),
         QPalette.ColorRole.HighlightedText: QColor("#ffffff"),
         QPalette.ColorRole.Link: QColor("#6ea8ff"),
-    }.items():
-        p.setColor(role, color)
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
-        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
-    return p
+    }, disabled)
 
 
 def light_palette() -> QPalette:
-    p = QPalette()
-    for role, color in {
+    return _palette({
         QPalette.ColorRole.Window: QColor("#f3f4f6"),
         QPalette.ColorRole.WindowText: QColor("#1d1f23"),
         QPalette.ColorRole.Base: QColor("#ffffff"),
@@ -79,11 +82,7 @@ def light_palette() -> QPalette:
         QPalette.ColorRole.Highlight: QColor("#3d7bd9"),
         QPalette.ColorRole.HighlightedText: QColor("#ffffff"),
         QPalette.ColorRole.Link: QColor("#2a62c9"),
-    }.items():
-        p.setColor(role, color)
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
-        p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#a0a4aa"))
-    return p
+    }, QColor("#a0a4aa"))
 
 
 def apply_theme(app: QApplication) -> None:

@@ -8,12 +8,12 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from nnstudio.core.training.reports import ActivationReport, ActivationStats
 from nnstudio.ui.plots import COLORS, TITLE_SIZE, LayoutView, LivePlot, fixed_lines, fmt, quiet_plot, style_plot
-from nnstudio.ui.plots.histograms import LayerList
+from nnstudio.ui.plots.histograms import LayerList, LayerPlot
 
 GAP = 1  # pixels between feature maps in the mosaic
 
@@ -35,9 +35,7 @@ def mosaic(maps: np.ndarray) -> np.ndarray:
     return out
 
 
-class ActivationsPlot(LivePlot):
-    layer_selected = Signal(str)
-
+class ActivationsPlot(LayerPlot):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = "Activations"
@@ -109,13 +107,6 @@ class ActivationsPlot(LivePlot):
         self.step = report.step
         self.layers.ensure(list(report.layers))
         self._dirty = True
-
-    def select_layer(self, node_id: str) -> bool:
-        return self.layers.choose(node_id)
-
-    @property
-    def current(self) -> str | None:
-        return self.layers.current()
 
     def _chosen(self, node_id: str) -> None:
         self.redraw_now()

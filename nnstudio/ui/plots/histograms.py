@@ -149,11 +149,26 @@ class _HistPair:
             self.heat.clear()
 
 
-class HistogramPlot(LivePlot):
+class LayerPlot(LivePlot):
+    """A plot of one layer at a time, chosen in its ``layers`` list (a :class:`LayerList`) or on the canvas;
+    emits ``layer_selected(node_id)`` when the person picks one."""
+
+    layer_selected = Signal(str)
+    layers: LayerList
+
+    def select_layer(self, node_id: str) -> bool:
+        """Show ``node_id`` (a canvas selection); False when this plot has nothing for that layer."""
+        return self.layers.choose(node_id)
+
+    @property
+    def current(self) -> str | None:
+        return self.layers.current()
+
+
+class HistogramPlot(LayerPlot):
     """Weights and gradients of the chosen layer; redrawn at most ten times a second (every report still adds
     its row to the history)."""
 
-    layer_selected = Signal(str)
     min_interval_s = 0.1
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -207,14 +222,6 @@ class HistogramPlot(LivePlot):
             hist.add(report.step, stats)
         self.layers.ensure(list(report.layers))
         self._dirty = True
-
-    def select_layer(self, node_id: str) -> bool:
-        """Show ``node_id`` (a canvas selection); False when that layer has no weights."""
-        return self.layers.choose(node_id)
-
-    @property
-    def current(self) -> str | None:
-        return self.layers.current()
 
     def _chosen(self, node_id: str) -> None:
         for pair in (self.weights, self.grads):
