@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from nnstudio.core import memory
 from nnstudio.core.errors import GraphError
 from nnstudio.core.graph import Graph
 from nnstudio.core.layers.activations import activation_call
@@ -89,12 +90,16 @@ def make_loss(name: str) -> nn.Module:
 
 
 def compile_graph(graph: Graph, seed: int | None = None) -> CompiledModel:
-    """Build the trainable model. Raises GraphError listing the problems if the graph is not valid."""
+    """Build the trainable model. Raises GraphError listing the problems if the graph is not valid, and
+    ``memory.NotEnoughMemoryError`` (a GraphError) before building anything when this computer has not the
+    memory for the model, a second copy of its weights and a run on 3 samples (what loading saved weights or
+    the exporter's check needs: ``memory.check_fits(..., what="compile")``)."""
     info = infer_shapes(graph)
     problems = info.problems()
     if problems:
         listing = "\n".join(f"  - {p.text()}" for p in problems)
         raise GraphError(f"the network cannot be built:\n{listing}")
+    memory.check_fits(memory.estimate(graph, memory.COMPILE_BATCH, info=info), device="cpu", what="compile")
     output_id = next(nid for nid, n in graph.nodes.items() if n.spec.is_output)
     needed = _ancestors(graph, output_id)
     if seed is not None:
@@ -116,15 +121,16 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledModel:
             continue
         if spec.is_output:
             continue
-        args = tuple(values[e.src] for e in graph.inputs_of(nid))
-        in_infos = [info.nodes[e.src].output for e in graph.inputs_of(nid)]
+        wires = graph.inputs_of(nid)
+        args = tuple(values[e.src] for e in wires)
+        in_infos = [info.nodes[e.src].output for e in wires]
         rank = len(info.nodes[nid].output.shape) + 1
         if spec.type_id == "activation":
             act, value = node.params["function"], args[0]
         else:
             if hasattr(root, nid):  # graph.py refuses such ids; a graph assembled by hand may not
                 raise GraphError(f"node id {nid!r} cannot name a layer: rename the node")
-            root.add_module(nid, spec.build(node.params, in_infos))
+            root.add_module(nid, _build(spec, node, in_infos))
             value = fxg.call_module(nid, args)
             act = node.params.get("activation", "none") if spec.activation_param else "none"
         call = activation_call(act, rank)
@@ -165,11 +171,29 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledModel:
                          notes, info.nodes[src].output, node_outputs)
 
 
+def _build(spec, node, in_infos) -> nn.Module:
+    """The real module. An allocation that fails all the same (memory taken meanwhile by something else) is
+    one plain line, not a traceback: on the CPU torch raises a bare RuntimeError for it."""
+    try:
+        return spec.build(node.params, in_infos)
+    except (MemoryError, RuntimeError) as exc:
+        if not memory.out_of_memory(exc):
+            raise
+        raise memory.NotEnoughMemoryError(_out_of_memory(node, exc)) from None
+
+
+def _out_of_memory(node, exc: BaseException) -> str:
+    available = memory.cpu_available_bytes()
+    room = f" ({memory.format_bytes(available)} is available)" if available is not None else ""
+    return (f"this computer ran out of memory while building {node.spec.title} {node.title}{room}: close other "
+            "programs or make the network smaller")
+
+
 def _ancestors(graph: Graph, node_id: str) -> set[str]:
     seen, stack = set(), [node_id]
     while stack:
         nid = stack.pop()
         if nid not in seen:
             seen.add(nid)
-            stack.extend(e.src for e in graph.inputs_of(nid))
+            stack.extend(e.src for e in graph._edges_in(nid))
     return seen

@@ -1,20 +1,35 @@
 """The network as a graph of layer nodes and wires. The only place the graph is changed; every change emits
-an event (``node_added``, ``edge_removed``, ``params_changed`` ...) that views subscribe to."""
+an event (``node_added``, ``edge_removed``, ``params_changed`` ...) that views subscribe to.
+
+Every check is near-linear in nodes + wires: the graph keeps an index of each node's wires in and out (built
+once, kept current by the methods below), the order is Kahn's algorithm on a deque, cycles are found with
+Tarjan's strongly connected components. A graph holds at most ``MAX_NODES`` nodes and ``MAX_WIRES`` wires
+(the file schema says the same), so any graph the app accepts is checked in seconds.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import gc
 import keyword
 import re
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from nnstudio.core.errors import GraphError
 from nnstudio.core.events import Event
 from nnstudio.core.layers.registry import get_spec, resolve_type
 
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# The most nodes and wires a graph may hold (also the file schema's maxItems). 50,000 nodes validate in
+# seconds; these leave room for twice that.
+MAX_NODES = 100_000
+MAX_WIRES = 200_000
+MAX_PORT = 65_535  # no layer has that many input ports; a larger number is not a port (schema: maximum)
 
 
 @dataclass
@@ -57,12 +72,53 @@ class Problem:
         return f"{self.node_id}: {self.message}" if self.node_id else self.message
 
 
+class _Wires:
+    """Each node's wires in and out (each in ``edges`` order) and how often each wire occurs. Built from
+    ``edges`` on first use and kept current by the graph's methods; built again when ``edges`` was replaced or
+    changed length behind their back (``edges`` is for reading: change the graph through its methods)."""
+
+    __slots__ = ("edges", "length", "inputs", "outputs", "count")
+
+    def __init__(self, edges: list[Edge]) -> None:
+        self.edges, self.length = edges, len(edges)
+        self.inputs: dict[str, list[Edge]] = {}
+        self.outputs: dict[str, list[Edge]] = {}
+        self.count: dict[Edge, int] = {}
+        for e in edges:
+            self._add(e)
+
+    def current(self, edges: list[Edge]) -> bool:
+        return self.edges is edges and self.length == len(edges)
+
+    def _add(self, e: Edge) -> None:
+        self.inputs.setdefault(e.dst, []).append(e)
+        self.outputs.setdefault(e.src, []).append(e)
+        self.count[e] = self.count.get(e, 0) + 1
+
+    def appended(self, e: Edge) -> None:
+        self._add(e)
+        self.length += 1
+
+    def removed(self, e: Edge) -> None:
+        """``e``'s first occurrence left ``edges`` (as ``list.remove`` does)."""
+        self.inputs[e.dst].remove(e)
+        self.outputs[e.src].remove(e)
+        left = self.count[e] - 1
+        if left:
+            self.count[e] = left
+        else:
+            del self.count[e]
+        self.length -= 1
+
+
 @dataclass
 class Graph:
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._index: _Wires | None = None
+        self._id_hints: dict[str, int] = {}  # per id prefix: every lower number is taken (see new_id)
         self.node_added = Event("node_added")  # (node)
         self.node_removed = Event("node_removed")  # (node)
         self.edge_added = Event("edge_added")  # (edge)
@@ -79,44 +135,88 @@ class Graph:
         except KeyError:
             raise GraphError(f"there is no node {node_id!r}") from None
 
+    def _wires(self) -> _Wires:
+        index = self._index
+        if index is None or not index.current(self.edges):
+            index = self._index = _Wires(self.edges)
+        return index
+
+    def _edges_in(self, node_id: str) -> list[Edge]:
+        """Wires into ``node_id`` in ``edges`` order (the index's list: do not change it)."""
+        return self._wires().inputs.get(node_id, _NONE)
+
+    def _edges_out(self, node_id: str) -> list[Edge]:
+        """Wires out of ``node_id`` in ``edges`` order (the index's list: do not change it)."""
+        return self._wires().outputs.get(node_id, _NONE)
+
     def inputs_of(self, node_id: str) -> list[Edge]:
         """Wires into ``node_id`` in port order, then in the order they were connected."""
-        return sorted((e for e in self.edges if e.dst == node_id), key=lambda e: e.dst_port)
+        return sorted(self._edges_in(node_id), key=lambda e: e.dst_port)
 
     def outputs_of(self, node_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.src == node_id]
+        return list(self._edges_out(node_id))
+
+    def has_edge(self, edge: Edge) -> bool:
+        """``edge in graph.edges`` without scanning the list."""
+        return edge in self._wires().count
 
     def new_id(self, type_id: str) -> str:
+        """The lowest free ``<type>_<n>``."""
         prefix = resolve_type(type_id)
-        n = 1
+        n = self._id_hints.get(prefix, 1)
         while f"{prefix}_{n}" in self.nodes:
             n += 1
+        self._id_hints[prefix] = n
         return f"{prefix}_{n}"
 
     def topological_order(self) -> list[str]:
-        """Node ids with every node after its inputs; nodes on a cycle are left out (see ``cycle_nodes``)."""
-        indegree = {nid: 0 for nid in self.nodes}
+        """Node ids with every node after its inputs; nodes on a cycle are left out (see ``cycle_nodes``).
+        Wires to or from a node that does not exist are ignored."""
+        nodes = self.nodes
+        indegree = dict.fromkeys(nodes, 0)
         for e in self.edges:
-            indegree[e.dst] += 1
-        ready = [nid for nid, d in indegree.items() if d == 0]
+            if e.dst in indegree and e.src in nodes:
+                indegree[e.dst] += 1
+        ready = deque(nid for nid, d in indegree.items() if d == 0)
         order: list[str] = []
+        outputs = self._wires().outputs
         while ready:
-            nid = ready.pop(0)
+            nid = ready.popleft()
             order.append(nid)
-            for e in self.outputs_of(nid):
-                indegree[e.dst] -= 1
-                if indegree[e.dst] == 0:
-                    ready.append(e.dst)
+            for e in outputs.get(nid, _NONE):
+                if e.dst in indegree:
+                    indegree[e.dst] -= 1
+                    if indegree[e.dst] == 0:
+                        ready.append(e.dst)
         return order
 
     def cycle_nodes(self) -> set[str]:
         """Nodes that lie on a cycle (a path of wires from the node back to itself). Nodes merely downstream of a
         cycle are left out of ``topological_order`` too, but are not on it."""
-        stuck = set(self.nodes) - set(self.topological_order())
-        return {nid for nid in stuck if any(self.reaches(e.dst, nid) for e in self.outputs_of(nid))}
+        return self._cycle_nodes(self.topological_order())
+
+    def _cycle_nodes(self, order: list[str]) -> set[str]:
+        placed = set(order)
+        stuck = [nid for nid in self.nodes if nid not in placed]
+        if not stuck:
+            return set()
+        stuck_set = set(stuck)
+        outputs = self._wires().outputs
+
+        def successors(nid: str) -> list[str]:
+            return [e.dst for e in outputs.get(nid, _NONE) if e.dst in stuck_set]
+
+        on_cycle: set[str] = set()
+        for component in strongly_connected(stuck, successors):
+            if len(component) > 1:
+                on_cycle.update(component)
+            elif any(e.dst == component[0] for e in outputs.get(component[0], _NONE)):
+                on_cycle.add(component[0])  # a wire from the node to itself
+        return on_cycle
 
     def reaches(self, start: str, target: str) -> bool:
         """Whether a path of wires leads from ``start`` to ``target``."""
+        outputs = self._wires().outputs
         seen, stack = set(), [start]
         while stack:
             nid = stack.pop()
@@ -124,16 +224,17 @@ class Graph:
                 return True
             if nid not in seen:
                 seen.add(nid)
-                stack.extend(e.dst for e in self.outputs_of(nid))
+                stack.extend(e.dst for e in outputs.get(nid, _NONE))
         return False
 
     def downstream(self, node_id: str) -> set[str]:
+        outputs = self._wires().outputs
         seen, stack = set(), [node_id]
         while stack:
             nid = stack.pop()
             if nid not in seen:
                 seen.add(nid)
-                stack.extend(e.dst for e in self.outputs_of(nid))
+                stack.extend(e.dst for e in outputs.get(nid, _NONE))
         return seen
 
     def connect_problem(self, src: str, dst: str, dst_port: int = 0) -> str | None:
@@ -148,15 +249,17 @@ class Graph:
             return f"{a.title} is an Output and has no output to connect"
         if b.spec.inputs == 0:
             return f"{b.title} is an Input and takes no inputs"
-        if Edge(src, dst, dst_port) in self.edges:
+        if self.has_edge(Edge(src, dst, dst_port)):
             return f"{a.title} is already connected to {b.title}"
         if b.spec.inputs is not None:
-            if not 0 <= dst_port < b.spec.inputs:
-                return f"{b.title} has no input port {dst_port}"
-            if any(e.dst_port == dst_port for e in self.inputs_of(dst)):
+            if isinstance(dst_port, bool) or not isinstance(dst_port, int) or not 0 <= dst_port < b.spec.inputs:
+                return f"{b.title} has no input port {dst_port!r}"
+            if any(e.dst_port == dst_port for e in self._edges_in(dst)):
                 return f"{b.title} takes one input and already has one: disconnect it first"
-        elif dst_port != 0:
-            return f"{b.title} has no input port {dst_port}"
+        elif isinstance(dst_port, bool) or not isinstance(dst_port, int) or dst_port != 0:
+            return f"{b.title} has no input port {dst_port!r}"
+        if len(self.edges) >= MAX_WIRES:
+            return f"the network already has {len(self.edges):,} wires, the most NN Studio handles"
         if self.reaches(dst, src):
             return f"connecting {a.title} to {b.title} would make a cycle"
         return None
@@ -171,6 +274,7 @@ class Graph:
         node_id: str | None = None,
     ) -> Node:
         spec = get_spec(type_id)
+        _check_room(len(self.nodes) + 1)
         if params:
             self._check_params(spec, params, f"new {spec.title}")
         node_id = node_id or self.new_id(spec.type_id)
@@ -191,6 +295,7 @@ class Graph:
         nothing: if a wire cannot be made, the graph is left as it was and GraphError says why."""
         if node.id in self.nodes:
             raise GraphError(f"there is already a node {node.id!r}")
+        _check_room(len(self.nodes) + 1)
         edges = list(edges)
         places = list(indices) if indices is not None else [None] * len(edges)
         if len(places) != len(edges):
@@ -204,12 +309,11 @@ class Graph:
                 problem = self.connect_problem(e.src, e.dst, e.dst_port)
                 if problem:
                     raise GraphError(problem)
-                at = places[len(added)]
-                self.edges.insert(at if at is not None else len(self.edges), e)
+                self._insert_edge(e, places[len(added)])
                 added.append(e)
         except GraphError:
             for e in added:
-                self.edges.remove(e)
+                self._remove_edge(e)
             del self.nodes[node.id]
             raise
         if place is not None and place < len(self.nodes) - 1:
@@ -229,13 +333,25 @@ class Graph:
         for e in removed:
             self.disconnect(e)
         del self.nodes[node_id]
+        prefix, _, number = node_id.rpartition("_")
+        if number.isdigit() and prefix in self._id_hints:  # new_id may hand this id out again
+            self._id_hints[prefix] = min(self._id_hints[prefix], int(number))
         self.node_removed.emit(node)
         self.changed.emit()
         return node, removed
 
     def edge_indices(self, edges: Iterable[Edge]) -> list[int]:
         """Where each wire stands in ``edges`` (its order among a merge node's inputs)."""
-        return [self.edges.index(e) for e in edges]
+        edges = list(edges)
+        if len(edges) < 4:
+            return [self.edges.index(e) for e in edges]
+        places: dict[Edge, int] = {}
+        for i, e in enumerate(self.edges):
+            places.setdefault(e, i)
+        try:
+            return [places[e] for e in edges]
+        except KeyError as exc:  # as list.index says it
+            raise ValueError(f"{exc.args[0]!r} is not in list") from None
 
     def connect(self, src: str, dst: str, dst_port: int = 0, index: int | None = None) -> Edge:
         """Add a wire; ``index`` puts it at that place in ``edges`` (undo uses it to keep merge order)."""
@@ -243,18 +359,33 @@ class Graph:
         if problem:
             raise GraphError(problem)
         edge = Edge(src, dst, dst_port)
-        self.edges.insert(index if index is not None else len(self.edges), edge)
+        self._insert_edge(edge, index)
         self.edge_added.emit(edge)
         self.changed.emit()
         return edge
 
     def disconnect(self, edge: Edge) -> None:
         try:
-            self.edges.remove(edge)
+            self._remove_edge(edge)
         except ValueError:
             raise GraphError(f"{edge.src} is not connected to {edge.dst}") from None
         self.edge_removed.emit(edge)
         self.changed.emit()
+
+    def _insert_edge(self, edge: Edge, index: int | None) -> None:
+        """Put ``edge`` at ``index`` in ``edges`` (the end when None), keeping the index current."""
+        wires = self._wires()
+        if index is None or index >= len(self.edges):
+            self.edges.append(edge)
+            wires.appended(edge)
+        else:  # a wire put back in the middle (undo): the per-node order changes, build the index again
+            self.edges.insert(index, edge)
+            self._index = None
+
+    def _remove_edge(self, edge: Edge) -> None:
+        wires = self._wires()
+        self.edges.remove(edge)  # ValueError when it is not there
+        wires.removed(edge)
 
     def set_params(self, node_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Change some parameters of a node; returns the previous values of those parameters (for undo).
@@ -282,6 +413,8 @@ class Graph:
 
     @staticmethod
     def _check_params(spec, params: dict[str, Any], where: str) -> None:
+        if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+            raise GraphError(f"{where}: parameters must be given by name, not as {type(params).__name__}")
         problems = spec.param_problems(params)
         if problems:
             raise GraphError(f"{where}: " + "; ".join(problems))
@@ -315,22 +448,45 @@ class Graph:
     def from_dict(cls, data: dict[str, Any]) -> "Graph":
         """Build a graph from ``to_dict`` output that has already been checked against the file schema.
         Parameter values are kept as written (bad ones show up as node problems); wires that the graph would
-        refuse raise GraphError."""
+        refuse, a structure that is not the schema's, and more than ``MAX_NODES`` nodes or ``MAX_WIRES``
+        wires raise GraphError (before anything is built)."""
+        if not isinstance(data, dict):
+            raise GraphError(f"a graph must be an object with nodes and edges, not {type(data).__name__}")
+        nodes, edges = data.get("nodes", []), data.get("edges", [])
+        if not isinstance(nodes, list) or not isinstance(edges, list):
+            raise GraphError("a graph's nodes and edges must be lists")
+        _check_room(len(nodes), len(edges))
+        with gc_paused(len(nodes)):
+            return cls._from_lists(nodes, edges)
+
+    @classmethod
+    def _from_lists(cls, nodes: list[Any], edges: list[Any]) -> "Graph":
         graph = cls()
-        for nd in data.get("nodes", []):
+        for i, nd in enumerate(nodes):
+            if not isinstance(nd, dict) or "id" not in nd or "type" not in nd:
+                raise GraphError(f"node {i} must be an object with an id and a type")
             spec = get_spec(nd["type"])
+            check_id(nd["id"])
             if nd["id"] in graph.nodes:
                 raise GraphError(f"node id {nd['id']!r} is used twice")
-            check_id(nd["id"])
-            graph.nodes[nd["id"]] = Node(
-                nd["id"], spec.type_id, spec.with_defaults(nd.get("params")), _pos(nd.get("position", (0, 0))),
-                nd.get("label", ""),
-            )
-        for ed in data.get("edges", []):
+            params, label = nd.get("params", {}), nd.get("label", "")
+            params = {} if params is None else params
+            if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+                raise GraphError(f"the params of node {nd['id']!r} must be an object")
+            if not isinstance(label, str):
+                raise GraphError(f"the label of node {nd['id']!r} must be text")
+            graph.nodes[nd["id"]] = Node(nd["id"], spec.type_id, spec.with_defaults(params),
+                                         _pos(nd.get("position", (0, 0))), label)
+        for j, ed in enumerate(edges):
+            if not isinstance(ed, dict) or "from" not in ed or "to" not in ed:
+                raise GraphError(f"wire {j} must be an object with from and to")
             src, dst, port = ed["from"], ed["to"], ed.get("port", 0)
-            if src not in graph.nodes or dst not in graph.nodes:
-                missing = src if src not in graph.nodes else dst
-                raise GraphError(f"a wire refers to node {missing!r}, which does not exist")
+            for end in (src, dst):
+                if not isinstance(end, str) or end not in graph.nodes:
+                    raise GraphError(f"a wire refers to node {_short_id(end)}, which does not exist")
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= MAX_PORT:
+                raise GraphError(f"the wire from {src} to {dst} has port {_short_id(port)}: ports are whole "
+                                 f"numbers from 0 to {MAX_PORT}")
             graph.edges.append(Edge(src, dst, port))
         return graph
 
@@ -358,6 +514,85 @@ def _reserved_ids() -> frozenset[str]:
     return frozenset(names)
 
 
-def _pos(position: Iterable[float]) -> tuple[float, float]:
-    x, y = position
-    return (float(x), float(y))
+_NONE: list[Edge] = []  # the wires of a node that has none (shared: never changed)
+
+
+def strongly_connected(nodes: Iterable[str], successors: Callable[[str], Iterable[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components of the graph ``successors`` describes, iteratively (no
+    recursion limit on a long cycle): every node of ``nodes`` in exactly one component. Linear in nodes +
+    wires."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    for root in nodes:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(successors(root)))]
+        while work:
+            v, pending = work[-1]
+            for w in pending:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(successors(w))))
+                    break
+                if w in on_stack and index[w] < low[v]:
+                    low[v] = index[w]
+            else:  # every successor of v is done
+                work.pop()
+                if work and low[v] < low[work[-1][0]]:
+                    low[work[-1][0]] = low[v]
+                if low[v] == index[v]:
+                    component = []
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        component.append(w)
+                        if w == v:
+                            break
+                    components.append(component)
+    return components
+
+
+@contextlib.contextmanager
+def gc_paused(size: int, above: int = 2_000):
+    """Pause Python's cyclic garbage collector while a pass over a graph of ``size`` nodes allocates its many
+    small objects: each full collection walks every object alive, which makes a 50,000-node pass superlinear.
+    The pass creates no cycles that need it; the collector is back on (if it was) when the pass ends."""
+    if size <= above or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _check_room(nodes: int, wires: int = 0) -> None:
+    if nodes > MAX_NODES:
+        raise GraphError(f"the network would have {nodes:,} nodes, more than the {MAX_NODES:,} NN Studio "
+                         "handles: split it or use fewer layers")
+    if wires > MAX_WIRES:
+        raise GraphError(f"the network would have {wires:,} wires, more than the {MAX_WIRES:,} NN Studio "
+                         "handles: use fewer connections")
+
+
+def _short_id(value: Any) -> str:
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else "a very large number"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _pos(position: Any) -> tuple[float, float]:
+    try:
+        x, y = position
+        out = (float(x), float(y))
+    except (TypeError, ValueError, OverflowError):
+        raise GraphError(f"a node position must be two numbers [x, y], not {_short_id(position)}") from None
+    return out

@@ -4,6 +4,10 @@ Each node's output shape and parameter count come from torch itself: the node's 
 meta device (no memory, no maths) and a meta tensor of the input shape is run through it. Results are cached by
 (layer type, parameters, input shapes), so after an edit only the nodes whose own parameters or input shapes
 changed -- the edited node and what lies downstream of it -- are built again; the rest are dictionary look-ups.
+The same meta modules give each node's parameter and buffer bytes, which ``memory.py`` adds up.
+
+Linear in nodes + wires (plus one meta build per distinct layer): the order and the cycles come from
+``Graph``'s index, each node reads only its own wires.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from typing import Any
 
 import torch
 
-from nnstudio.core.graph import Edge, Graph, Problem
-from nnstudio.core.layers.base import FLOAT, LONG, LayerSpec, ShapeProblem, TensorInfo, format_shape
+from nnstudio.core import memory
+from nnstudio.core.graph import Edge, Graph, Problem, gc_paused
+from nnstudio.core.layers.base import FLOAT, LONG, LayerSpec, ShapeProblem, TensorInfo, _short, format_shape
 
 PROBE_BATCH = 2  # BatchNorm needs more than one value per channel
 
@@ -26,6 +31,14 @@ class NodeInfo:
     params: int = 0
     trainable: int = 0
     problems: list[str] = field(default_factory=list)
+    # Bytes of the layer's parameters (all and trainable) and buffers, at their dtype; elements of its largest
+    # parameter; values and bytes one sample needs in it (see memory.sample_values). 0 when not built.
+    param_bytes: int = 0
+    trainable_bytes: int = 0
+    buffer_bytes: int = 0
+    largest_numel: int = 0
+    sample_values: int = 0
+    sample_bytes: int = 0
 
     @property
     def shape_text(self) -> str:
@@ -45,8 +58,8 @@ class GraphInfo:
         return out
 
     def order_all(self) -> list[str]:
-        rest = [nid for nid in self.nodes if nid not in set(self.order)]
-        return self.order + rest
+        placed = set(self.order)
+        return self.order + [nid for nid in self.nodes if nid not in placed]
 
     @property
     def ok(self) -> bool:
@@ -85,39 +98,70 @@ CACHE = _Cache()
 
 
 def _freeze(value: Any) -> Any:
+    """A hashable key equal for equal parameter values of the same types (1, 1.0 and True differ). Values
+    that are not JSON (sets, objects) are keyed by type and ``repr``, never by identity."""
     if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
+        return (type(value).__name__, tuple(_freeze(v) for v in value))
     if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    return (type(value).__name__, value)
+        return ("dict", tuple(sorted(((_freeze(k), _freeze(v)) for k, v in value.items()), key=_key_order)))
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return (type(value).__name__, value)
+    try:
+        hash(value)
+        return (type(value).__name__, value)
+    except TypeError:
+        return (type(value).__name__, "unhashable", _short(value, 200))
+
+
+def _key_order(item: tuple[Any, Any]) -> tuple[str, str]:
+    """Sorts frozen dict items by key, whatever the keys' types (equal keys cannot occur in one dict)."""
+    kind, *rest = item[0]
+    key = rest[0] if len(rest) == 1 and isinstance(rest[0], str) else _short(rest, 10_000)
+    return kind, key
 
 
 def infer_shapes(graph: Graph, cache: _Cache | None = None) -> GraphInfo:
     """Output shape, parameter count and problems of every node. Never raises for a bad graph."""
-    cache = CACHE if cache is None else cache
+    with gc_paused(len(graph.nodes)):
+        return _infer_all(graph, CACHE if cache is None else cache)
+
+
+def _infer_all(graph: Graph, cache: _Cache) -> GraphInfo:
     order = graph.topological_order()
     infos: dict[str, NodeInfo] = {nid: NodeInfo() for nid in graph.nodes}
     # Nodes after a cycle (but not on it) get no message: their input is unknown, and the cycle is reported.
-    for nid in sorted(graph.cycle_nodes()):
+    for nid in sorted(graph._cycle_nodes(order)):
         infos[nid].problems.append(
             f"{graph.nodes[nid].spec.title} is part of a cycle (a wire leads from its output back to its input): "
             "remove one of the wires that lead back to it"
         )
     for nid in order:
-        _infer_node(graph, nid, infos, cache)
+        try:
+            _infer_node(graph, nid, infos, cache)
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the Problems panel down with it
+            infos[nid].output = None
+            infos[nid].problems.append(f"internal error while checking this layer ({type(exc).__name__}: "
+                                       f"{_first_line(exc)}); please report it with the project")
     return GraphInfo(infos, _graph_problems(graph), order)
 
 
 def _graph_problems(graph: Graph) -> list[str]:
-    specs = [n.spec for n in graph.nodes.values()]
+    inputs = outputs = 0
+    for n in graph.nodes.values():
+        spec = n.spec
+        inputs += spec.is_input
+        outputs += spec.is_output
     problems = []
-    if not any(s.is_input for s in specs):
+    if not inputs:
         problems.append("the network has no Input node: add one from the Input/Output group")
-    outputs = sum(1 for s in specs if s.is_output)
     if outputs == 0:
         problems.append("the network has no Output node: add one after the last layer")
     elif outputs > 1:
         problems.append(f"the network has {outputs} Output nodes: keep exactly one")
+    ghosts = sorted({end for e in graph.edges for end in (e.src, e.dst) if end not in graph.nodes})
+    if ghosts:  # only a graph assembled by hand: files and graph methods refuse such wires
+        problems.append(f"wires refer to nodes that do not exist ({', '.join(map(str, ghosts[:5]))}): "
+                        "remove them")
     return problems
 
 
@@ -136,6 +180,7 @@ def _infer_node(graph: Graph, nid: str, infos: dict[str, NodeInfo], cache: _Cach
         return
     if spec.is_input:
         info.output = spec.source_fn(node.params)
+        _size_problem(spec, node.params, [], info)
         return
     inputs = [infos[e.src].output for e in wires]
     if any(x is None for x in inputs):
@@ -147,7 +192,23 @@ def _infer_node(graph: Graph, nid: str, infos: dict[str, NodeInfo], cache: _Cach
         cache.misses += 1
         result = _run_on_meta(spec, node.params, inputs)
         cache.put(key, result)
-    info.output, info.params, info.trainable, problem = result
+    info.output, info.params, info.trainable, problem = result[:4]
+    sizes = result[4] if len(result) > 4 else (0, 0, 0, 0)
+    info.param_bytes, info.trainable_bytes, info.buffer_bytes, info.largest_numel = sizes
+    if problem:
+        info.problems.append(problem)
+        return
+    _size_problem(spec, node.params, inputs, info)
+
+
+def _size_problem(spec: LayerSpec, params: dict[str, Any], inputs: list[TensorInfo], info: NodeInfo) -> None:
+    """What one sample needs in the layer, and a problem when the layer can never fit in this computer (its
+    output is kept: the layers after it are still checked)."""
+    if spec.is_output:  # the Output passes its input on: counted on the layer before it
+        return
+    info.sample_values, info.sample_bytes = memory.sample_values(spec, params, inputs, info.output)
+    problem = memory.node_problem(spec.title, info.param_bytes + info.buffer_bytes, info.sample_bytes,
+                                  info.largest_numel)
     if problem:
         info.problems.append(problem)
 
@@ -176,7 +237,7 @@ def _wiring_problem(spec: LayerSpec, wires: list[Edge]) -> str | None:
 def _output_wiring_problem(graph: Graph, nid: str) -> str | None:
     if not graph.nodes[nid].spec.is_output:
         return None
-    targets = sorted({e.dst for e in graph.outputs_of(nid)})
+    targets = sorted({e.dst for e in graph._edges_out(nid)})
     if not targets:
         return None
     return (f"an Output ends the network and has no output, but is wired to {', '.join(targets)}: "
@@ -184,9 +245,10 @@ def _output_wiring_problem(graph: Graph, nid: str) -> str | None:
 
 
 def _run_on_meta(spec: LayerSpec, params: dict[str, Any], inputs: list[TensorInfo], trust_spec: bool = True):
-    """(output, params, trainable, problem) from building the module on the meta device and running a meta
+    """(output, params, trainable, problem, sizes) from building the module on the meta device and running a meta
     tensor through it. A shape-preserving layer with a float input is only built (``trust_spec``): running
-    some of them on meta tensors (LayerNorm's decomposition) costs a millisecond for nothing."""
+    some of them on meta tensors (LayerNorm's decomposition) costs a millisecond for nothing. ``sizes``:
+    (parameter bytes, trainable parameter bytes, buffer bytes, elements of the largest parameter or buffer)."""
     try:
         with torch.device("meta"):
             module = spec.build(params, inputs)
@@ -197,14 +259,20 @@ def _run_on_meta(spec: LayerSpec, params: dict[str, Any], inputs: list[TensorInf
             with torch.no_grad():
                 y = module(*xs)
     except ShapeProblem as exc:
-        return None, 0, 0, str(exc)
+        return None, 0, 0, str(exc), _NO_SIZES
     except Exception as exc:  # torch's own complaint about these shapes or values
         shapes = ", ".join(format_shape(x.shape) for x in inputs)
-        return None, 0, 0, f"{spec.title} cannot take {shapes}: {_first_line(exc)}"
-    n_params = sum(p.numel() for p in module.parameters())
-    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        return None, 0, 0, f"{spec.title} cannot take {shapes}: {_first_line(exc)}", _NO_SIZES
+    params = list(module.parameters())
+    n_params = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    buffers = list(module.buffers())
+    sizes = (sum(p.numel() * p.element_size() for p in params),
+             sum(p.numel() * p.element_size() for p in params if p.requires_grad),
+             sum(b.numel() * b.element_size() for b in buffers),
+             max((t.numel() for t in params + buffers), default=0))
     if same_shape:
-        return TensorInfo(tuple(inputs[0].shape), FLOAT), n_params, trainable, None
+        return TensorInfo(tuple(inputs[0].shape), FLOAT), n_params, trainable, None, sizes
     if y.dtype == torch.long:  # token ids passed on (Flatten, Reshape): they keep the largest vocabulary
         vocabs = [x.vocab for x in inputs if x.dtype == LONG]
         vocab = max(vocabs) if vocabs and None not in vocabs else None
@@ -212,8 +280,12 @@ def _run_on_meta(spec: LayerSpec, params: dict[str, Any], inputs: list[TensorInf
     else:
         out = TensorInfo(tuple(int(d) for d in y.shape[1:]), FLOAT)
     if any(d <= 0 for d in out.shape):
-        return None, n_params, trainable, f"{spec.title} would output an empty {out.text()}: the input is too small"
-    return out, n_params, trainable, None
+        return (None, n_params, trainable, f"{spec.title} would output an empty {out.text()}: the input is too "
+                "small", sizes)
+    return out, n_params, trainable, None, sizes
+
+
+_NO_SIZES = (0, 0, 0, 0)
 
 
 def _dtype(x: TensorInfo) -> torch.dtype:

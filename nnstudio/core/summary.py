@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from nnstudio.core.graph import Graph
 from nnstudio.core.shapes import GraphInfo, infer_shapes
+from nnstudio.core.text import one_line
+
+NAME_LIMIT = 80  # characters of a layer's or the model's name in the table
 
 
 @dataclass(frozen=True)
@@ -31,14 +34,15 @@ def summary_rows(graph: Graph, info: GraphInfo | None = None) -> list[SummaryRow
 def format_summary(graph: Graph, title: str = "", info: GraphInfo | None = None) -> str:
     info = info or infer_shapes(graph)
     rows = summary_rows(graph, info)
-    cells = [(f"{r.name} ({r.type_title})", r.shape, f"{r.params:,}") for r in rows]
+    # Names come from the file: one printable line each, so a label cannot break the table or steer a terminal.
+    cells = [(f"{one_line(r.name, NAME_LIMIT)} ({r.type_title})", r.shape, f"{r.params:,}") for r in rows]
     head = ("Layer (type)", "Output shape", "Param #")
     widths = [max(len(head[i]), *(len(c[i]) for c in cells)) if cells else len(head[i]) for i in range(3)]
     line = "  ".join(["{:<%d}" % widths[0], "{:<%d}" % widths[1], "{:>%d}" % widths[2]])
     rule = "=" * (sum(widths) + 4)
     out = []
     if title:
-        out.append(f'Model: "{title}"')
+        out.append(f'Model: "{one_line(title, NAME_LIMIT)}"')
     out += [line.format(*head), rule]
     out += [line.format(*c) for c in cells]
     out += [

@@ -9,12 +9,14 @@ import torch
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from nnstudio.core import memory
 from nnstudio.core.compile import compile_graph
 from nnstudio.core.errors import GraphError
 from nnstudio.core.graph import Graph
 from nnstudio.core.layers import registry
 from nnstudio.core.layers.base import LONG, Param
 from nnstudio.core.shapes import infer_shapes
+from test_graph_scale import same_answers  # the old O(V E) algorithms, side by side with the graph's
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
 
@@ -168,6 +170,10 @@ def check(data: dict) -> str:
     assert tuple(model.predict(*xs).shape) == (2, *expected.shape)
     for name, child in model.module.named_children():
         assert sum(p.numel() for p in child.parameters()) == info.nodes[name].params, name
+    # the memory estimate counts exactly what the compiled model holds, and state_bytes at least that
+    held = sum(t.numel() * t.element_size() for t in [*model.module.parameters(), *model.module.buffers()])
+    est = memory.estimate(graph, 2, info=info)
+    assert est.param_bytes + est.buffer_bytes == held <= memory.state_bytes(graph, info)
     return "ran"
 
 
@@ -193,3 +199,10 @@ def test_the_generator_makes_both_kinds():
 
     run()
     assert seen.count("ran") >= 10 and seen.count("refused") >= 10, (seen.count("ran"), seen.count("refused"))
+
+
+@SETTINGS
+@given(graph_dicts())
+def test_graph_checks_agree_with_the_old_algorithms(data):
+    """The linear order, cycle and wire look-ups give what the O(V E) scans they replaced gave."""
+    same_answers(Graph.from_dict(data))

@@ -98,7 +98,14 @@ def test_a_diverging_run_names_the_step():
 
 
 # -- out of memory --------------------------------------------------------------------------------------------
-def test_out_of_memory_names_the_batch_size(monkeypatch):
+CPU_ALLOCATOR = ("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                 "tried to allocate 140737488355328 bytes. Error code 12 (Cannot allocate memory)")
+
+
+@pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+                                   RuntimeError(CPU_ALLOCATOR), MemoryError()],
+                         ids=["cuda", "cpu-allocator", "python"])
+def test_out_of_memory_names_the_batch_size(monkeypatch, error):
     compiled = compile_graph(mlp(), seed=0)
     real_forward = compiled.module.forward
     calls = {"n": 0}
@@ -106,7 +113,7 @@ def test_out_of_memory_names_the_batch_size(monkeypatch):
     def forward(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            raise error
         return real_forward(*args, **kwargs)
 
     monkeypatch.setattr(compiled.module, "forward", forward)
@@ -116,6 +123,13 @@ def test_out_of_memory_names_the_batch_size(monkeypatch):
     assert "out of memory" in message and "batch size 24" in message
     assert _step_in(message) == 2
     assert info.value.__cause__ is None and info.value.__suppress_context__  # a plain message, no torch trace
+
+
+def test_other_runtime_errors_are_not_taken_for_memory(monkeypatch):
+    compiled = compile_graph(mlp(), seed=0)
+    monkeypatch.setattr(compiled.module, "forward", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):
+        train(compiled, blobs(), cfg(batch_size=24))
 
 
 # -- data that do not fit -------------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ MHSA = LayerSpec(
     build_fn=lambda p, inputs: SelfAttention(inputs[0].shape[-1], p["heads"], p["key_dim"], p["dropout"],
                                              p["causal"]),
     summary_fn=lambda p: join(f"{p['heads']} heads x {p['key_dim']}", "causal" if p["causal"] else ""),
+    # queries, keys, values and the heads' output (h T d_k each, about 5 of them), scores and weights (h T T)
+    workspace_fn=lambda p, inputs: p["heads"] * inputs[0].shape[0] * (5 * p["key_dim"] + 2 * inputs[0].shape[0]),
     glyph="◈",
 )
 
@@ -73,6 +75,10 @@ TRANSFORMER_ENCODER = LayerSpec(
         norm_first=p["norm_first"],
     ),
     summary_fn=lambda p: f"{p['heads']} heads, feed-forward {p['ff_dim']}",
+    # attention scores and weights (h T T), the feed-forward layer (T ff, three times with its activation and
+    # dropout) and about nine (T, F) tensors: projections, residuals, norms
+    workspace_fn=lambda p, inputs: inputs[0].shape[0] * (2 * p["heads"] * inputs[0].shape[0] + 3 * p["ff_dim"]
+                                                         + 9 * inputs[0].shape[1]),
     glyph="⊠",
 )
 

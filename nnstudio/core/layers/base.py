@@ -14,6 +14,8 @@ from typing import Any, Callable, Sequence
 
 from torch import nn
 
+from nnstudio.core.text import short as _short
+
 # Per-sample tensor description handed to specs: shape without the batch dimension, and "float" or "long".
 FLOAT = "float"
 LONG = "long"
@@ -35,6 +37,10 @@ class TensorInfo:
 def format_shape(shape: Sequence[int]) -> str:
     """``(64, 5, 5)`` -> ``"(N, 64, 5, 5)"``: the batch dimension is shown as N."""
     return "(" + ", ".join(["N", *(str(int(d)) for d in shape)]) + ")"
+
+
+MAX_INTS = 16  # the most values an ``ints`` parameter holds (a Reshape to 16 axes is plenty)
+SUMMARY_LIMIT = 80  # the longest node-face summary, in characters
 
 
 @dataclass(frozen=True)
@@ -86,8 +92,12 @@ class Param:
                 isinstance(v, bool) or not isinstance(v, int) or (v < 1 and v != -1) for v in value
             ):
                 return f"{name} must be a list of positive whole numbers (one may be -1), not {_short(value)}"
+            if len(value) > MAX_INTS:
+                return f"{name} may hold at most {MAX_INTS} values, not {len(value):,}"
             if value.count(-1) > 1:
                 return f"{name} may contain -1 only once, not {_short(value)}"
+            if self.maximum is not None and any(v > self.maximum for v in value):
+                return f"{name} values must be at most {_num(self.maximum)}, not {_short(value)}"
             return None
         raise ValueError(f"unknown parameter kind {self.kind!r}")  # a bug in a spec, not user input
 
@@ -124,12 +134,6 @@ def _finite(value: int | float) -> bool:
         return False
 
 
-def _short(value: Any, limit: int = 40) -> str:
-    """``repr`` cut to a length that fits a message (a huge number or list would flood the node)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 class ShapeProblem(Exception):
     """Raised by a spec's ``check`` or ``build``: the message is shown on the node as it is."""
 
@@ -158,6 +162,9 @@ class LayerSpec:
     summary_fn: Callable[[dict[str, Any]], str] | None = None
     # For input specs: the per-sample tensor the node produces.
     source_fn: Callable[[dict[str, Any]], TensorInfo] | None = None
+    # Optional: how many float values per sample the layer holds inside its forward pass besides its output
+    # (an attention layer's steps x steps weights per head, a recurrent layer's gates), for memory estimates.
+    workspace_fn: Callable[[dict[str, Any], list[TensorInfo]], int] | None = None
     glyph: str = ""
     # The output has the input's shape for every float input the check accepts (elementwise or per-sample
     # layers): shape inference then builds the module for its parameter count but skips running it. A test
@@ -208,7 +215,24 @@ class LayerSpec:
         return any(p.name == "activation" for p in self.params)
 
     def summary(self, params: dict[str, Any]) -> str:
-        return self.summary_fn(params) if self.summary_fn else ""
+        """A short text of the key parameters for the node face. Never raises: a value the parameter does
+        not accept (from a file) is shown as "?", and a summary that cannot be made at all is empty."""
+        if not self.summary_fn:
+            return ""
+        try:
+            values = self.defaults()
+            values.update(params)
+            for p in self.params:
+                if p.check(values[p.name]) is not None:
+                    values[p.name] = UNKNOWN
+            text = " ".join(str(self.summary_fn(values)).split())  # one line
+            return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 3] + "..."
+        except Exception:  # noqa: BLE001 - a face without its summary rather than a crash
+            return ""
+
+    def workspace(self, params: dict[str, Any], inputs: list[TensorInfo]) -> int:
+        """Values per sample held inside the forward pass besides the output (see ``workspace_fn``)."""
+        return int(self.workspace_fn(params, inputs)) if self.workspace_fn else 0
 
     def build(self, params: dict[str, Any], inputs: list[TensorInfo]) -> nn.Module:
         if self.check_fn is not None:
@@ -226,6 +250,27 @@ class LayerSpec:
             "inputs": self.inputs,
             "params": [p.to_dict() for p in self.params],
         }
+
+
+class _Unknown:
+    """A parameter value the parameter does not accept, as a node's summary shows it: "?" in any format,
+    true, equal only to itself and neither smaller nor larger than anything."""
+
+    def __format__(self, spec: str) -> str:
+        return "?"
+
+    def __str__(self) -> str:
+        return "?"
+
+    __repr__ = __str__
+
+    def __lt__(self, other: Any) -> bool:
+        return False
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+
+UNKNOWN = _Unknown()
 
 
 def _copy(value: Any) -> Any:

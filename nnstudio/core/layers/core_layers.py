@@ -96,7 +96,7 @@ RESHAPE = LayerSpec(
     description="Gives each sample a new shape holding the same number of values; one dimension may be -1 to "
     "be worked out.",
     formula="(N, d1, ..., dk) -> (N, e1, ..., em) with d1...dk = e1...em",
-    params=(Param("shape", "ints", [-1], help="The new per-sample shape, e.g. 1, 28, 28"),),
+    params=(Param("shape", "ints", [-1], maximum=2**62, help="The new per-sample shape, e.g. 1, 28, 28"),),
     check_fn=_check_reshape,
     build_fn=lambda p, inputs: Reshape(p["shape"]),
     summary_fn=lambda p: "to (N, " + ", ".join(str(d) for d in p["shape"]) + ")",

@@ -52,6 +52,9 @@ def _recurrent_params(default_hidden: int) -> tuple[Param, ...]:
     )
 
 
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
 def _recurrent_spec(type_id: str, title: str, kind: str, description: str, formula: str) -> LayerSpec:
     def check(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
         x = inputs[0]
@@ -81,6 +84,10 @@ def _recurrent_spec(type_id: str, title: str, kind: str, description: str, formu
             "sequence" if p["return_sequences"] else "last step",
             f"dropout {p['dropout']:g}" if p["dropout"] else "",
         ),
+        # per layer and direction: the gates, the state and the output of every step; and the dropped input
+        workspace_fn=lambda p, inputs: (p["num_layers"] * (2 if p["bidirectional"] else 1) * inputs[0].shape[0]
+                                        * p["hidden_size"] * (_GATES[kind] + 2) + inputs[0].shape[0]
+                                        * inputs[0].shape[1]),
         glyph="↻",
     )
 

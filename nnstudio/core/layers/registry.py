@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nnstudio.core.errors import GraphError
 from nnstudio.core.layers import attention, conv, core_layers, io_layers, merge, norm, recurrent
-from nnstudio.core.layers.base import LayerSpec
+from nnstudio.core.layers.base import LayerSpec, _short
 
 CATEGORIES = (
     "Input/Output",
@@ -36,6 +36,8 @@ LEGACY_IDS: dict[str, str] = {
 
 
 def resolve_type(type_id: str) -> str:
+    if not isinstance(type_id, str):
+        raise GraphError(f"a layer type must be a type id such as 'dense', not {_short(type_id)}")
     return LEGACY_IDS.get(type_id, type_id)
 
 
@@ -43,7 +45,7 @@ def get_spec(type_id: str) -> LayerSpec:
     try:
         return SPECS[resolve_type(type_id)]
     except KeyError:
-        raise GraphError(f"unknown layer type {type_id!r}") from None
+        raise GraphError(f"unknown layer type {_short(type_id)}") from None
 
 
 def by_category() -> dict[str, list[LayerSpec]]:

@@ -19,6 +19,7 @@ import torch
 from nnstudio.core.compile import CompiledModel
 from nnstudio.core.data.base import DataSplit, Dataset
 from nnstudio.core.errors import DatasetError, TrainingError
+from nnstudio.core.memory import out_of_memory
 from nnstudio.core.training import optim
 from nnstudio.core.training.config import TrainConfig
 from nnstudio.core.training.control import Callback, ControlToken, emit
@@ -90,7 +91,9 @@ class _Run:
                 self.model.to(memory_format=torch.channels_last)
             x_tr, y_tr = self._tensors(self.split.train, "training")
             val = self._tensors(self.split.val, "validation") if len(self.split.val) else None
-        except torch.OutOfMemoryError:
+        except (MemoryError, RuntimeError) as exc:
+            if not out_of_memory(exc):
+                raise
             raise TrainingError(f"the data do not fit in the memory of {self.device}: use the CPU or less data")
         n = x_tr.shape[0]
         if n == 0:
@@ -141,7 +144,9 @@ class _Run:
                 probe = telemetry is not None and step % c.telemetry_every == 0
                 try:
                     out, loss = self._step(xb, yb, loss_fn, optimizer, scaler, amp, l1_weights, probe and telemetry)
-                except torch.OutOfMemoryError:
+                except (MemoryError, RuntimeError) as exc:
+                    if not out_of_memory(exc):
+                        raise
                     _free(self.device)
                     raise TrainingError(f"out of memory on {self.device} at step {step} with batch size "
                                         f"{c.batch_size}: lower the batch size or use the CPU") from None
@@ -248,7 +253,9 @@ class _Run:
         for batch in dict.fromkeys((EVAL_BATCH, self.config.batch_size)):
             try:
                 return self._evaluate(x, y, loss_fn, batch)
-            except torch.OutOfMemoryError:
+            except (MemoryError, RuntimeError) as exc:
+                if not out_of_memory(exc):
+                    raise
                 _free(self.device)
         raise TrainingError(f"out of memory on {self.device} while validating in batches of "
                             f"{self.config.batch_size}: lower the batch size or use the CPU") from None

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from nnstudio.core import memory
 from nnstudio.core.compile import CompiledModel, compile_graph
 from nnstudio.core.data.base import DataSplit
 from nnstudio.core.errors import DatasetError, TrainingError
@@ -30,25 +31,40 @@ def prepare(project: Project, resume: bool = False, base_dir: str | Path | None 
             **overrides: Any) -> PreparedRun:
     """Compile the project's graph, load its dataset and settings (``overrides`` replace settings for this run
     only). ``resume`` starts from the project's saved weights; ``base_dir`` (the project file's folder) is where
-    relative data paths start. Raises GraphError, DatasetError or TrainingError with a plain message."""
+    relative data paths start. Raises GraphError, DatasetError or TrainingError with a plain message; a run
+    that would not fit in the device's memory is refused (``memory.NotEnoughMemoryError``) before the model is
+    built, and one whose data would not fit on the device too, before anything is moved there."""
     config = TrainConfig.from_dict(project.training).updated(**overrides)
-    resolve_device(config.device)
+    device = resolve_device(config.device)
     if not project.dataset:
         raise DatasetError("the project has no dataset: choose one (e.g. \"spiral\" or \"digits\") first")
     from nnstudio.core.data.fit import check_fits, check_targets
     from nnstudio.core.data.registry import load_split
+    from nnstudio.core.shapes import infer_shapes
 
+    info = infer_shapes(project.graph)
+    need = None
+    if info.ok:  # a graph with problems is compile_graph's to report
+        need = memory.check_fits(memory.estimate(project.graph, config.batch_size, config.optimizer, info=info),
+                                 config.batch_size, device, "train")
     compiled = compile_graph(project.graph, seed=config.seed)
     split = load_split(project.dataset, base_dir=base_dir)
     problems = check_fits(split.train, compiled.input_infos, project.dataset) + check_targets(
         split.train, compiled.task, compiled.output_info.shape)
     if problems:
         raise DatasetError("the dataset does not fit the network: " + "; ".join(problems))
+    if need is not None and device.type != "cpu":  # the engine keeps the whole dataset on the device
+        memory.check_fits(need, config.batch_size, device, "train", data_bytes=_data_bytes(split))
     if resume:
         if not project.weights:
             raise TrainingError("there are no saved weights to resume from: train without resuming first")
         load_weights(compiled, project.weights)
     return PreparedRun(compiled, split, config)
+
+
+def _data_bytes(split: DataSplit) -> int:
+    parts = [split.train, split.val]
+    return sum(t.numel() * t.element_size() for part in parts if part is not None for t in (part.x, part.y))
 
 
 def load_weights(compiled: CompiledModel, weights: dict[str, torch.Tensor]) -> None:
