@@ -154,7 +154,7 @@ def test_npz_with_python_objects_is_refused_without_unpickling(tmp_path):
     ({"X": np.zeros((3, 2))}, "arrays.npz has no array y (arrays found: X)"),
     ({"X": np.zeros((3, 2)), "y": np.array([0, 1])}, "arrays.npz: X has 3 samples but y has 2"),
     ({"X": np.array([[0.0, 1.0], [np.nan, 2.0], [1, 1]]), "y": np.array([0, 1, 0])},
-     "arrays.npz: X holds NaN or infinite values (1 samples, the first is sample 1"),
+     "arrays.npz: X holds NaN or infinite values in 1 sample; the first is sample 1, column 0 (counting from 0)"),
     ({"X": np.zeros((3, 2)), "y": np.array([0.5, np.inf, 1.0])}, "arrays.npz: y holds NaN or infinite values"),
     ({"X": np.array(["a", "b"]), "y": np.array([0, 1])}, "arrays.npz: X must hold numbers"),
     ({"X": np.zeros((2, 2)), "y": np.array([1, 1])}, "every sample has the same label (1)"),

@@ -280,13 +280,14 @@ def test_data_load_off_the_gui_thread_and_only_the_newest_is_shown(dpanel, proje
 
     release = threading.Event()
     real = data_loader.load_dataset
-    threads = []
+    threads, tokens = [], []
 
-    def slow_load(config, base_dir=None):
+    def slow_load(config, base_dir=None, token=None):
         threads.append(threading.current_thread())
+        tokens.append(token)
         if config.get("samples") == 100:
             assert release.wait(10)
-        return real(config, base_dir=base_dir)
+        return real(config, base_dir=base_dir, token=token)
 
     monkeypatch.setattr(data_loader, "load_dataset", slow_load)
     dpanel.config = {**dpanel.config, "samples": 100}
@@ -296,15 +297,16 @@ def test_data_load_off_the_gui_thread_and_only_the_newest_is_shown(dpanel, proje
     with qtbot.waitSignal(dpanel.loaded, timeout=10000):
         dpanel.config = {**dpanel.config, "samples": 200}
         dpanel.reload()
+        assert tokens[0].cancelled  # the newer request cancelled the older read
         release.set()
     assert not dpanel.loading and len(dpanel.preview.scatter.data) == 200
-    dpanel.loader.wait(5000)
-    qtbot.wait(50)  # the stale answer (100 samples) arrives now and must be ignored
+    assert dpanel.loader.wait(5000)
+    qtbot.wait(100)  # the stale answer (100 samples) would arrive now; it must never be shown
     assert len(dpanel.preview.scatter.data) == 200 and dpanel.data.x.shape[0] == 200
     assert threads and all(t is not threading.main_thread() for t in threads)
 
 
-def test_closing_the_panel_while_data_load_is_safe(qtbot, project, monkeypatch):
+def test_closing_the_panel_never_waits_for_a_stuck_read(qtbot, project, monkeypatch):
     import threading
 
     from PySide6.QtCore import QCoreApplication, QEvent
@@ -313,21 +315,25 @@ def test_closing_the_panel_while_data_load_is_safe(qtbot, project, monkeypatch):
 
     release, started = threading.Event(), threading.Event()
     real = data_loader.load_dataset
+    seen = {}
 
-    def slow_load(config, base_dir=None):
+    def stuck_load(config, base_dir=None, token=None):
+        seen["token"], seen["thread"] = token, threading.current_thread()
         started.set()
-        assert release.wait(10)
-        return real(config, base_dir=base_dir)
+        assert release.wait(30)  # stuck in the operating system: the token is not even looked at
+        return real(config, base_dir=base_dir, token=token)
 
-    monkeypatch.setattr(data_loader, "load_dataset", slow_load)
+    monkeypatch.setattr(data_loader, "load_dataset", stuck_load)
     panel = DatasetPanel()
     panel.set_project(project)
     assert panel.loading and started.wait(5)
-    pool = panel.loader.pool
-    threading.Timer(0.2, release.set).start()  # the file is read to its end while the panel closes
-    panel.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # deleting waits for the load
-    assert release.is_set()
-    qtbot.wait(50)  # the answer to a panel that is gone reaches nobody, and nothing breaks
-    with pytest.raises(RuntimeError):
-        pool.activeThreadCount()  # the pool went with the panel
+    try:
+        panel.close()
+        panel.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # deleting does not wait
+        assert seen["thread"].is_alive() and seen["token"].cancelled
+    finally:
+        release.set()
+    seen["thread"].join(10)
+    assert not seen["thread"].is_alive()
+    qtbot.wait(100)  # the answer to a panel that is gone reaches nobody, and nothing breaks

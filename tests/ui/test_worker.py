@@ -218,3 +218,85 @@ def test_start_project_trains_a_snapshot(qtbot, worker):
         project.dataset["name"] = "digits"
     assert blocker.args[0].state_dict["dense_1.weight"].shape[0] == 16
     assert project.weights is None and project.history is None  # the caller stores the result
+
+
+def _endless_spiral(monkeypatch):
+    """Make the spiral dataset a read that never ends by itself (it asks its load token between rows, as the
+    importers do); returns the list of tokens it was read under and an Event set when reading began."""
+    import dataclasses
+    import threading
+
+    from nnstudio.core.data import DATASETS
+    from nnstudio.core.data.reading import current_token
+
+    started, tokens = threading.Event(), []
+
+    def endless(**options):
+        token = current_token()
+        tokens.append(token)
+        started.set()
+        while True:
+            token.report(0, 0, "reading rows")
+            time.sleep(0.002)
+
+    monkeypatch.setitem(DATASETS, "spiral", dataclasses.replace(DATASETS["spiral"], loader=endless))
+    return tokens, started
+
+
+def test_stop_while_the_data_load_cancels_the_read(qtbot, worker, monkeypatch):
+    tokens, started = _endless_spiral(monkeypatch)
+    seen = Collector(worker)
+    worker.start_project(EXAMPLES["spiral_mlp"](), epochs=1)
+    assert started.wait(15) and worker.state == "running"
+    with qtbot.waitSignal(worker.failed, timeout=15_000) as blocker:
+        worker.stop()
+        assert worker.state == "stopping"
+    assert blocker.args[0] == training_worker.STOPPED_WHILE_LOADING
+    assert tokens[0].cancelled and not worker.running and worker.state == "idle"
+    assert not seen.results and not seen.started
+    monkeypatch.undo()
+    monkeypatch.setattr(training_worker, "training_threads", lambda: 1)
+    with qtbot.waitSignal(worker.finished, timeout=30_000):  # the next run reads under a fresh token
+        worker.start_project(EXAMPLES["spiral_mlp"](), epochs=1)
+    assert not worker.load_token.cancelled
+
+
+def test_wait_stopped_cancels_a_data_load_and_joins(qtbot, worker, monkeypatch):
+    tokens, started = _endless_spiral(monkeypatch)
+    seen = Collector(worker)
+    worker.start_project(EXAMPLES["spiral_mlp"](), epochs=1)
+    assert started.wait(15)
+    assert worker.wait_stopped(10)
+    assert tokens[0].cancelled and not worker.running
+    qtbot.wait(100)
+    assert not seen.results and not seen.errors  # a run ended this way emits nothing
+
+
+def test_stop_leaves_a_read_stuck_in_the_system_behind(qtbot, worker, monkeypatch):
+    """A read that never looks at its token (stuck in the operating system): Stop still ends the run, and
+    the training thread does not wait for the read."""
+    import dataclasses
+    import threading
+
+    from nnstudio.core.data import DATASETS
+
+    release, started, threads = threading.Event(), threading.Event(), []
+
+    def stuck(**options):
+        threads.append(threading.current_thread())
+        started.set()
+        assert release.wait(60)
+        raise RuntimeError("released")
+
+    monkeypatch.setitem(DATASETS, "spiral", dataclasses.replace(DATASETS["spiral"], loader=stuck))
+    try:
+        worker.start_project(EXAMPLES["spiral_mlp"](), epochs=1)
+        assert started.wait(15)
+        with qtbot.waitSignal(worker.failed, timeout=15_000) as blocker:
+            worker.stop()
+        assert blocker.args[0] == training_worker.STOPPED_WHILE_LOADING
+        assert not worker.running and threads[0].is_alive() and threads[0].daemon
+    finally:
+        release.set()
+    threads[0].join(10)
+    assert not threads[0].is_alive()

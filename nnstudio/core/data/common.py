@@ -15,6 +15,10 @@ from nnstudio.core.errors import DatasetError
 
 # A numeric target with more distinct values than this (or with fractions) is taken as regression by "auto".
 MAX_AUTO_CLASSES = 20
+# Training computes in float32: a value beyond this becomes infinite. A regression target beyond TARGET_LIMIT
+# makes the squared error overflow (sqrt(3.4e38) is about 1.8e19), so it is refused too.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+TARGET_LIMIT = 1e18
 
 
 def classification_task(num_classes: int) -> str:
@@ -97,9 +101,3 @@ def plural(count: int, word: str) -> str:
     """``plural(1204, "word")`` -> ``"1,204 words"``."""
     suffix = "" if count == 1 else ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
     return f"{count:,} {word}{suffix}"
-
-
-def short(value: object, limit: int = 40) -> str:
-    """``repr`` cut to a length that fits a message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -15,9 +15,10 @@ from typing import Any, Callable
 
 from nnstudio.core.data import arrays, bundled, images, sentiment, synthetic, tables, text
 from nnstudio.core.data.base import DataSplit, Dataset
+from nnstudio.core.data.reading import MAX_MEGABYTES, MAX_MEGABYTES_LIMIT, LoadToken, open_regular, using
 from nnstudio.core.data.split import split
 from nnstudio.core.errors import DatasetError
-from nnstudio.core.data.common import short
+from nnstudio.core.text import short
 from nnstudio.core.layers.base import Param
 
 KINDS = ("synthetic", "bundled", "import")
@@ -91,6 +92,11 @@ TASK = Param("task", "choice", "auto", choices=tables.TASK_CHOICES,
              help="auto: regression for a numeric target with many different values, classification otherwise.")
 DELIMITER = Param("delimiter", "choice", "auto", choices=tables.DELIMITERS,
                   help="The character between values; auto guesses it from the file.")
+# Every importer's bound on what a file may make it read and hold (see reading.py and docs/datasets.md).
+MAX_MB = Param("max_megabytes", "int", MAX_MEGABYTES, label="Memory limit (MB)", minimum=1,
+               maximum=MAX_MEGABYTES_LIMIT,
+               help="The most the data may weigh on disk and take in memory, in megabytes; larger data are "
+                    "refused before they are read. Raise it for a bigger dataset.")
 
 # Read by load_split from the same dict; accepted by every dataset.
 SPLIT_PARAMS: tuple[Param, ...] = (
@@ -149,17 +155,18 @@ _SPECS = [
     _spec("csv", "CSV table", "import", tables.load_csv,
           (Option("path", "file", "", help="A CSV file with a header row."),
            Option("target", "text", "", help="The column to predict; empty for the last column."),
-           TASK, DELIMITER),
+           TASK, DELIMITER, MAX_MB),
           "Your own table: numeric columns are standardised, text columns one-hot encoded."),
     _spec("npz", "NumPy arrays", "import", arrays.load_npz,
           (Option("path", "file", "", help="An .npz file holding arrays X (samples first) and y."),
            TASK, Param("inputs", "choice", "features", choices=arrays.INPUT_CHOICES,
-                       help="tokens: X holds whole-number token ids for an Embedding.")),
+                       help="tokens: X holds whole-number token ids for an Embedding."), MAX_MB),
           "Your own arrays saved with numpy.savez(path, X=..., y=...); used as they are."),
     _spec("image_folder", "Image folder", "import", images.load_image_folder,
           (Option("path", "folder", "", help="A folder with one subfolder of images per class."),
            Param("channels", "int", 1, minimum=1, maximum=3, help="1 for greyscale, 3 for colour."),
-           Param("height", "int", 28, minimum=1, maximum=1024), Param("width", "int", 28, minimum=1, maximum=1024)),
+           Param("height", "int", 28, minimum=1, maximum=1024), Param("width", "int", 28, minimum=1, maximum=1024),
+           MAX_MB),
           "Your own images, one subfolder per class, resized and scaled to [0, 1]."),
     _spec("text_csv", "Text CSV", "import", text.load_text_csv,
           (Option("path", "file", "", help="A CSV file with a text column and a label column."),
@@ -167,7 +174,7 @@ _SPECS = [
            Param("length", "int", 32, minimum=1, maximum=4096, help="Tokens per sample (padded or cut)."),
            Param("max_vocab", "int", 1000, label="Largest vocabulary", minimum=3, maximum=10_000_000,
                  help="The most frequent words kept, <pad> and <unk> included."),
-           Param("task", "choice", "auto", choices=text.TEXT_TASKS), DELIMITER),
+           Param("task", "choice", "auto", choices=text.TEXT_TASKS), DELIMITER, MAX_MB),
           "Your own labelled texts, split into lower-case words and numbered by frequency."),
 ]
 
@@ -194,8 +201,51 @@ def split_options(config: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def load_dataset(config: dict[str, Any], base_dir: str | Path | None = None) -> Dataset:
-    """The dataset a project's ``dataset`` dict describes; relative paths are taken from ``base_dir``."""
+def load_dataset(config: dict[str, Any], base_dir: str | Path | None = None,
+                 token: LoadToken | None = None) -> Dataset:
+    """The dataset a project's ``dataset`` dict describes; relative paths are taken from ``base_dir``.
+
+    ``token`` (a :class:`LoadToken`) lets another thread cancel the load (it then raises ``LoadCancelled``, a
+    DatasetError) and follow its progress; without one the thread's current token is used."""
+    with using(token):
+        return _load(config, base_dir)
+
+
+def _load(config: dict[str, Any], base_dir: str | Path | None) -> Dataset:
+    spec, options = _resolve(config, base_dir)
+    return spec.loader(**options)
+
+
+# What the path of each importer names, for "no ... chosen" (the loaders' own words).
+_PATH_WORDS = {"csv": "CSV file", "text_csv": "CSV file", "npz": ".npz file", "image_folder": "image folder"}
+
+
+def check_dataset(config: dict[str, Any], base_dir: str | Path | None = None) -> list[str]:
+    """What is wrong with a dataset dict, found without reading the data (cheap enough for ``validate``): an
+    unknown name or option, a bad value, and for imports a path that is missing, not a regular file or folder,
+    or larger than ``max_megabytes``; an .npz is judged from its arrays' headers (what they would take in
+    memory), an image folder from its listing. An empty list when nothing is known to be wrong."""
+    try:
+        spec, options = _resolve(config, base_dir)
+        if spec.kind != "import":
+            return []
+        path, limit = options.get("path"), options.get("max_megabytes", MAX_MEGABYTES)
+        if not path:
+            raise DatasetError(f"no {_PATH_WORDS.get(spec.name, 'file')} chosen: set the dataset's path")
+        if spec.name == "npz":
+            arrays.inspect_npz(path, options["inputs"], limit)
+        elif spec.name == "image_folder":
+            images.plan_image_folder(path, options["channels"], options["height"], options["width"], limit)
+        else:
+            stream, _ = open_regular(Path(path), "path", _PATH_WORDS.get(spec.name, "file"), limit)
+            stream.close()
+    except DatasetError as exc:
+        return [str(exc)]
+    return []
+
+
+def _resolve(config: dict[str, Any], base_dir: str | Path | None) -> tuple[DatasetSpec, dict[str, Any]]:
+    """The spec and the loader's checked keyword arguments (paths taken from ``base_dir``)."""
     if not isinstance(config, dict):
         raise DatasetError(f"the dataset settings must be a dict such as {{'name': 'spiral'}}, not {short(config)}")
     spec = get_spec(config.get("name"))
@@ -207,11 +257,12 @@ def load_dataset(config: dict[str, Any], base_dir: str | Path | None = None) -> 
     if spec.name == "image_folder" and options["channels"] not in (1, 3):
         raise DatasetError(f"the image_folder dataset's option 'channels': Channels must be 1 (greyscale) or "
                            f"3 (colour), not {options['channels']}")
-    return spec.loader(**options)
+    return spec, options
 
 
-def load_split(config: dict[str, Any], base_dir: str | Path | None = None) -> DataSplit:
+def load_split(config: dict[str, Any], base_dir: str | Path | None = None,
+               token: LoadToken | None = None) -> DataSplit:
     """Load the dataset and split it by the dict's ``val_fraction``, ``test_fraction`` and ``split_seed``."""
-    dataset = load_dataset(config, base_dir)
+    dataset = load_dataset(config, base_dir, token)
     options = split_options(config)
     return split(dataset, options["val_fraction"], options["test_fraction"], options["split_seed"])

@@ -15,6 +15,8 @@ import torch
 
 from nnstudio.core.data.base import Dataset
 from nnstudio.core.data.common import classification, encode_labels
+from nnstudio.core.text import short
+from nnstudio.core.data.reading import MAX_MEGABYTES, check_limit, current_token
 from nnstudio.core.data.tables import is_numeric, numbers, read_rows, texts
 from nnstudio.core.errors import DatasetError
 
@@ -31,7 +33,12 @@ def tokenize(text: str) -> list[str]:
 
 def build_vocab(token_lists: Iterable[Sequence[str]], max_vocab: int = 1000) -> list[str]:
     """``<pad>``, ``<unk>``, then the most frequent words (ties alphabetical), ``max_vocab`` entries at most."""
-    counts = Counter(token for tokens in token_lists for token in tokens)
+    return vocab_from_counts(Counter(token for tokens in token_lists for token in tokens), max_vocab)
+
+
+def vocab_from_counts(counts: Counter, max_vocab: int = 1000) -> list[str]:
+    """:func:`build_vocab` from word counts already made."""
+    counts = Counter(counts)
     counts.pop(PAD, None)
     counts.pop(UNK, None)
     ranked = sorted(counts, key=lambda word: (-counts[word], word))
@@ -58,8 +65,17 @@ def text_dataset(name: str, sentences: Sequence[str], y: torch.Tensor, classes: 
                  length: int, vocab: Sequence[str] | None = None, max_vocab: int = 1000, source: str = "",
                  task: str | None = None) -> Dataset:
     """Tokenise ``sentences`` and build the dataset; the vocabulary comes from them unless one is given."""
-    tokens = [tokenize(s) for s in sentences]
-    vocab = list(vocab) if vocab is not None else build_vocab(tokens, max_vocab)
+    token = current_token()
+    counts: Counter | None = Counter() if vocab is None else None
+    tokens = []  # only the first ``length`` words of each text are kept; the vocabulary counts them all
+    for i, sentence in enumerate(sentences):
+        if i % 1024 == 0:
+            token.report(i, len(sentences), "splitting the texts into words")
+        words = tokenize(sentence)
+        if counts is not None:
+            counts.update(words)
+        tokens.append(words[:length])
+    vocab = list(vocab) if vocab is not None else vocab_from_counts(counts, max_vocab)
     data = classification(name, encode(tokens, vocab, length), y, classes, preview="text", source=source, task=task)
     data.vocab = vocab
     data.texts = list(sentences)
@@ -67,7 +83,8 @@ def text_dataset(name: str, sentences: Sequence[str], y: torch.Tensor, classes: 
 
 
 def load_text_csv(path: str = "", text_column: str = "text", label_column: str = "label", length: int = 32,
-                  max_vocab: int = 1000, task: str = "auto", delimiter: str = "auto") -> Dataset:
+                  max_vocab: int = 1000, task: str = "auto", delimiter: str = "auto",
+                  max_megabytes: int = MAX_MEGABYTES) -> Dataset:
     """Labelled texts from a CSV file with a text column and a label column (a class name or number per row).
 
     The vocabulary is built from the whole file (the most frequent ``max_vocab - 2`` words); words outside it
@@ -75,14 +92,16 @@ def load_text_csv(path: str = "", text_column: str = "text", label_column: str =
     """
     if not path:
         raise DatasetError("no CSV file chosen: set the dataset's path")
-    rows = read_rows(path, delimiter)
+    rows = read_rows(path, delimiter, max_megabytes)
+    check_limit(len(rows.rows) * length * 8, max_megabytes, f"{rows.file}: {len(rows.rows):,} texts of {length:,} "
+                "token ids would take")
     text_index = rows.column_index(text_column, "text column")
     label_index = rows.column_index(label_column, "label column")
     sentences = texts(rows, text_index)
     values = list(numbers(rows, label_index)) if is_numeric(rows, label_index) else texts(rows, label_index)
-    y, classes = encode_labels(values, f"{rows.file} column {label_column!r}")
+    y, classes = encode_labels(values, f"{rows.file} column {short(label_column, 60)}")
     if task == "binary" and len(classes) != 2:
-        raise DatasetError(f"{rows.file} column {label_column!r} has {len(classes)} classes but the task is "
+        raise DatasetError(f"{rows.file} column {short(label_column, 60)} has {len(classes)} classes but the task is "
                            "binary: choose multiclass")
     chosen = None if task == "auto" else task
     return text_dataset(rows.file, sentences, y, classes, length=length, max_vocab=max_vocab,

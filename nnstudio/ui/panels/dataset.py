@@ -6,11 +6,14 @@ Settings are read from and written to ``project.dataset``; each accepted edit em
 and, with ``auto_apply`` (the default), writes the project and emits ``changed``. File and folder options use
 :func:`choose_path`, the panel's one dialog function (tests patch it). After a short pause in editing, the data
 load on a background thread (``workers.data_loader``: a large file must not freeze the window) and the preview
-and the checks follow; ``loading`` is True meanwhile and ``loaded`` is emitted when they are shown.
+and the checks follow; ``loading`` is True meanwhile and ``loaded`` is emitted when they are shown. While a load
+runs a progress bar says how far it got and Cancel stops it at once (the panel is usable again immediately;
+Reload reads the data again). Closing the panel never waits for a read.
 """
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -27,6 +31,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QStackedWidget,
@@ -48,6 +53,7 @@ PREVIEW_IMAGES = 32
 PREVIEW_ROWS = 50
 PREVIEW_TEXTS = 40
 KIND_TITLES = {"synthetic": "Generated", "bundled": "Bundled real data", "import": "Your own data"}
+CANCELLED_TEXT = "Loading was cancelled: press Reload to read the data."
 
 
 def choose_path(parent: QWidget | None, kind: str, caption: str, start: str = "") -> str | None:
@@ -170,6 +176,7 @@ class DatasetPreview(QStackedWidget):
         super().__init__(parent)
         self.setMinimumHeight(220)
         self.empty = QLabel("No preview")
+        self.empty.setTextFormat(Qt.TextFormat.PlainText)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
         self.plot = pg.PlotWidget()
@@ -315,6 +322,7 @@ class DatasetPanel(QWidget):
     changed = Signal()
     dataset_edited = Signal(dict)
     loaded = Signal()  # the preview and the checks show the current options' data (or why there are none)
+    load_cancelled = Signal()  # a load was cancelled (Cancel, or the loader's own cancelling)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -330,6 +338,8 @@ class DatasetPanel(QWidget):
         self.loader = DataLoader(self)
         self.loader.loaded.connect(self._loaded)
         self.loader.failed.connect(self._failed)
+        self.loader.cancelled.connect(self._cancelled)
+        self.loader.progress.connect(self._progress)
         self._graph = None
         self._network = None
 
@@ -346,6 +356,7 @@ class DatasetPanel(QWidget):
                                              Qt.ItemDataRole.ToolTipRole)
         self.chooser.currentIndexChanged.connect(self._chosen)
         self.description = QLabel()
+        self.description.setTextFormat(Qt.TextFormat.PlainText)  # may quote a dataset name from the file
         self.description.setWordWrap(True)
         self.options_box = QGroupBox("Options")
         self.options_layout = QVBoxLayout(self.options_box)
@@ -358,12 +369,31 @@ class DatasetPanel(QWidget):
         split_box.layout().setContentsMargins(0, 0, 0, 0)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.problems_label = QLabel()
         self.problems_label.setWordWrap(True)
+        self.problems_label.setTextFormat(Qt.TextFormat.PlainText)  # messages quote the file's own cells
         self.problems_label.setStyleSheet(ERROR_STYLE)
         self.problems_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problems_label.hide()
         self.preview = DatasetPreview()
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setObjectName("datasetProgress")
+        self.progress_bar.setRange(0, 0)  # busy until the loader says how far it got
+        self.progress_bar.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("datasetCancel")
+        self.cancel_button.setToolTip("Stop reading the data")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.reload_button = QPushButton("Reload")
+        self.reload_button.setObjectName("datasetReload")
+        self.reload_button.setToolTip("Read the data again (after the file changed, or a cancelled load)")
+        self.reload_button.clicked.connect(self.reload)
+        status = QHBoxLayout()
+        status.addWidget(self.progress_bar, 1)
+        status.addWidget(self.cancel_button)
+        status.addStretch(0)
+        status.addWidget(self.reload_button)
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -376,6 +406,7 @@ class DatasetPanel(QWidget):
         layout.addWidget(self.options_box)
         layout.addWidget(split_box)
         layout.addWidget(self.summary)
+        layout.addLayout(status)
         layout.addWidget(self.problems_label)
         layout.addWidget(self.preview, 1)
         scroll = QScrollArea()
@@ -394,6 +425,7 @@ class DatasetPanel(QWidget):
         self.check_timer.setSingleShot(True)
         self.check_timer.setInterval(PREVIEW_DELAY_MS)
         self.check_timer.timeout.connect(self.check)
+        self._show_loading(False)
         self._show_config()
 
     # -- the project ---------------------------------------------------------------------------------------
@@ -475,9 +507,11 @@ class DatasetPanel(QWidget):
         spec = DATASETS.get(self.config.get("name"))
         missing = [p for p in (spec.params if spec else ()) if p.kind in PATH_KINDS and not self.config.get(p.name)]
         if spec is None:
+            self.loader.cancel()
             self.load_error = f"there is no dataset called {self.config.get('name')!r}"
         elif missing:
-            self.loading = False
+            self.loader.cancel()
+            self._show_loading(False)
             self.preview.show_message(f"Choose the {missing[0].title.lower()} of your data (Browse…) to see a "
                                       "preview.")
             self.summary.setText("")
@@ -485,34 +519,78 @@ class DatasetPanel(QWidget):
             self.loaded.emit()
             return
         else:
-            self.loading = True
             self._request = self.loader.load(self.config, self.base_dir)
+            self._show_loading(True)
             self.preview.show_message("Loading the data…")
             self.summary.setText("Loading…")
             return
         self._show_data()
 
+    def cancel(self) -> None:
+        """Stop the running load now; the panel is usable at once (Reload reads the data again)."""
+        if self._request:
+            self.loader.cancel()  # answers with cancelled(number) before it returns
+
+    def _show_loading(self, loading: bool) -> None:
+        self.loading = loading
+        if loading:
+            self.progress_bar.setRange(0, 0)
+            self.progress_bar.setFormat("Reading…")
+        self.progress_bar.setVisible(loading)
+        self.cancel_button.setVisible(loading)
+        self.reload_button.setVisible(not loading)
+
+    def _progress(self, number: int, done: int, total: int, what: str) -> None:
+        if number != self._request:
+            return
+        what = what.replace("%", "\u066a")  # a file name's % must not be read as the bar's %p / %v / %m
+        if total > 0:
+            fraction = min(1.0, max(0.0, done / total))
+            self.progress_bar.setRange(0, 1000)
+            self.progress_bar.setValue(int(1000 * fraction))
+            self.progress_bar.setFormat(f"{what}: {fraction:.0%}")
+        else:
+            self.progress_bar.setRange(0, 0)
+            self.progress_bar.setFormat(what)
+
     def _loaded(self, number: int, data: Dataset) -> None:
         if number == self._request:  # an older request's data are not what the options now say
-            self.loading, self.data = False, data
+            self.data = data
             self._show_data()
 
     def _failed(self, number: int, message: str) -> None:
         if number == self._request:
-            self.loading, self.load_error = False, message
+            self.load_error = message
             self._show_data()
 
+    def _cancelled(self, number: int) -> None:
+        if number != self._request:
+            return
+        self._request = 0
+        self.data, self.load_error = None, None
+        self._show_loading(False)
+        self.preview.show_message(CANCELLED_TEXT)
+        self.summary.setText("")
+        self._show_problems([])
+        self.load_cancelled.emit()
+
     def _show_data(self) -> None:
-        self.loading = False
+        self._request = 0
+        self._show_loading(False)
         if self.data is None:
             self.preview.show_message("No preview: the data could not be loaded.")
             self.summary.setText("")
         else:
             self.preview.show_dataset(self.data)
-            self.summary.setText(describe(self.data) + (f"<br><small>{self.data.source}</small>"
-                                                         if self.data.source else ""))
+            # rich text for the small source line: what came from the file (class names, the path) is escaped
+            self.summary.setText(html.escape(describe(self.data)) + (
+                f"<br><small>{html.escape(self.data.source)}</small>" if self.data.source else ""))
         self.check()
         self.loaded.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.loader.shutdown()  # a read still running is cancelled and left behind, never waited for
+        super().closeEvent(event)
 
     def check(self) -> list[str]:
         """Problems of the data against the network (and loading problems), shown in the panel and returned."""

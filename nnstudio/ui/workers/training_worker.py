@@ -1,4 +1,4 @@
-"""Training off the GUI thread: the one place NN Studio creates a thread.
+"""Training off the GUI thread (with ``data_loader``, the only places NN Studio creates threads).
 
 ``TrainingWorker`` runs :func:`nnstudio.core.training.engine.train` on a ``QThread``. The engine calls a
 :class:`BufferCallback` on that thread, which appends the reports to a :class:`ReportBuffer` (a lock and a few
@@ -7,6 +7,10 @@ lists, nothing else); a ``QTimer`` on the GUI thread drains the buffer about twe
 
 Pause, resume and stop go through the engine's :class:`ControlToken`. Every error (the core's plain-message
 errors, out of memory, anything else) ends as ``failed(message)``; the worker can start again afterwards.
+``start_project`` reads the data before training, on a daemon helper of the training thread, under a
+:class:`LoadToken`: Stop (and ``wait_stopped``) cancel that read between its rows, images or chunks (a read stuck
+in the operating system is left behind after a second), and the run ends as ``failed(STOPPED_WHILE_LOADING)``
+with nothing trained.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from typing import Any
 import torch
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from nnstudio.core.errors import NNStudioError
+from nnstudio.core.data.reading import LoadCancelled, LoadToken, using
+from nnstudio.core.errors import NNStudioError, TrainingError
 from nnstudio.core.training import engine
 from nnstudio.core.training.control import Callback, ControlToken
 from nnstudio.core.training.reports import (
@@ -38,6 +43,9 @@ from nnstudio.core.training.reports import (
 log = logging.getLogger(__name__)
 
 DRAIN_INTERVAL_MS = 50  # the GUI takes what training produced twenty times a second
+STOPPED_WHILE_LOADING = "training was stopped while the data were loading: nothing was trained"
+PREPARE_POLL_S = 0.05  # how often the training thread looks for a stop while the data are read
+PREPARE_GRACE_S = 1.0  # how long a cancelled read may take to end before it is left behind
 
 
 def training_threads() -> int:
@@ -151,6 +159,39 @@ def run_info(prepared: Any) -> dict[str, Any]:
     }
 
 
+def _prepare_stoppably(prepare_run, token: ControlToken, load_token: LoadToken) -> Any:
+    """``prepare_run()`` (which reads the data) on a daemon helper thread, under ``load_token``, while this
+    thread watches ``token``: on a stop the read is cancelled, and if it does not end within
+    :data:`PREPARE_GRACE_S` (a read stuck in the operating system) it is left behind, so that the training
+    thread, and with it the window, never waits for it. Raises TrainingError(STOPPED_WHILE_LOADING) then."""
+    box: dict[str, Any] = {}
+    threads = torch.get_num_threads()  # the training thread's count, for the helper too
+
+    def run() -> None:
+        torch.set_num_threads(threads)
+        try:
+            with using(load_token):  # the importers ask this token between rows, images and chunks
+                box["prepared"] = prepare_run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the training thread below
+            box["error"] = exc
+
+    helper = threading.Thread(target=run, name="nnstudio-prepare", daemon=True)
+    helper.start()
+    while helper.is_alive():
+        helper.join(PREPARE_POLL_S)
+        if token.stopped and helper.is_alive():
+            load_token.cancel()
+            helper.join(PREPARE_GRACE_S)
+            if helper.is_alive():
+                raise TrainingError(STOPPED_WHILE_LOADING)
+    error = box.get("error")
+    if isinstance(error, LoadCancelled) or (error is None and token.stopped):
+        raise TrainingError(STOPPED_WHILE_LOADING)
+    if error is not None:
+        raise error
+    return box["prepared"]
+
+
 class _TrainThread(QThread):
     """Runs one training. The result or the error is kept for the GUI thread to read after ``finished``."""
 
@@ -188,6 +229,7 @@ class TrainingWorker(QObject):
         super().__init__(parent)
         self.buffer = ReportBuffer()
         self.token = ControlToken()
+        self.load_token = LoadToken()  # the data read before training (start_project); cancelled by stop()
         self._thread: _TrainThread | None = None
         self._state = "idle"
         self.timer = QTimer(self)
@@ -227,18 +269,22 @@ class TrainingWorker(QObject):
         snapshot = dataclasses.replace(project, graph=project.graph.copy(), training=copy.deepcopy(project.training),
                                        dataset=copy.deepcopy(project.dataset))
 
+        load_token = LoadToken()
+
         def target(cb: BufferCallback, token: ControlToken) -> TrainResult:
-            prepared = prepare(snapshot, resume=resume, base_dir=base_dir, **overrides)
+            prepared = _prepare_stoppably(lambda: prepare(snapshot, resume=resume, base_dir=base_dir, **overrides),
+                                          token, load_token)
             cb.extra_info = run_info(prepared)
             return engine.train(prepared.compiled, prepared.split, prepared.config, [cb], token)
 
-        self._launch(target, {})
+        self._launch(target, {}, load_token)
 
-    def _launch(self, target, info: dict[str, Any]) -> None:
+    def _launch(self, target, info: dict[str, Any], load_token: LoadToken | None = None) -> None:
         if self._thread is not None:
             raise RuntimeError("training is already running: stop it first")
         self.buffer = ReportBuffer()
         self.token = ControlToken()
+        self.load_token = load_token or LoadToken()
         callback = BufferCallback(self.buffer, info)
         token = self.token
         thread = _TrainThread(lambda: target(callback, token), self)
@@ -261,9 +307,11 @@ class TrainingWorker(QObject):
             self._set_state("running")
 
     def stop(self) -> None:
-        """Ask training to stop before its next step; ``finished`` follows with stop_reason "stopped"."""
+        """Ask training to stop before its next step; ``finished`` follows with stop_reason "stopped". While the
+        data are still being read (``start_project``) the read is cancelled and ``failed`` follows instead."""
         if self._thread is not None:
             self.token.stop()
+            self.load_token.cancel()  # a read of the data still going on ends at its next row / image / chunk
             self._set_state("stopping")
 
     def wait_stopped(self, timeout: float = 10.0) -> bool:
@@ -273,6 +321,7 @@ class TrainingWorker(QObject):
         if thread is None:
             return True
         self.token.stop()
+        self.load_token.cancel()
         done = thread.wait(max(0, int(timeout * 1000)))
         if done:
             try:
