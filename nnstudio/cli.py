@@ -7,17 +7,29 @@
     nnstudio export FILE -o OUT   export as a PyTorch script (.py), weights (.safetensors) or ONNX (.onnx)
     nnstudio --version
     nnstudio --self-test [--self-test-log FILE]   open, train, export and close offscreen; exit 0 when it all works
+
+Exit codes: 0 done, 1 ``validate`` found problems, 2 anything went wrong (one line on stderr saying what and
+where), 130 interrupted. No traceback reaches the user: an unexpected error is one ``internal error`` line
+(``NNSTUDIO_DEBUG=1`` prints the traceback too).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
+import os
+import stat
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 from nnstudio import __version__
+from nnstudio.core.text import one_line as _one_line
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+DEBUG_VARIABLE = "NNSTUDIO_DEBUG"
+PROJECT_SUFFIX = ".nnstudio"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,28 +41,54 @@ class _UsageError(Exception):
     pass
 
 
-def _load(path: str):
+def one_line(text: object) -> str:
+    """``text`` as one printable line (line breaks of every kind become spaces, control characters such as a
+    terminal's ESC are escaped), without the runs of spaces a message's indented lines leave."""
+    return " ".join(_one_line(text).split())
+
+
+def warn(message: str) -> None:
+    print(f"warning: {one_line(message)}", file=sys.stderr)
+
+
+def load(path: str, weights: bool = True, history: bool = True):
+    """The project at ``path``, its load warnings printed (one line each)."""
     from nnstudio.core.project.io import load_project
 
-    return load_project(path)
+    project = load_project(path, weights=weights, history=history)
+    for message in project.load_warnings:
+        warn(message)
+    return project
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from nnstudio.core.summary import format_summary
 
-    project = _load(args.file)
+    project = load(args.file, weights=False, history=False)
     print(format_summary(project.graph, project.name or _stem(args.file)))
     problems = project.graph.validate()
+    need, _ = memory_report(project)
+    if need:
+        print(f"Memory: {need}")
     if problems:
         print(f"\n{len(problems)} problem(s): run `nnstudio validate {args.file}` for the list")
     return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    project = _load(args.file)
-    problems = project.graph.validate()
-    for p in problems:
-        print(f"{p.node_id or '(network)'}: {p.message}")
+    project = load(args.file, weights=False, history=False)
+    problems = [(p.node_id or "(network)", p.message) for p in project.graph.validate()]
+    need, too_much = memory_report(project)
+    if too_much:
+        problems.append(("(network)", too_much))
+    if project.dataset:  # what loading the data would refuse, found without reading them
+        from nnstudio.core.data.registry import check_dataset
+
+        problems += [("(dataset)", m) for m in check_dataset(project.dataset, Path(args.file).resolve().parent)]
+    for where, message in problems:
+        print(f"{where}: {one_line(message)}")
+    if need:
+        print(f"memory: {need}")
     if problems:
         print(f"{len(problems)} problem(s) in {args.file}")
         return EXIT_PROBLEMS
@@ -58,9 +96,38 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _stem(path: str) -> str:
-    from pathlib import Path
+def memory_report(project) -> tuple[str | None, str | None]:
+    """What training the project's network with its settings needs, for a person (``memory.estimate``), and
+    why that does not fit in the memory of its device, or None; (None, None) for a network with problems."""
+    from nnstudio.core import memory
+    from nnstudio.core.errors import NNStudioError
+    from nnstudio.core.shapes import infer_shapes
+    from nnstudio.core.training.config import TrainConfig
+    from nnstudio.core.training.device import resolve_device
 
+    try:
+        info = infer_shapes(project.graph)
+        if not info.ok:
+            return None, None
+        try:
+            config = TrainConfig.from_dict(project.training)
+        except NNStudioError:  # bad settings are train's to report; estimate with the defaults
+            config = TrainConfig()
+        need = memory.estimate(project.graph, config.batch_size, config.optimizer, info=info)
+        try:
+            device = resolve_device(config.device)
+        except NNStudioError:
+            device = "cpu"
+        try:
+            memory.check_fits(need, config.batch_size, device, "train")
+        except memory.NotEnoughMemoryError as exc:
+            return need.text(), str(exc)
+        return need.text(), None
+    except Exception:  # noqa: BLE001 - a report only: never the reason a check of the network fails
+        return None, None
+
+
+def _stem(path: str) -> str:
     return Path(path).stem
 
 
@@ -71,22 +138,74 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from nnstudio.core.export import FORMATS, export, format_for
 
     if args.output is None:
         if args.format is None:
             raise _UsageError("nnstudio export: give -o OUT (its extension picks the format) or --format")
-        args.output = str(Path(args.file).with_suffix(FORMATS[args.format]).name)
-    fmt = format_for(args.output, args.format)
-    result = export(_load(args.file), args.output, fmt)
+        output = str(Path(args.file).with_suffix(FORMATS[args.format]).name)
+        check_output(output, "nnstudio export", "the output")
+    else:
+        output = check_output(args.output, "nnstudio export", "-o")
+    if same_file(output, args.file):
+        raise _UsageError(f"nnstudio export: {_shown(output)} is the project being exported: write the export to "
+                          "another file")
+    fmt = format_for(output, args.format)
+    result = export(load(args.file, history=False), output, fmt)
     for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        warn(warning)
     print(f"wrote {result.path} ({fmt})")
     return EXIT_OK
 
 
+# -- checking paths before any work ---------------------------------------------------------------------------
+def check_output(path: str, prog: str, option: str) -> str:
+    """``path`` when a file can be written there (created or replaced); else a _UsageError naming ``option``
+    and the path as the user gave it: an empty name, a folder, a missing folder, a device, FIFO or socket, a
+    file or folder without write permission."""
+    if not path:
+        raise _UsageError(f"{prog}: {option} is an empty file name: give the file to write")
+    shown = _shown(path)
+    if path.endswith(("/", os.sep)) or Path(path).name in ("", ".", ".."):
+        raise _UsageError(f"{prog}: {option} {shown} names a folder, not a file")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        what = "does not exist" if not os.path.lexists(folder) else "is not a folder"
+        raise _UsageError(f"{prog}: {option} {shown} cannot be written: the folder {_shown(folder)} {what}")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except (OSError, ValueError) as exc:
+        raise _UsageError(f"{prog}: {option} {shown} cannot be written ({getattr(exc, 'strerror', None) or exc})")
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            raise _UsageError(f"{prog}: {option} {shown} is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise _UsageError(f"{prog}: {option} {shown} is a device, pipe or socket, not a regular file")
+        if not os.access(path, os.W_OK):
+            raise _UsageError(f"{prog}: {option} {shown} is write-protected: no permission to replace it")
+    if not os.access(folder, os.W_OK | os.X_OK):  # saving writes a temporary file beside the target
+        raise _UsageError(f"{prog}: {option} {shown} cannot be written: no permission to write in the folder "
+                          f"{_shown(folder)}")
+    return path
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` name one file (by real path, or as the same file through a hard link)."""
+    try:
+        if os.path.realpath(a) == os.path.realpath(b):
+            return True
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _shown(path: str) -> str:
+    return ascii(path) if not path.isprintable() else repr(path)
+
+
+# -- the parser -----------------------------------------------------------------------------------------------
 def _export_arguments(p: argparse.ArgumentParser) -> None:
     _file_argument(p)
     p.add_argument("--format", choices=("py", "onnx", "safetensors"),
@@ -132,6 +251,24 @@ def _parser() -> _Parser:
     return parser
 
 
+def opens_in_app(argument: str) -> bool:
+    """Whether a first argument that is no command is a file for the app: an existing file, or a name ending
+    in .nnstudio (the app says plainly when it cannot open it)."""
+    if argument.lower().endswith(PROJECT_SUFFIX):
+        return True
+    try:
+        return os.path.isfile(argument)
+    except (OSError, ValueError):
+        return False
+
+
+def _unknown_command(word: str) -> _UsageError:
+    close = difflib.get_close_matches(word, list(COMMANDS), n=1)
+    hint = f": did you mean {close[0]!r}?" if close else ""
+    return _UsageError(f"nnstudio: error: unknown command {_shown(word)}{hint} (commands: {', '.join(COMMANDS)}; "
+                       f"to open a project in the app, give its path)")
+
+
 def _gui(argv: Sequence[str]) -> int:
     try:
         from nnstudio.ui.app import run_app
@@ -142,29 +279,82 @@ def _gui(argv: Sequence[str]) -> int:
     return run_app(list(argv))
 
 
+def _safe_streams() -> None:
+    """Text that cannot be encoded (a lone surrogate from a project's name) is escaped, never an error."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError, TypeError):  # a closed or unusual stream: leave it
+                pass
+
+
+def _error(message: str) -> None:
+    try:
+        print(one_line(message), file=sys.stderr)
+    except (OSError, ValueError):  # stderr closed: nothing more can be said
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
-        return _gui(argv)
+    _safe_streams()
     from nnstudio.core.errors import NNStudioError
 
     try:
-        args = _parser().parse_args(argv)
-        if args.self_test:
-            from nnstudio.selftest import run_self_test
-
-            return run_self_test(args.self_test_log, args.self_test_example)
-        if args.command is None:
-            return _gui([])
-        return COMMANDS[args.command][1](args)
-    except OSError as exc:  # e.g. saving to a folder that does not exist
-        print(f"nnstudio: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except _UsageError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_USAGE
-    except NNStudioError as exc:
-        print(f"nnstudio: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _run(argv)
     except KeyboardInterrupt:
         return 130
+    except _UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except NNStudioError as exc:
+        _error(f"nnstudio: error: {exc}")
+        return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (nnstudio summary x | head -1): stop quietly
+        with contextlib.suppress(Exception):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_USAGE
+    except OSError as exc:  # e.g. a disk that filled up while saving
+        where = f"{_shown(os.fsdecode(exc.filename))}: " if exc.filename else ""
+        _error(f"nnstudio: error: {where}{exc.strerror or exc}")
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - MemoryError, RecursionError, a bug: one line, never a traceback
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+        import traceback
+
+        with contextlib.suppress(Exception):
+            traceback.print_exception(exc)
+    kind = "out of memory" if isinstance(exc, MemoryError) else type(exc).__name__
+    try:
+        detail = str(exc)
+    except Exception:  # noqa: BLE001 - an exception whose message itself fails
+        detail = ""
+    if len(detail) > 300:
+        detail = detail[:297] + "..."
+    _error(f"nnstudio: internal error: {kind}{': ' + detail if detail else ''}; run with {DEBUG_VARIABLE}=1 for "
+           "the traceback")
+    return EXIT_USAGE
+
+
+def _run(argv: list[str]) -> int:
+    if not argv:
+        return _gui([])
+    if argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        if opens_in_app(argv[0]):
+            return _gui(argv)
+        raise _unknown_command(argv[0])
+    args = _parser().parse_args(argv)
+    if args.self_test:
+        from nnstudio.selftest import run_self_test
+
+        return run_self_test(args.self_test_log, args.self_test_example)
+    if args.command is None:
+        return _gui([])
+    return COMMANDS[args.command][1](args)

@@ -4,29 +4,63 @@ weights."""
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
+from nnstudio.core.layers.base import Param
+from nnstudio.core.training.config import PARAMS
 from nnstudio.core.training.control import Callback, ControlToken
 from nnstudio.core.training.reports import EpochReport, StepReport
 
 BAR = 24
 # The values an epoch line shows (the history keeps them all).
 SHOWN = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_f1_macro", "val_mse", "val_r2", "lr")
+# The most CPU threads --threads may ask torch for.
+MAX_THREADS = 1024
+THREADS = Param("threads", "int", 1, label="Threads", minimum=1, maximum=MAX_THREADS)
+
+
+def setting(name: str) -> Param:
+    """The training setting ``name`` (its kind and range), as the project's own settings check it."""
+    return next(p for p in PARAMS if p.name == name)
+
+
+def checked(param: Param) -> Callable[[str], Any]:
+    """An argparse ``type``: the option's text as ``param``'s kind, refused (one line, exit 2) when out of
+    the range the project's settings allow."""
+    def convert(text: str) -> Any:
+        value: Any = int(text) if param.kind == "int" else float(text)  # ValueError: "invalid int value"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
+        problem = param.check(value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    convert.__name__ = param.kind  # argparse names it in "invalid int value: 'x'"
+    return convert
+
+
+def _range(param: Param) -> str:
+    return " .. ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in (param.minimum, param.maximum))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    epochs, batch, lr, seed = (setting(n) for n in ("epochs", "batch_size", "lr", "seed"))
     p.add_argument("file", metavar="FILE", help="a .nnstudio project file")
-    p.add_argument("--epochs", type=int, help="number of epochs (default: the project's setting)")
+    p.add_argument("--epochs", type=checked(epochs),
+                   help=f"number of epochs, {_range(epochs)} (default: the project's setting)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: the project's setting)")
-    p.add_argument("--batch-size", type=int, dest="batch_size", help="samples per step")
-    p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--batch-size", type=checked(batch), dest="batch_size", help=f"samples per step, {_range(batch)}")
+    p.add_argument("--lr", type=checked(lr), help=f"learning rate, {_range(lr)}")
+    p.add_argument("--seed", type=checked(seed), help=f"random seed, {_range(seed)}")
     p.add_argument("--resume", action="store_true", help="start from the project's saved weights")
-    p.add_argument("--threads", type=int, help="CPU threads torch may use (default: torch's choice)")
+    p.add_argument("--threads", type=checked(THREADS),
+                   help=f"CPU threads torch may use, 1 .. {MAX_THREADS} (default: torch's choice)")
     p.add_argument("-o", "--output", metavar="OUT", help="where to save the trained project (default: FILE)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, only the final lines")
 
@@ -73,13 +107,24 @@ def _clock(seconds: float) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from nnstudio.core.project.io import load_project, save_project
+    from nnstudio.cli import _shown, _UsageError, check_output, load, same_file
+    from nnstudio.core.project.io import save_project
     from nnstudio.core.training.engine import train
     from nnstudio.core.training.project_run import headline, prepare, store_result
 
-    if args.threads:
-        torch.set_num_threads(max(1, args.threads))
-    project = load_project(args.file)
+    # Where the result goes can be written: checked before anything is loaded or trained.
+    if args.output is not None:
+        check_output(args.output, "nnstudio train", "-o")
+        if same_file(args.output, args.file):
+            raise _UsageError(f"nnstudio train: -o {_shown(args.output)} is the project being trained: leave out -o to "
+                              "save the result into it, or give another file")
+    out = args.file if args.output is None else args.output
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    # The history is replaced by this run's, and the weights are only needed to resume.
+    project = load(args.file, weights=args.resume, history=False)
+    if args.output is None:
+        check_output(args.file, "nnstudio train", "FILE")  # it is saved into: it must be writable
     prepared = prepare(project, resume=args.resume, base_dir=Path(args.file).resolve().parent, epochs=args.epochs,
                        device=args.device, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     token = ControlToken()
@@ -100,7 +145,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     store_result(project, result)
-    out = args.output or args.file
     save_project(project, out)
     print(f"{result.stop_reason} after {len(result.history['epochs'])} epoch(s) in "
           f"{time.perf_counter() - started:.1f} s on {result.device}; best epoch {result.best_epoch}; saved to {out}")

@@ -114,3 +114,209 @@ def test_validate_through_python_dash_m(bad_graph_file):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "dense_1" in done.stdout
+
+
+# -- what summary and validate read ------------------------------------------------------------------------------
+def _with_members(path, tmp_path, **members: bytes):
+    import zipfile
+
+    out = tmp_path / f"with_{path.name}"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        dst.writestr("project.json", src.read("project.json"))
+        for name, payload in members.items():
+            dst.writestr(name.replace("_", ".", 1), payload)
+    return out
+
+
+@pytest.mark.parametrize("command, code", [("summary", 0), ("validate", 0)])
+def test_summary_and_validate_read_neither_weights_nor_history(good_file, tmp_path, monkeypatch, capsys,
+                                                               command, code):
+    import zipfile
+
+    # 30 MB of weights a 3-layer MLP cannot hold (refused when read), and a history that is not JSON.
+    path = _with_members(good_file, tmp_path, weights_safetensors=b"\0" * 30 * 1024**2, history_json=b"{nope")
+    opened = []
+    real = zipfile.ZipFile.open
+    monkeypatch.setattr(zipfile.ZipFile, "open",
+                        lambda self, name, *a, **k: (opened.append(getattr(name, "filename", name)),
+                                                     real(self, name, *a, **k))[1])
+    assert main([command, str(path)]) == code
+    printed = capsys.readouterr()
+    assert opened == ["project.json"]
+    assert printed.err == "" and ("tiny" in printed.out or "no problems" in printed.out)
+    # export does read them: the damaged weights are left out, and it says so
+    assert main(["export", str(path), "-o", str(tmp_path / "w.safetensors")]) == 0
+    assert "weights.safetensors: is 31,457,280 bytes" in capsys.readouterr().err
+
+
+def test_a_name_with_lone_surrogates_is_printed_escaped(tmp_path, capsys):
+    project = _mlp_project()
+    project.name = "tiny \ud800 model"
+    path = tmp_path / "s.nnstudio"
+    io.save_project(project, path)
+    assert main(["summary", str(path)]) == 0
+    assert 'Model: "tiny \\ud800 model"' in capsys.readouterr().out
+
+
+def test_lone_surrogates_reach_a_real_stdout_escaped(tmp_path):
+    project = _mlp_project()
+    project.name = "x\udcffy"
+    path = tmp_path / "s.nnstudio"
+    io.save_project(project, path)
+    done = subprocess.run([sys.executable, "-m", "nnstudio", "summary", str(path)], capture_output=True,
+                          timeout=120, env={**__import__("os").environ, "PYTHONIOENCODING": "utf-8"})
+    assert done.returncode == 0, done.stderr
+    assert b'Model: "x\\udcffy"' in done.stdout and b"Traceback" not in done.stderr
+
+
+# -- commands and the app ----------------------------------------------------------------------------------------
+@pytest.fixture
+def gui_calls(monkeypatch):
+    calls = []
+    monkeypatch.setattr("nnstudio.cli._gui", lambda argv: (calls.append(list(argv)), 0)[1])
+    return calls
+
+
+@pytest.mark.parametrize("argv, hint", [(["trian", "x.nnstudio"], "did you mean 'train'?"), (["sumary"], "'summary'"),
+                                        (["frobnicate"], ""), ([""], ""), (["folder_that_is_not_a_file/"], "")])
+def test_an_unknown_command_is_an_error_not_the_window(argv, hint, gui_calls, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert gui_calls == []
+    assert err.count("\n") == 1 and err.startswith("nnstudio: error: unknown command")
+    assert "summary, validate, train, export" in err and hint in err
+
+
+def test_a_path_opens_the_window(good_file, tmp_path, gui_calls, monkeypatch):
+    other = tmp_path / "project.zip"
+    other.write_bytes(good_file.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    for argv in ([str(good_file)], [str(other)], ["not_yet_there.nnstudio"], ["SHOUTING.NNSTUDIO"], []):
+        assert main(argv) == 0
+    assert gui_calls == [[str(good_file)], [str(other)], ["not_yet_there.nnstudio"], ["SHOUTING.NNSTUDIO"], []]
+
+
+def test_a_folder_is_not_opened_in_the_window(tmp_path, gui_calls, capsys):
+    assert main([str(tmp_path)]) == 2 and gui_calls == []
+    assert "unknown command" in capsys.readouterr().err
+
+
+# -- no traceback, ever ------------------------------------------------------------------------------------------
+def _failing_validate(monkeypatch, exc: BaseException):
+    from nnstudio import cli
+
+    def boom(args):
+        raise exc
+
+    monkeypatch.setitem(cli.COMMANDS, "validate", (cli.COMMANDS["validate"][0], boom, cli.COMMANDS["validate"][2]))
+
+
+@pytest.mark.parametrize("exc, expected", [
+    (RuntimeError("boom\nsecond line\u2028third"), "nnstudio: internal error: RuntimeError: boom second line third; "
+                                                   "run with NNSTUDIO_DEBUG=1 for the traceback"),
+    (MemoryError(), "nnstudio: internal error: out of memory; run with NNSTUDIO_DEBUG=1 for the traceback"),
+    (RecursionError("maximum recursion depth exceeded"), "nnstudio: internal error: RecursionError: maximum "
+                                                          "recursion depth exceeded; run with NNSTUDIO_DEBUG=1"),
+    (ValueError("x" * 1000), "nnstudio: internal error: ValueError: " + "x" * 200),
+])
+def test_unexpected_errors_are_one_line_exit_2(good_file, monkeypatch, capsys, exc, expected):
+    monkeypatch.delenv("NNSTUDIO_DEBUG", raising=False)
+    _failing_validate(monkeypatch, exc)
+    assert main(["validate", str(good_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err and "Traceback" not in err
+    assert len(err) < 450
+
+
+def test_the_traceback_on_request(good_file, monkeypatch, capsys):
+    monkeypatch.setenv("NNSTUDIO_DEBUG", "1")
+    _failing_validate(monkeypatch, RuntimeError("boom"))
+    assert main(["validate", str(good_file)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("nnstudio: internal error: RuntimeError")
+
+
+def test_ctrl_c_is_130(good_file, monkeypatch, capsys):
+    _failing_validate(monkeypatch, KeyboardInterrupt())
+    assert main(["validate", str(good_file)]) == 130
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("exc, expected", [
+    (OSError(28, "No space left on device"), "nnstudio: error: No space left on device\n"),
+    (OSError(13, "Permission denied", "/some/where.nnstudio"), "nnstudio: error: '/some/where.nnstudio': Permission "
+                                                               "denied\n"),
+])
+def test_os_errors_are_one_line(good_file, monkeypatch, capsys, exc, expected):
+    _failing_validate(monkeypatch, exc)
+    assert main(["validate", str(good_file)]) == 2
+    assert capsys.readouterr().err == expected
+
+
+def test_a_path_with_a_line_break_stays_on_one_line(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "two\nlines\u2028.nnstudio")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "does not exist" in err
+
+
+# -- memory ------------------------------------------------------------------------------------------------------
+def test_validate_and_summary_say_what_training_needs(good_file, capsys):
+    assert main(["validate", str(good_file)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2].startswith("memory: about ") and "to train with batch size 32" in out[-2]
+    assert main(["summary", str(good_file)]) == 0
+    assert any(line.startswith("Memory: about ") for line in capsys.readouterr().out.splitlines())
+
+
+def test_a_network_too_large_for_this_computer_is_a_problem(tmp_path, capsys):
+    """Each layer fits, the whole does not: a 64 x 4096 x 4096 image through a convolution needs about a TB."""
+    g = Graph()
+    i = g.add_node("input_image", {"channels": 64, "height": 4096, "width": 4096})
+    c = g.add_node("conv2d", {"filters": 64})
+    p = g.add_node("global_avg_pool", {})
+    d = g.add_node("dense", {"units": 3})
+    out = g.add_node("output", {"task": "multiclass"})
+    for a, b in ((i, c), (c, p), (p, d), (d, out)):
+        g.connect(a.id, b.id)
+    path = tmp_path / "huge.nnstudio"
+    io.save_project(Project(graph=g), path)
+    assert main(["validate", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("(network): training with batch size 32 needs about ") for line in lines)
+    assert lines[-1].endswith(f"problem(s) in {path}")
+
+
+def test_summary_prints_names_from_the_file_as_one_inert_line(tmp_path, capsys):
+    """A label or name holding terminal control codes or line breaks cannot steer the terminal or break the
+    table: each becomes one printable line."""
+    project = _mlp_project()
+    project.name = "evil\x1b[2J\rname"
+    first = next(iter(project.graph.nodes))
+    project.graph.set_label(first, "two\nlines\u2028" + "x" * 500)
+    path = tmp_path / "s.nnstudio"
+    io.save_project(project, path)
+    assert main(["summary", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out and "\u2028" not in out
+    assert 'Model: "evil\\x1b[2J name"' in out
+    row = next(line for line in out.splitlines() if line.startswith("two lines"))
+    assert len(row) < 200 and "..." in row
+
+
+def test_validate_reports_a_dataset_that_cannot_be_read(tmp_path, capsys):
+    """The data are judged without reading them: a device, a missing file, a bad option."""
+    project = _mlp_project()
+    path = tmp_path / "d.nnstudio"
+    for dataset, needle in (({"name": "csv", "path": "/dev/zero"}, "/dev/zero"),
+                            ({"name": "csv", "path": "missing.csv"}, "missing.csv"),
+                            ({"name": "spiral", "samples": "many"}, "samples")):
+        project.dataset = dataset
+        io.save_project(project, path)
+        assert main(["validate", str(path)]) == 1
+        out = capsys.readouterr().out
+        line = next(line for line in out.splitlines() if line.startswith("(dataset): "))
+        assert needle in line
+    project.dataset = {"name": "spiral"}
+    io.save_project(project, path)
+    assert main(["validate", str(path)]) == 0
+    assert "(dataset)" not in capsys.readouterr().out

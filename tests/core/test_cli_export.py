@@ -106,3 +106,61 @@ def test_onnx_missing_is_a_clear_error(trained_file, tmp_path, monkeypatch, caps
     assert main(["export", str(trained_file), "-o", str(tmp_path / "m.onnx")]) == 2
     err = capsys.readouterr().err
     assert "pip install nnstudio[onnx]" in err and len(err.strip().splitlines()) == 1
+
+
+# -- refused before any work ---------------------------------------------------------------------------------------
+@pytest.fixture
+def nothing_loaded(monkeypatch):
+    """Records every project the command loads: a refused output must come before any."""
+    import nnstudio.core.project.io as project_io
+
+    loads = []
+    real = project_io.load_project
+    monkeypatch.setattr(project_io, "load_project", lambda *a, **k: (loads.append(a), real(*a, **k))[1])
+    return loads
+
+
+@pytest.mark.parametrize("output, reason", [
+    ("", "-o is an empty file name"),
+    ("{tmp}", "is a folder"),
+    ("{tmp}/", "names a folder"),
+    ("{tmp}/missing/model.py", "the folder '{tmp}/missing' does not exist"),
+    ("/dev/null", "device, pipe or socket"),
+    ("/dev/full", "device, pipe or socket"),
+    ("{tmp}/spiral.nnstudio", "is the project being exported"),
+    ("{tmp}/link.py", "is the project being exported"),
+])
+def test_a_bad_output_is_refused_before_any_work(trained_file, tmp_path, capsys, nothing_loaded, output, reason):
+    if output.startswith("/dev/") and not __import__("os").path.exists(output):
+        pytest.skip(f"no {output} here")
+    (tmp_path / "link.py").symlink_to(trained_file)
+    output, reason = output.format(tmp=tmp_path), reason.format(tmp=tmp_path)
+    before = trained_file.read_bytes()
+    assert main(["export", str(trained_file), "--format", "py", "-o", output]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.count("\n") == 1 and reason in printed.err
+    assert printed.err.startswith("nnstudio export: ") and ".tmp" not in printed.err
+    if output:
+        assert repr(output) in printed.err
+    assert nothing_loaded == [] and trained_file.read_bytes() == before
+
+
+def test_the_default_output_may_not_be_the_project_either(tmp_path, monkeypatch, capsys, nothing_loaded):
+    project = EXAMPLES["spiral_mlp"]()
+    path = tmp_path / "model.py"  # a project file named like the script export would write
+    save_project(project, path)
+    before = path.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "model.py", "--format", "py"]) == 2
+    err = capsys.readouterr().err
+    assert "'model.py' is the project being exported" in err and err.count("\n") == 1
+    assert nothing_loaded == [] and path.read_bytes() == before
+
+
+def test_export_reads_no_history(trained_file, tmp_path, capsys):
+    import zipfile
+
+    with zipfile.ZipFile(trained_file, "a") as archive:
+        archive.writestr("history.json", b'{"epochs": 7}')
+    assert main(["export", str(trained_file), "-o", str(tmp_path / "w.safetensors")]) == 0
+    assert capsys.readouterr().err == ""

@@ -201,3 +201,160 @@ def test_ctrl_c_stops_cleanly_and_saves(spiral):
     epochs = len(project.history["epochs"])
     assert 1 <= epochs < 3000
     assert set(project.weights) == set(compile_graph(project.graph).module.state_dict())
+
+
+# -- refused before any training ---------------------------------------------------------------------------------
+def _not_trained(trained_models, spiral: Path, before: bytes) -> None:
+    assert trained_models == [] and spiral.read_bytes() == before
+
+
+def _one_line(err: str, *needles: str) -> None:
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+
+
+@pytest.mark.parametrize("output, reason", [
+    ("", "empty file name"),
+    ("{tmp}", "is a folder"),
+    ("{tmp}/", "names a folder"),
+    ("{tmp}/missing/out.nnstudio", "the folder '{tmp}/missing' does not exist"),
+    ("{tmp}/spiral.nnstudio/out.nnstudio", "is not a folder"),
+    (os.devnull, "device, pipe or socket"),
+    ("/dev/full", "device, pipe or socket"),
+    ("{tmp}/spiral.nnstudio", "is the project being trained"),
+    ("{tmp}/./spiral.nnstudio", "is the project being trained"),
+    ("{tmp}/link.nnstudio", "is the project being trained"),
+    ("{tmp}/hard.nnstudio", "is the project being trained"),
+])
+def test_a_bad_output_is_refused_before_training(spiral, tmp_path, capsys, trained_models, output, reason):
+    if output == "/dev/full" and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    (tmp_path / "link.nnstudio").symlink_to(spiral)
+    os.link(spiral, tmp_path / "hard.nnstudio")
+    output, reason = output.format(tmp=tmp_path), reason.format(tmp=tmp_path)
+    before = spiral.read_bytes()
+    code, out, err = run_cli(capsys, spiral, "--epochs", "1", "-o", output)
+    assert code == 2 and out == ""
+    _one_line(err, reason, f"-o {output!r}" if output else "-o is an empty file name")
+    assert ".tmp" not in err
+    _not_trained(trained_models, spiral, before)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="permissions (root may write anywhere)")
+def test_no_permission_is_refused_before_training(spiral, tmp_path, capsys, trained_models):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    before = spiral.read_bytes()
+    try:
+        code, out, err = run_cli(capsys, spiral, "--epochs", "1", "-o", locked / "out.nnstudio")
+        assert code == 2 and "no permission to write in the folder" in err
+        spiral.chmod(0o400)  # no -o: saved into FILE, which must be writable
+        code, out, err = run_cli(capsys, spiral, "--epochs", "1")
+        assert code == 2 and "write-protected" in err and str(spiral) in err
+    finally:
+        locked.chmod(0o700)
+        spiral.chmod(0o600)
+    _not_trained(trained_models, spiral, before)
+
+
+def test_a_full_disk_names_the_users_file(spiral, tmp_path, capsys, monkeypatch):
+    """A failure while saving names the file the user gave, never the temporary file written first."""
+    out_path = tmp_path / "out.nnstudio"
+
+    def full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    code, out, err = run_cli(capsys, spiral, "--epochs", "1", "-q", "-o", out_path)
+    assert code == 2
+    assert err == f"nnstudio: error: {str(out_path)!r}: No space left on device\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spiral.nnstudio"]
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--epochs", "0", "Epochs must be at least 1, not 0"),
+    ("--epochs", "100001", "Epochs must be at most 100000"),
+    ("--epochs", "2.5", "invalid int value: '2.5'"),
+    ("--batch-size", "0", "Batch size must be at least 1"),
+    ("--batch-size", "65537", "Batch size must be at most 65536"),
+    ("--lr", "0", "Learning rate must be at least 1e-08"),
+    ("--lr", "-1", "Learning rate must be at least"),
+    ("--lr", "11", "Learning rate must be at most 10"),
+    ("--lr", "nan", "must be a finite number, not 'nan'"),
+    ("--lr", "inf", "must be a finite number, not 'inf'"),
+    ("--lr", "fast", "invalid float value: 'fast'"),
+    ("--seed", "-1", "Seed must be at least 0"),
+    ("--seed", str(2**31), "Seed must be at most 2147483647"),
+    ("--seed", "9" * 5000, "invalid int value"),
+    ("--threads", "0", "Threads must be at least 1"),
+    ("--threads", "-4", "Threads must be at least 1"),
+    ("--threads", "1025", "Threads must be at most 1024"),
+])
+def test_numeric_options_are_range_checked(spiral, capsys, trained_models, option, value, message):
+    before = spiral.read_bytes()
+    code = main(["train", str(spiral), option, value])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    _one_line(err, f"nnstudio train: argument {option}: ", message)
+    _not_trained(trained_models, spiral, before)
+
+
+def test_option_ranges_are_the_settings_own(monkeypatch):
+    """The command line checks with the very ranges of the training settings (no copy to drift apart)."""
+    import dataclasses
+
+    from nnstudio import cli_train
+    from nnstudio.core.training import config
+
+    narrower = tuple(dataclasses.replace(p, maximum=7) if p.name == "epochs" else p for p in config.PARAMS)
+    monkeypatch.setattr(cli_train, "PARAMS", narrower)
+    parser = __import__("argparse").ArgumentParser()
+    cli_train.add_arguments(parser)
+    assert parser.parse_args(["f", "--epochs", "7"]).epochs == 7
+    with pytest.raises(SystemExit):
+        parser.parse_args(["f", "--epochs", "8"])
+
+
+def test_threads_reach_torch(spiral, capsys, monkeypatch):
+    seen = []
+    real = engine.train
+    monkeypatch.setattr(engine, "train", lambda *a, **k: (seen.append(torch.get_num_threads()), real(*a, **k))[1])
+    assert main(["train", str(spiral), "--epochs", "1", "-q", "--threads", "2"]) == 0, capsys.readouterr().err
+    assert seen == [2]
+
+
+# -- what training reads -----------------------------------------------------------------------------------------
+def _rezip(path: Path, **members: bytes) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        project_json = src.read("project.json")
+    with zipfile.ZipFile(path, "w") as dst:
+        dst.writestr("project.json", project_json)
+        for name, payload in members.items():
+            dst.writestr(name.replace("_", ".", 1), payload)
+
+
+def test_training_reads_no_history_and_no_weights_unless_resuming(spiral, capsys):
+    _rezip(spiral, weights_safetensors=b"not safetensors", history_json=b'{"epochs": "broken"}')
+    code, out, err = run_cli(capsys, spiral, "--epochs", "1", "-q")
+    assert code == 0 and err == ""
+    project = load_project(spiral)
+    assert len(project.history["epochs"]) == 1 and project.load_warnings == []
+    _rezip(spiral, weights_safetensors=b"not safetensors")
+    code, out, err = run_cli(capsys, spiral, "--epochs", "1", "-q", "--resume")
+    assert code == 2  # the damaged weights are left out, said in a warning, and there is nothing to resume
+    warning, error = err.splitlines()
+    assert warning.startswith("warning: ") and "weights.safetensors: is not a valid safetensors file" in warning
+    assert "no saved weights to resume from" in error and "Traceback" not in err
+
+
+def test_a_history_the_engine_writes_has_the_checked_shape(spiral, capsys):
+    from nnstudio.core.training.history import history_problem
+
+    assert run_cli(capsys, spiral, "--epochs", "2", "-q")[0] == 0
+    project = load_project(spiral)
+    assert project.load_warnings == [] and history_problem(project.history) is None
+    assert set(project.history) == {"epochs", "best_epoch", "stop_reason", "final", "device", "steps", "config"}

@@ -1,6 +1,6 @@
 """Damaged and hostile project files: zip bombs, lying headers, bad members, and property tests showing that
-mutated or truncated files only ever raise ProjectFileError. Last, any project that can be saved comes back
-equal."""
+mutated or truncated files only ever raise ProjectFileError (or open without a damaged history, saying so in one
+line). Last, any project that can be saved comes back equal."""
 
 from __future__ import annotations
 
@@ -78,6 +78,10 @@ def load_bytes(workdir: Path, payload: bytes) -> Project | None:
         return None
     assert isinstance(project.graph, Graph)
     assert isinstance(project.graph.validate(), list)
+    for warning in project.load_warnings:
+        assert warning.startswith(str(path)) and len(warning.splitlines()) == 1
+        member = "history.json" if "history.json" in warning else "weights.safetensors"
+        assert getattr(project, "history" if member == "history.json" else "weights") is None
     return project
 
 
@@ -104,6 +108,16 @@ def refused_field(path: Path, match: str | None = None) -> str | None:
     return info.value.field
 
 
+def left_out(path: Path, member: str, match: str | None = None) -> str:
+    """The warning of a project that opens without its damaged ``member`` (weights or history)."""
+    project = load_project(path)
+    assert getattr(project, "weights" if member == "weights.safetensors" else "history") is None
+    assert len(project.load_warnings) == 1 and f"{path}: {member}: " in project.load_warnings[0]
+    if match:
+        assert match in project.load_warnings[0]
+    return project.load_warnings[0]
+
+
 def test_other_members_and_traversal_names_are_ignored(tmp_path, saved):
     members = {**saved[1], "../evil.txt": b"x", "/abs/evil.txt": b"x", "dir/project.json": b"not json",
                "PROJECT.JSON": b"not json"}
@@ -123,16 +137,38 @@ def test_zip_bomb_ratio_is_refused(tmp_path, saved):
     assert refused_field(write(tmp_path, {"project.json": bomb}), "zip bomb") == "project.json"
 
 
-@pytest.mark.parametrize("member, limit", [("project.json", "MAX_JSON_BYTES"), ("history.json", "MAX_HISTORY_BYTES"),
+OVERSIZED = {"history.json": json.dumps({"loss": list(range(2000))}).encode(),
+             "weights.safetensors": safetensors_save({"big": torch.randn(1000)})}
+
+
+@pytest.mark.parametrize("member, limit", [("project.json", "MAX_JSON_BYTES"),
                                            ("weights.safetensors", "MAX_WEIGHTS_BYTES")])
 def test_oversized_members_are_refused(tmp_path, monkeypatch, saved, member, limit):
-    members = {"project.json": saved[1]["project.json"],
-               "history.json": json.dumps({"loss": list(range(2000))}).encode(),
-               "weights.safetensors": safetensors_save({"big": torch.randn(1000)})}
+    members = {"project.json": saved[1]["project.json"], **OVERSIZED}
     path = write(tmp_path, members)
     load_project(path)
     monkeypatch.setattr(project_io, limit, len(members[member]) - 1)
-    assert refused_field(path, "limit") == member
+    if member == "weights.safetensors":  # the network still opens, to be trained again
+        left_out(path, member, "limit")
+    else:
+        assert refused_field(path, "limit") == member
+
+
+def test_an_oversized_history_is_left_out(tmp_path, monkeypatch, saved):
+    path = write(tmp_path, {"project.json": saved[1]["project.json"], **OVERSIZED})
+    assert load_project(path).history == {"loss": list(range(2000))}
+    monkeypatch.setattr(project_io, "MAX_HISTORY_BYTES", len(OVERSIZED["history.json"]) - 1)
+    project = load_project(path)
+    assert project.history is None and project.weights is not None
+    assert project.load_warnings == [f"{path}: history.json: is {len(OVERSIZED['history.json']):,} bytes uncompressed; "
+                                     f"the limit is {len(OVERSIZED['history.json']) - 1:,}; the project opens "
+                                     "without its training history"]
+
+
+def test_a_history_bomb_is_left_out_unpacked(tmp_path, saved):
+    path = write(tmp_path, {"project.json": saved[1]["project.json"], "history.json": b"[" + b" " * 3_000_000 + b"]"})
+    project = load_project(path)
+    assert project.history is None and "zip bomb" in project.load_warnings[0]
 
 
 def patch_headers(data: bytes, name: str, local_offset: int, central_offset: int, fmt: str, value: int) -> bytes:
@@ -161,9 +197,9 @@ def test_lying_or_unreadable_member_headers(tmp_path, saved, fields):
     safetensors_save({"w": torch.ones(3, dtype=torch.complex64)}),
     safetensors_save({"w": torch.ones(4)})[:-3],
 ])
-def test_bad_weights_are_refused(tmp_path, saved, payload):
+def test_bad_weights_are_left_out_and_said(tmp_path, saved, payload):
     path = write(tmp_path, {"project.json": saved[1]["project.json"], "weights.safetensors": payload})
-    assert refused_field(path) == "weights.safetensors"
+    left_out(path, "weights.safetensors")
 
 
 def test_integer_weights_are_accepted(tmp_path, saved):
@@ -173,10 +209,15 @@ def test_integer_weights_are_accepted(tmp_path, saved):
     assert weights["bn.num_batches_tracked"].item() == 3 and weights["q"].dtype == torch.uint8
 
 
-@pytest.mark.parametrize("text", [b"[1, 2]", b"{bad", b"null", b"\xff\xfe"])
-def test_bad_history_is_refused(tmp_path, saved, text):
+@pytest.mark.parametrize("text, reason", [(b"[1, 2]", "must be an object, not a list"), (b"{bad", "not valid JSON"),
+                                          (b"null", "must be an object, not null"), (b"\xff\xfe", "not UTF-8"),
+                                          (b'{"epochs": 3}', "epochs: must be a list")])
+def test_bad_history_is_left_out_and_said(tmp_path, saved, text, reason):
     path = write(tmp_path, {"project.json": saved[1]["project.json"], "history.json": text})
-    assert refused_field(path) == "history.json"
+    project = load_project(path)
+    assert project.history is None and project.name == "fuzz"
+    assert len(project.load_warnings) == 1 and f"{path}: history.json: " in project.load_warnings[0]
+    assert reason in project.load_warnings[0]
 
 
 # -- damaged archives --------------------------------------------------------------------------------------------
@@ -292,11 +333,22 @@ def tensors(draw):
     return (torch.randn(shape, generator=generator) * 100).to(draw(dtypes))
 
 
+numbers = st.integers(-(10**18), 10**18) | st.floats()  # a history may hold NaN and infinities
+metric_names = st.text(min_size=1, max_size=8)
+epoch_rows = st.builds(lambda epoch, values: {"epoch": epoch, **values}, st.integers(1, 10**5),
+                       st.dictionaries(metric_names.filter(lambda k: k != "epoch"), numbers, max_size=4))
+histories = st.fixed_dictionaries({}, optional={
+    "epochs": st.lists(epoch_rows, max_size=4), "best_epoch": st.none() | st.integers(1, 10**5),
+    "stop_reason": st.sampled_from(["completed", "stopped", "early_stopping"]),
+    "final": st.dictionaries(metric_names, numbers, max_size=3), "device": st.text(max_size=8),
+    "steps": st.integers(0, 10**9), "config": st.dictionaries(st.text(max_size=8), json_values, max_size=4)})
+
+
 @st.composite
 def projects(draw):
     weights = draw(st.none() | st.dictionaries(st.text(min_size=1, max_size=12).filter(lambda s: s != "__metadata__"),
                                                tensors(), max_size=4))
-    history = draw(st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=4))
+    history = draw(st.none() | histories)
     training = draw(st.dictionaries(st.text(max_size=8), json_values, max_size=4))
     dataset = draw(st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=4))
     return Project(Graph.from_dict(draw(graph_dicts())), draw(st.text(max_size=20)), draw(st.text(max_size=40)),
@@ -312,10 +364,27 @@ def test_round_trip(workdir, project):
     assert loaded.graph.to_dict() == project.graph.to_dict()
     assert (loaded.name, loaded.description) == (project.name, project.description)
     assert loaded.training == project.training and loaded.dataset == project.dataset
-    assert loaded.history == project.history
+    assert json.dumps(loaded.history, sort_keys=True) == json.dumps(project.history, sort_keys=True)  # NaN too
+    assert loaded.load_warnings == []
     if project.weights is None:
         assert loaded.weights is None
     else:
         assert loaded.weights.keys() == project.weights.keys()
         for name, tensor in project.weights.items():
             assert loaded.weights[name].dtype == tensor.dtype and torch.equal(loaded.weights[name], tensor)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=st.dictionaries(st.text(max_size=8), json_values, max_size=4))
+def test_any_history_is_saved_as_it_is_or_refused(workdir, history):
+    """Save refuses a history the app could not read back (naming history.json and writing nothing); any other
+    comes back equal."""
+    path = workdir / "history.nnstudio"
+    path.unlink(missing_ok=True)
+    try:
+        save_project(Project(sample_project().graph, history=history), path)
+    except ProjectFileError as exc:
+        assert exc.field == "history.json" and not path.exists()
+        return
+    loaded = load_project(path)
+    assert loaded.history == history and loaded.load_warnings == []

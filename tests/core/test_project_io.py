@@ -25,6 +25,7 @@ import json
 import os
 import re
 import stat
+import time
 import zipfile
 from pathlib import Path
 
@@ -226,7 +227,7 @@ def test_missing_project_json(tmp_path):
 ])
 def test_bad_json(tmp_path, text, expected):
     with pytest.raises(ProjectFileError, match=expected) as info:
-        load_project(write_zip(tmp_path / "p.nnstudio", {"project.json": text}))
+        load_project(write_zip(tmp_path / "p.nnstudio", {"project.json": text}, zipfile.ZIP_STORED))
     assert info.value.field == "project.json"
 
 
@@ -380,3 +381,359 @@ def test_bom_and_stored_members_are_accepted(tmp_path):
     path = write_zip(tmp_path / "p.nnstudio", {"project.json": payload.encode()}, zipfile.ZIP_STORED)
     assert load_project(path).graph.to_dict() == small_graph().to_dict()
 
+
+
+def test_lone_surrogates_are_saved_and_read_back(tmp_path):
+    """A name read from a file may hold lone surrogates: saving escapes them, so the file reads back the same."""
+    g = small_graph()
+    g.set_label("dense_1", "hidden \udcff")
+    project = Project(g, "name \ud800", "text \udfff", {"k\ud800": "v\udc00"}, {"path": "\ud834x"})
+    save_project(project, tmp_path / "p.nnstudio")
+    loaded = load_project(tmp_path / "p.nnstudio")
+    assert (loaded.name, loaded.description) == (project.name, project.description)
+    assert loaded.training == project.training and loaded.dataset == project.dataset
+    assert loaded.graph.nodes["dense_1"].label == "hidden \udcff"
+
+
+def test_save_names_the_users_path_not_the_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "p.nnstudio"
+    monkeypatch.setattr(os, "fsync", _fail)
+    with pytest.raises(OSError) as info:
+        save_project(Project(small_graph()), path)
+    assert info.value.filename == str(path) and info.value.errno == 28
+    assert ".tmp" not in str(info.value)
+
+
+def test_empty_path_is_refused_on_save_and_load():
+    with pytest.raises(ProjectFileError, match="no file name"):
+        save_project(Project(small_graph()), "")
+    with pytest.raises(ProjectFileError, match="no file name"):
+        load_project("")
+
+
+# -- reading only what is asked for, within what the graph can hold ------------------------------------------------
+def members_opened(monkeypatch) -> list[str]:
+    """The names of the archive members unpacked from now on."""
+    opened = []
+    real = zipfile.ZipFile.open
+
+    def spy(self, name, *args, **kwargs):
+        opened.append(getattr(name, "filename", name))
+        return real(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    return opened
+
+
+def test_weights_and_history_can_be_left_unread(tmp_path, monkeypatch):
+    path = tmp_path / "p.nnstudio"
+    save_project(trained_project(), path)
+    opened = members_opened(monkeypatch)
+    project = load_project(path, weights=False, history=False)
+    assert opened == ["project.json"]
+    assert project.weights is None and project.history is None and project.load_warnings == []
+    assert project.graph.to_dict() == small_graph().to_dict()
+    assert load_project(path, weights=False).history == trained_project().history
+    assert load_project(path, history=False).weights.keys() == trained_project().weights.keys()
+
+
+def test_garbage_weights_and_history_do_not_stop_a_summary(tmp_path):
+    """Members that are damaged, enormous or not what they claim are never unpacked when not asked for."""
+    data = json.dumps(base_data())
+    path = write_zip(tmp_path / "p.nnstudio", {"project.json": data, "weights.safetensors": b"\0garbage" * 10,
+                                               "history.json": b"{no"})
+    with open(path, "r+b") as file:  # claim 4 TB for the weights in both headers
+        raw = bytearray(file.read())
+        for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+            at = -1
+            while True:
+                at = raw.find(signature, at + 1)
+                name_at = at + (30 if signature == b"PK\x03\x04" else 46)
+                if raw[name_at:name_at + 19] == b"weights.safetensors":
+                    break
+            raw[at + offset:at + offset + 4] = (2**32 - 1).to_bytes(4, "little")
+        file.seek(0)
+        file.write(raw)
+    project = load_project(path, weights=False, history=False)
+    assert len(project.graph.nodes) == 4 and project.load_warnings == []
+    project = load_project(path)  # opens, without what cannot be read, and says so
+    assert project.weights is None and project.history is None and len(project.load_warnings) == 2
+    assert "weights.safetensors: is 4,294,967,295 bytes" in project.load_warnings[0]
+
+
+def state_bytes_of(graph: Graph) -> int:
+    """What the compiled model really holds, counted here independently of nnstudio.core.memory."""
+    from nnstudio.core.compile import compile_graph
+
+    return sum(t.numel() * t.element_size() for t in compile_graph(graph).module.state_dict().values())
+
+
+def test_weights_larger_than_the_graph_can_hold_are_refused_unread(tmp_path, monkeypatch):
+    from nnstudio.core.project import io as project_io
+
+    graph = small_graph()
+    declared = state_bytes_of(graph)
+    limit = 2 * declared + project_io.HEADER_ALLOWANCE + project_io.HEADER_ALLOWANCE_PER_NODE * len(graph.nodes)
+    assert project_io.weights_limit(graph) == limit
+    too_big = {"dense_1.weight": torch.zeros(limit // 4 + 1)}
+    path = tmp_path / "p.nnstudio"
+    save_project(Project(graph, weights=too_big), path)
+    opened = members_opened(monkeypatch)
+    project = load_project(path)
+    assert opened == ["project.json"]  # refused before unpacking
+    assert project.weights is None and project.graph.to_dict() == graph.to_dict()
+    (warning,) = project.load_warnings
+    size = zipfile.ZipFile(path).getinfo("weights.safetensors").file_size
+    assert f"{path}: weights.safetensors: is {size:,} bytes" in warning and f"limit of {limit:,} bytes" in warning
+    assert warning.endswith("the project opens without its trained weights")
+
+
+def test_float64_weights_of_the_whole_graph_fit(tmp_path):
+    """The format stores any float dtype: the network's own weights in float64 are within the limit."""
+    from nnstudio.core.compile import compile_graph
+
+    g = Graph()
+    g.add_node("input_vector", {"features": 300}, node_id="input_vector_1")
+    g.add_node("dense", {"units": 2000}, node_id="dense_1")
+    g.add_node("output", {"task": "regression"}, node_id="output_1")
+    g.connect("input_vector_1", "dense_1")
+    g.connect("dense_1", "output_1")
+    weights = {k: v.double() for k, v in compile_graph(g).module.state_dict().items()}
+    assert sum(v.numel() * 8 for v in weights.values()) > 4 * 1024**2  # far beyond the header allowance
+    save_project(Project(g, weights=weights), tmp_path / "p.nnstudio")
+    loaded = load_project(tmp_path / "p.nnstudio").weights
+    assert all(torch.equal(loaded[k], v) for k, v in weights.items())
+
+
+def test_a_graph_that_cannot_be_built_holds_only_a_header(tmp_path):
+    data = base_data()
+    data["graph"]["nodes"][1]["params"]["units"] = 0  # dense_1 cannot be built: neither can what follows it
+    payload = _safetensors({"w": torch.zeros(400_000)})
+    path = write_zip(tmp_path / "p.nnstudio", {"project.json": json.dumps(data), "weights.safetensors": payload})
+    project = load_project(path)
+    assert project.weights is None and project.graph.nodes["dense_1"].params["units"] == 0
+    assert "weights.safetensors: is" in project.load_warnings[0] and "more than the limit" in project.load_warnings[0]
+
+
+def _safetensors(tensors: dict) -> bytes:
+    from safetensors.torch import save
+
+    return save(tensors)
+
+
+# -- the history ----------------------------------------------------------------------------------------------------
+ENGINE_HISTORY = {"epochs": [{"epoch": 1, "train_loss": 1.25, "lr": 0.01, "train_accuracy": 0.5, "val_loss": 1.5,
+                              "val_accuracy": 0.25, "time_s": 0.5},
+                             {"epoch": 2, "train_loss": float("nan"), "lr": 0.005, "time_s": 1}],
+                  "best_epoch": 1, "stop_reason": "completed", "final": {"val_loss": 1.5}, "device": "cpu",
+                  "steps": 6, "config": {"lr": 0.01, "device": "auto"}}
+
+
+@pytest.mark.parametrize("history", [
+    ENGINE_HISTORY, {"epochs": []}, {}, {"best_epoch": None, "stop_reason": "stopped"},
+    {"epoch": [1, 2], "loss": [0.75, None], "val_loss": [0.8, float("inf")]},  # the older per-metric form
+    {"epochs": [{"epoch": 1, "train_loss": 0.5}], "future_field": {"any": ["thing"]}},
+])
+def test_well_shaped_histories_round_trip(tmp_path, history):
+    save_project(Project(small_graph(), history=history), tmp_path / "p.nnstudio")
+    loaded = load_project(tmp_path / "p.nnstudio")
+    assert loaded.load_warnings == []
+    assert json.dumps(loaded.history, sort_keys=True) == json.dumps(history, sort_keys=True)
+
+
+MISSHAPEN_HISTORIES = [
+    ({"epochs": "many"}, "epochs: must be a list"),
+    ({"epochs": {"1": {}}}, "epochs: must be a list"),
+    ({"epochs": [1, 2]}, "epochs[0]: must be an object"),
+    ({"epochs": [{"epoch": 1, "train_loss": "low"}]}, "epochs[0].train_loss: must be a number, not the string"),
+    ({"epochs": [{"epoch": 1, "train_loss": True}]}, "epochs[0].train_loss: must be a number, not true"),
+    ({"epochs": [{"epoch": 1, "lr": [0.1]}]}, "epochs[0].lr: must be a number, not a list"),
+    ({"epochs": [{"epoch": "one"}]}, "epochs[0].epoch: must be a whole number >= 1"),
+    ({"epochs": [{"epoch": 0}]}, "epochs[0].epoch: must be a whole number >= 1"),
+    ({"epochs": [{"epoch": 1, "": 0.5}]}, "cannot be the name of a value"),
+    ({"epochs": [{"epoch": 1, "lo\ud800ss": 0.5}]}, "cannot be the name of a value"),
+    ({"best_epoch": "1"}, "best_epoch: must be a whole number >= 1 or null"),
+    ({"steps": -1}, "steps: must be a whole number >= 0"),
+    ({"stop_reason": 3}, "stop_reason: must be a string"),
+    ({"device": None}, "device: must be a string"),
+    ({"final": [0.5]}, "final: must be an object of numbers"),
+    ({"final": {"val_loss": "x"}}, "final.val_loss: must be a number"),
+    ({"config": "adam"}, "config: must be an object"),
+    ({"epoch": [1, 2, 3], "loss": [0.5]}, "loss: has 1 values but epoch has 3: one value per epoch"),
+    ({"loss": [0.5, "x"]}, "loss[1]: must be a number or null"),
+    ({"lo\udc00": 1}, "cannot be the name of a history field"),
+]
+
+
+@pytest.mark.parametrize("history, message", MISSHAPEN_HISTORIES)
+def test_misshapen_history_opens_without_it_and_says_so(tmp_path, history, message):
+    payload = json.dumps(history).encode()
+    path = write_zip(tmp_path / "p.nnstudio", {"project.json": json.dumps(base_data()), "history.json": payload})
+    project = load_project(path)
+    assert project.history is None and len(project.graph.nodes) == 4
+    assert len(project.load_warnings) == 1
+    warning = project.load_warnings[0]
+    assert warning.startswith(f"{path}: history.json: ") and message in warning
+    assert warning.endswith("the project opens without its training history") and "\n" not in warning
+
+
+@pytest.mark.parametrize("history, message", MISSHAPEN_HISTORIES)
+def test_misshapen_history_is_not_saved(tmp_path, history, message):
+    path = tmp_path / "p.nnstudio"
+    with pytest.raises(ProjectFileError, match=re.escape(message)) as info:
+        save_project(Project(small_graph(), history=history), path)
+    assert info.value.field == "history.json" and not path.exists()
+
+
+def test_history_with_millions_of_items_is_left_out_unparsed(tmp_path, monkeypatch):
+    from nnstudio.core.project import io as project_io
+
+    items = "[" + ",".join("0" for _ in range(project_io.MAX_JSON_ITEMS + 1)) + "]"
+    path = write_zip(tmp_path / "p.nnstudio", {"project.json": json.dumps(base_data()),
+                                               "history.json": '{"loss": ' + items + "}"}, zipfile.ZIP_STORED)
+    parsed = []
+    real = json.loads
+    monkeypatch.setattr(json, "loads", lambda text, **kw: (parsed.append(len(text)), real(text, **kw))[1])
+    project = load_project(path)
+    assert project.history is None and "JSON items" in project.load_warnings[0]
+    assert all(size < 100_000 for size in parsed)  # project.json only
+
+
+def test_project_json_with_millions_of_items_is_refused(tmp_path):
+    from nnstudio.core.project import io as project_io
+
+    data = base_data()
+    data["description"] = ""
+    text = json.dumps(data)[:-1] + ', "x": [' + ",".join(["{}"] * (project_io.MAX_JSON_ITEMS // 2 + 1)) + "]}"
+    with pytest.raises(ProjectFileError, match="JSON items") as info:
+        load_project(write_zip(tmp_path / "p.nnstudio", {"project.json": text}, zipfile.ZIP_STORED))
+    assert info.value.field == "project.json"
+
+
+# -- paths that are not project files -------------------------------------------------------------------------------
+def test_a_folder_is_refused(tmp_path):
+    with pytest.raises(ProjectFileError, match="is a folder"):
+        load_project(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    import threading
+
+    fifo = tmp_path / "p.nnstudio"
+    os.mkfifo(fifo)
+    errors = []
+    worker = threading.Thread(target=lambda: errors.append(_refusal(fifo)), daemon=True)
+    worker.start()
+    worker.join(120)  # a hang guard: opening a FIFO for reading blocks until someone writes
+    assert not worker.is_alive() and "device, pipe or socket" in errors[0]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_is_refused_unread():
+    assert "device, pipe or socket" in _refusal("/dev/zero")
+
+
+def _refusal(path) -> str:
+    try:
+        load_project(path)
+    except ProjectFileError as exc:
+        return str(exc)
+    return "loaded"
+
+
+def test_an_archive_of_thousands_of_entries_is_refused(tmp_path):
+    from nnstudio.core.project import io as project_io
+
+    members = {"project.json": json.dumps(base_data())}
+    members.update({f"junk/{i}": b"" for i in range(project_io.MAX_ENTRIES)})
+    with pytest.raises(ProjectFileError, match="entries"):
+        load_project(write_zip(tmp_path / "p.nnstudio", members))
+    del members[f"junk/{project_io.MAX_ENTRIES - 1}"]  # at the limit: opens
+    assert load_project(write_zip(tmp_path / "q.nnstudio", members)).name == "n"
+
+
+# -- temporary files of interrupted saves -------------------------------------------------------------------------
+def leftover(folder: Path, target: str, age_s: float, hex_part: str = "0123abcd") -> Path:
+    path = folder / f".{target}.{hex_part}.tmp"
+    path.write_bytes(b"half a zip")
+    stamp = time.time() - age_s
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_the_next_save_removes_what_an_interrupted_save_left(tmp_path):
+    from nnstudio.core.project import io as project_io
+
+    old = project_io.STALE_TMP_S + 60
+    stale = leftover(tmp_path, "p.nnstudio", old)
+    fresh = leftover(tmp_path, "p.nnstudio", 0, "fedc9876")  # another window may be saving right now
+    other = leftover(tmp_path, "q.nnstudio", old)  # another file's
+    unlike = [tmp_path / ".p.nnstudio.0123abcd.tmp.keep", tmp_path / ".p.nnstudio.XYZ.tmp",
+              tmp_path / "p.nnstudio.0123abcd.tmp", tmp_path / ".p.nnstudio.0123ABCD.tmp"]
+    for path in unlike:
+        path.write_bytes(b"not ours")
+        os.utime(path, (time.time() - old, time.time() - old))
+    save_project(Project(small_graph()), tmp_path / "p.nnstudio")
+    assert not stale.exists()
+    assert fresh.exists() and other.exists() and all(p.exists() for p in unlike)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp") and ".p." in p.name) == sorted(
+        [fresh.name, ".p.nnstudio.XYZ.tmp", ".p.nnstudio.0123ABCD.tmp"])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="advisory locks (fcntl.flock)")
+def test_a_temporary_file_a_running_save_holds_is_kept(tmp_path):
+    import fcntl
+
+    from nnstudio.core.project import io as project_io
+
+    held = leftover(tmp_path, "p.nnstudio", project_io.STALE_TMP_S + 60)
+    with open(held, "rb") as file:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX)  # as a save in another process does while it writes
+        assert project_io.sweep_temporary_files([tmp_path / "p.nnstudio"]) == []
+        assert held.exists()
+    assert project_io.sweep_temporary_files([tmp_path / "p.nnstudio"]) == [held]
+    assert not held.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="advisory locks (fcntl.flock)")
+def test_a_save_holds_the_lock_on_its_temporary_file(tmp_path, monkeypatch):
+    import fcntl
+
+    seen = []
+    real = os.replace
+
+    def check(src, dst):  # the moment before the temporary file becomes the project
+        fd = os.open(src, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            seen.append("free")
+        except OSError:
+            seen.append("locked")
+        finally:
+            os.close(fd)
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", check)
+    save_project(Project(small_graph()), tmp_path / "p.nnstudio")
+    assert seen == ["locked"]
+
+
+def test_sweeping_folders_and_files(tmp_path):
+    from nnstudio.core.project import io as project_io
+
+    old = project_io.STALE_TMP_S + 60
+    recent = tmp_path / "work"
+    recent.mkdir()
+    autosave = tmp_path / "autosave"
+    autosave.mkdir()
+    gone = [leftover(recent, "mine.nnstudio", old), leftover(autosave, "session-1a2b.nnstudio", old),
+            leftover(autosave, "other.NNSTUDIO", old)]
+    kept = [leftover(recent, "unrelated.nnstudio", old),  # beside a recent file, but not of it
+            leftover(autosave, "notes.txt", old), leftover(autosave, "session-9.nnstudio", 5)]
+    link = autosave / ".link.nnstudio.0123abcd.tmp"
+    link.symlink_to(kept[0])
+    removed = project_io.sweep_temporary_files([recent / "mine.nnstudio", autosave, tmp_path / "missing" / "x",
+                                                "", "\0"])
+    assert sorted(removed) == sorted(gone)
+    assert all(p.exists() for p in kept) and link.is_symlink()

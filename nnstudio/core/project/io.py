@@ -3,8 +3,15 @@
 A project file is a zip archive holding ``project.json`` and, when the project has them, ``weights.safetensors``
 and ``history.json``. Saving is atomic: the archive is written to a temporary file beside the target, synced
 to disk and then moved over the target, so a crash never leaves a half-written project. Loading treats the file
-as hostile: sizes are capped, only the three known members are read, nothing is unpickled (``torch.load`` is
-never called) and every problem becomes a ProjectFileError naming the file and the bad field.
+as hostile: only a regular file is opened (never a device, FIFO or folder), only the three known members are
+read and only the ones asked for, sizes are capped before anything is unpacked (the weights by what the graph
+can hold), nothing is unpickled (``torch.load`` is never called) and every problem becomes a ProjectFileError
+naming the file and the bad field. A damaged or mis-shaped history does not stop a project from opening: it is
+left out and ``Project.load_warnings`` says why.
+
+A save interrupted by a crash can leave its temporary file (``.NAME.XXXXXXXX.tmp``) beside the target: the next
+save of that target removes it, and :func:`sweep_temporary_files` removes those of other folders (the app calls
+it at start for the folders of its recent files and its autosave folder).
 """
 
 from __future__ import annotations
@@ -19,11 +26,12 @@ import os
 import re
 import secrets
 import stat
+import time
 import warnings
 import zipfile
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import jsonschema
 import torch
@@ -32,9 +40,17 @@ from safetensors.torch import save as safetensors_save
 
 from nnstudio import __version__
 from nnstudio.core.errors import GraphError, ProjectFileError
-from nnstudio.core.graph import Graph
+from nnstudio.core.graph import MAX_NODES, MAX_WIRES, Graph
 from nnstudio.core.project import migrations
 from nnstudio.core.project.model import Project
+from nnstudio.core.text import kind as _kind
+from nnstudio.core.text import short
+from nnstudio.core.training.history import history_problem
+
+try:  # POSIX: a save holds an advisory lock on its temporary file, so a sweep never removes a live one
+    import fcntl
+except ImportError:  # Windows: an open file cannot be removed there anyway
+    fcntl = None  # type: ignore[assignment]
 
 PROJECT_JSON = "project.json"
 WEIGHTS = "weights.safetensors"
@@ -42,11 +58,29 @@ HISTORY = "history.json"
 
 # Caps on uncompressed member sizes (bytes) and on how much a member may shrink when compressed.
 MAX_JSON_BYTES = 20 * 1024**2
-MAX_HISTORY_BYTES = 20 * 1024**2
-MAX_WEIGHTS_BYTES = 4 * 1024**3
+MAX_HISTORY_BYTES = 32 * 1024**2  # 100,000 epochs (the most a run has) of ten values each, as the engine writes
+MAX_WEIGHTS_BYTES = 4 * 1024**3  # whatever the graph declares
 MAX_RATIO = 200  # JSON compresses ~5-20x and float weights ~1.1x; deflate tops out near 1000x on filler
 RATIO_CHECK_FROM = 1024**2  # small members cannot do harm, whatever their ratio
+# NN Studio stores the weights uncompressed, and trained float weights deflate by ~1.1x: a weights member that
+# shrank more than this was made to unpack into much more memory than the file takes.
+MAX_WEIGHTS_RATIO = 10
 MAX_JSON_DEPTH = 100
+# JSON becomes Python objects of up to ~50 bytes per item (an empty {} in a list costs 64 + 8): the items of a
+# JSON member (counted as its , : [ { bytes, before parsing) are capped so that no member costs more than
+# ~150 MB in memory, whatever its bytes.
+MAX_JSON_ITEMS = 2_500_000
+# The weights member holds every parameter and buffer of the graph in any float dtype: at most twice the bytes
+# the layers declare (float32 -> float64), plus the safetensors header (names, dtypes, shapes).
+WEIGHTS_DTYPE_FACTOR = 2
+HEADER_ALLOWANCE = 1024**2  # bytes, and per node of the graph:
+HEADER_ALLOWANCE_PER_NODE = 4096
+# The zip's central directory is read whole when the file is opened: a project has three members.
+MAX_ENTRIES = 10_000
+MAX_DIRECTORY_BYTES = 4 * 1024**2
+# A temporary file of a save is stale (its save was interrupted) once it is this old and no save holds its lock.
+STALE_TMP_S = 300.0
+_TMP_NAME = re.compile(r"\.(?P<target>.+)\.[0-9a-f]{8}\.tmp")
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same project always gives the same bytes
 _NODE_ID = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -62,8 +96,10 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
 
     Raises ProjectFileError if the project holds something the format cannot store (settings that are not
     JSON, a tensor that is not a float or integer tensor ...); nothing is written then. OSError from the
-    disk propagates unchanged.
+    disk propagates, naming ``path``.
     """
+    if not os.fspath(path):
+        raise ProjectFileError(path, "no file name was given")
     data = {
         "format_version": migrations.CURRENT_VERSION,
         "app_version": __version__,
@@ -81,18 +117,26 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     if project.weights is not None:
         members.append((WEIGHTS, _weights_bytes(project.weights, path), zipfile.ZIP_STORED))
     if project.history is not None:
-        if not isinstance(project.history, dict):
-            raise ProjectFileError(path, f"must be an object, not {_kind(project.history)}", HISTORY)
+        problem = history_problem(project.history)
+        if problem:  # the file could be read, but would open without its history
+            raise ProjectFileError(path, f"cannot be saved: {problem}", HISTORY)
         # A diverged run has NaN losses: history.json keeps them as Python's json writes them (NaN, Infinity).
         members.append((HISTORY, _dumps(project.history, path, HISTORY, allow_nan=True), zipfile.ZIP_DEFLATED))
-    _write_atomic(Path(os.path.realpath(path)), members)
+    try:
+        _write_atomic(Path(os.path.realpath(path)), members)
+    except OSError as exc:  # name the file the caller gave, never the temporary one
+        raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(path)) from exc
 
 
 def _dumps(value: Any, path: Any, field: str, allow_nan: bool) -> bytes:
     try:
-        return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=allow_nan).encode("utf-8")
+        text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=allow_nan)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (from a file that had one): JSON escapes it, so it reads back
+            return json.dumps(value, indent=2, ensure_ascii=True, allow_nan=allow_nan).encode("ascii")
     except (TypeError, ValueError, RecursionError) as exc:
-        raise ProjectFileError(path, f"cannot be saved as JSON: {exc}", field) from None
+        raise ProjectFileError(path, f"cannot be saved as JSON: {_clip(str(exc), 200)}", field) from None
 
 
 def _weights_bytes(weights: dict[str, torch.Tensor], path: Any) -> bytes:
@@ -112,26 +156,37 @@ def _weights_bytes(weights: dict[str, torch.Tensor], path: Any) -> bytes:
 
 
 def _write_atomic(target: Path, members: list[tuple[str, bytes, int]]) -> None:
-    """Write a zip of ``members`` to a temporary file beside ``target``, sync it, then replace ``target``."""
+    """Write a zip of ``members`` to a temporary file beside ``target``, sync it, then replace ``target``.
+    Temporary files that earlier, interrupted saves of ``target`` left are removed first."""
+    _sweep_target(target)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    file = os.fdopen(fd, "wb")
     try:
-        with os.fdopen(fd, "wb") as file:
-            with zipfile.ZipFile(file, "w") as archive:
-                for name, payload, compression in members:
-                    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-                    info.compress_type = compression
-                    info.external_attr = 0o644 << 16
-                    archive.writestr(info, payload)
-            file.flush()
-            os.fsync(file.fileno())
+        if fcntl is not None:  # held until the file is closed (after the rename), or this process dies
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with zipfile.ZipFile(file, "w") as archive:
+            for name, payload, compression in members:
+                info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+                info.compress_type = compression
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, payload)
+        file.flush()
+        os.fsync(file.fileno())
+        if fcntl is None:  # Windows renames no open file
+            file.close()
         with contextlib.suppress(OSError):  # keep the permissions of the file being replaced
             os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
+            file.close()
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    finally:
+        file.close()
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX); best effort
         with contextlib.suppress(OSError):
             dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
@@ -141,17 +196,83 @@ def _write_atomic(target: Path, members: list[tuple[str, bytes, int]]) -> None:
                 os.close(dir_fd)
 
 
+def sweep_temporary_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Remove the temporary files interrupted saves left: for a project file, those of its own saves beside it;
+    for a folder, those of saves of any ``.nnstudio`` file in it. Only regular files named as a save names them
+    (``.NAME.XXXXXXXX.tmp``), older than ``STALE_TMP_S`` and locked by no running save (another window may be
+    saving right now). Never raises; returns what was removed."""
+    removed: list[Path] = []
+    for item in paths:
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            if not os.fspath(item):
+                continue  # "" would mean the current folder
+            path = Path(item)
+            if path.is_dir():
+                removed += _sweep(path, lambda name: name.lower().endswith(".nnstudio"))
+            else:
+                removed += _sweep_target(path)
+    return removed
+
+
+def _sweep_target(target: Path) -> list[Path]:
+    return _sweep(target.parent, lambda name: name == target.name)
+
+
+def _sweep(folder: Path, wanted: Any) -> list[Path]:
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(itertools.islice(os.scandir(folder), 100_000))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TMP_NAME.fullmatch(entry.name)
+        if match is None or not wanted(match["target"]):
+            continue
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_TMP_S and not _locked(entry.path):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _locked(path: str) -> bool:
+    """Whether a running save holds ``path``'s lock (True when that cannot be told: keep the file)."""
+    if fcntl is None:
+        return False
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing releases the lock taken
+    return False
+
+
 # -- loading --------------------------------------------------------------------------------------------------
-def load_project(path: str | os.PathLike[str]) -> Project:
+def load_project(path: str | os.PathLike[str], weights: bool = True, history: bool = True) -> Project:
     """Read a project file. Any problem with the file raises ProjectFileError naming the file and the field.
 
+    ``weights=False`` / ``history=False`` leave those members unread (the project has None there): a summary
+    or a check of the network needs neither. A history that cannot be read or does not have the shape the
+    app reads (``nnstudio.core.training.history``) is left out, and ``project.load_warnings`` says so.
+
     Parameter values out of range are kept as written (``graph.validate()`` reports them on their node), and
-    weights are not matched against the model here: the caller compares them with the compiled model.
+    weights are not matched against the model here: the caller compares them with the compiled model. They are
+    refused, unread, when their member is larger than the graph's parameters and buffers can be.
     """
-    with _open_archive(path) as archive:
+    warnings_: list[str] = []
+    with _open_file(path) as file, _open_archive(file, path) as archive:
         members = _find_members(archive, path)
         # project.json first: a file that is not a project is refused before its weights are unpacked.
-        data = _parse_json(_read_member(archive, members[PROJECT_JSON], path), path, PROJECT_JSON, allow_nan=False)
+        data = _parse_json(_read_member(archive, members[PROJECT_JSON], path, MAX_JSON_BYTES), path, PROJECT_JSON,
+                           allow_nan=False)
         if not isinstance(data, dict):
             raise ProjectFileError(path, f"must hold a JSON object, not {_kind(data)}", PROJECT_JSON)
         data = _migrate(data, path)
@@ -163,34 +284,121 @@ def load_project(path: str | os.PathLike[str]) -> Project:
             graph = Graph.from_dict(data["graph"])
         except GraphError as exc:  # _check_project covers what from_dict refuses; this is a safety net
             raise ProjectFileError(path, str(exc), "graph") from None
-        weights = None
-        if WEIGHTS in members:
-            weights = _load_weights(_read_member(archive, members[WEIGHTS], path), path)
-        history = None
-        if HISTORY in members:
-            history = _parse_json(_read_member(archive, members[HISTORY], path), path, HISTORY, allow_nan=True)
-            if not isinstance(history, dict):
-                raise ProjectFileError(path, f"must hold a JSON object, not {_kind(history)}", HISTORY)
+        loaded_weights = None
+        if weights and WEIGHTS in members:
+            try:
+                loaded_weights = _load_weights_member(archive, members[WEIGHTS], graph, path)
+            except ProjectFileError as exc:  # the network is still there to edit and train again
+                warnings_.append(f"{exc}; the project opens without its trained weights")
+        loaded_history = None
+        if history and HISTORY in members:
+            try:
+                loaded_history = _load_history(archive, members[HISTORY], path)
+            except ProjectFileError as exc:
+                warnings_.append(f"{exc}; the project opens without its training history")
     return Project(
         graph=graph,
         name=data.get("name", ""),
         description=data.get("description", ""),
         training=data.get("training", {}),
         dataset=data.get("dataset"),
-        weights=weights,
-        history=history,
+        weights=loaded_weights,
+        history=loaded_history,
+        load_warnings=warnings_,
     )
 
 
-def _open_archive(path: Any) -> zipfile.ZipFile:
+def weights_limit(graph: Graph) -> int:
+    """The most bytes a weights member of ``graph`` can take: every parameter and buffer its layers declare,
+    in float64, plus the safetensors header (``HEADER_ALLOWANCE`` and ``HEADER_ALLOWANCE_PER_NODE``)."""
+    from nnstudio.core.memory import state_bytes
+
     try:
-        return zipfile.ZipFile(path)
+        declared = int(state_bytes(graph))
+    except Exception:  # noqa: BLE001 - a graph no layer of which can be built declares nothing
+        declared = 0
+    header = HEADER_ALLOWANCE + HEADER_ALLOWANCE_PER_NODE * len(graph.nodes)
+    return min(MAX_WEIGHTS_BYTES, WEIGHTS_DTYPE_FACTOR * max(declared, 0) + header)
+
+
+def _load_weights_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, graph: Graph,
+                         path: Any) -> dict[str, torch.Tensor]:
+    limit = weights_limit(graph)
+    if info.file_size > limit:
+        raise ProjectFileError(
+            path, f"is {info.file_size:,} bytes uncompressed, more than the limit of {limit:,} bytes that the "
+            "network's parameters and buffers can take (in float64, with the header): these cannot be its "
+            "weights", WEIGHTS)
+    if info.file_size > RATIO_CHECK_FROM and info.file_size > MAX_WEIGHTS_RATIO * max(info.compress_size, 1):
+        raise ProjectFileError(
+            path, f"is compressed {info.file_size // max(info.compress_size, 1):,} to 1, which trained weights "
+            "never are: refusing to unpack it", WEIGHTS)
+    return _load_weights(_read_member(archive, info, path, limit), path)
+
+
+def _load_history(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Any) -> dict[str, Any]:
+    value = _parse_json(_read_member(archive, info, path, MAX_HISTORY_BYTES), path, HISTORY, allow_nan=True)
+    problem = history_problem(value)
+    if problem:
+        raise ProjectFileError(path, problem, HISTORY)
+    return value
+
+
+@contextlib.contextmanager
+def _open_file(path: Any) -> Iterator[Any]:
+    """The file, opened for reading only if it is a regular file: a FIFO, a device (/dev/zero), a socket or a
+    folder is refused without reading (or waiting on) it."""
+    if not os.fspath(path):
+        raise ProjectFileError(path, "no file name was given")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)  # a FIFO must not block
+    try:
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise ProjectFileError(path, "the file does not exist") from None
+    except IsADirectoryError:
+        raise ProjectFileError(path, "is a folder, not a project file") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        raise ProjectFileError(path, f"cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ProjectFileError(path, "is a folder, not a project file")
+        if not stat.S_ISREG(mode):
+            raise ProjectFileError(path, "is a device, pipe or socket, not a project file: it is not read")
+        if getattr(os, "O_NONBLOCK", 0):  # reads of a regular file never block; back to the usual mode anyway
+            os.set_blocking(fd, True)
+        file = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with file:
+        yield file
+
+
+def _open_archive(file: Any, path: Any) -> zipfile.ZipFile:
+    try:
+        _check_directory(file, path)
+        return zipfile.ZipFile(file)
+    except ProjectFileError:
+        raise
     except OSError as exc:
         raise ProjectFileError(path, f"cannot be read: {exc.strerror or exc}") from None
     except Exception:  # noqa: BLE001 - zipfile raises many types on damaged input
         raise ProjectFileError(path, "is not an NN Studio project file (it is not a zip archive)") from None
+
+
+def _check_directory(file: Any, path: Any) -> None:
+    """Refuse a central directory of absurd size before zipfile reads it whole (one object per entry)."""
+    end = getattr(zipfile, "_EndRecData", None)
+    if end is None:
+        return
+    record = end(file)
+    if not record:
+        return  # zipfile reports it
+    entries, size = record[zipfile._ECD_ENTRIES_TOTAL], record[zipfile._ECD_SIZE]
+    if entries > MAX_ENTRIES or size > MAX_DIRECTORY_BYTES:
+        raise ProjectFileError(path, f"is a zip archive of {entries:,} entries ({size:,} bytes of directory): a "
+                               f"project has at most three; refusing to read it")
 
 
 def _find_members(archive: zipfile.ZipFile, path: Any) -> dict[str, zipfile.ZipInfo]:
@@ -206,10 +414,9 @@ def _find_members(archive: zipfile.ZipFile, path: Any) -> dict[str, zipfile.ZipI
     return found
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Any) -> bytes:
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Any, limit: int) -> bytes:
     """The uncompressed bytes of one member, refusing oversized members and zip bombs before unpacking."""
     name = info.filename
-    limit = {PROJECT_JSON: MAX_JSON_BYTES, WEIGHTS: MAX_WEIGHTS_BYTES, HISTORY: MAX_HISTORY_BYTES}[name]
     if info.file_size > limit:
         raise ProjectFileError(path, f"is {info.file_size:,} bytes uncompressed; the limit is {limit:,}", name)
     if info.file_size > RATIO_CHECK_FROM and info.file_size > MAX_RATIO * max(info.compress_size, 1):
@@ -220,7 +427,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Any) -> 
         with archive.open(info) as member:
             payload = member.read(limit + 1)  # zipfile stops at the declared size and checks the CRC
     except Exception as exc:  # noqa: BLE001 - bad CRC, truncated data, encryption, unknown compression ...
-        raise ProjectFileError(path, f"is damaged and cannot be unpacked ({exc})", name) from None
+        raise ProjectFileError(path, f"is damaged and cannot be unpacked ({_clip(str(exc), 200)})", name) from None
     if len(payload) > limit:
         raise ProjectFileError(path, f"is larger than the limit of {limit:,} bytes", name)
     return payload
@@ -241,6 +448,9 @@ def _parse_json(payload: bytes, path: Any, field: str, allow_nan: bool) -> Any:
             raise ValueError(f"the number {text[:40]} is too large")
         return value
 
+    items = sum(payload.count(c) for c in (b",", b":", b"[", b"{"))
+    if items > MAX_JSON_ITEMS:
+        raise ProjectFileError(path, f"holds about {items:,} JSON items; the limit is {MAX_JSON_ITEMS:,}", field)
     try:
         text = payload.decode("utf-8-sig")
         constant = None if allow_nan else refuse_constant
@@ -293,6 +503,7 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 def _check_project(data: dict[str, Any], path: Any) -> None:
     """Schema check, then what a schema cannot say: unique node ids, wires between existing nodes."""
+    _check_counts(data, path)  # before the schema, which would check every one of a million nodes first
     # The most relevant of the first errors: a hostile file can hold millions of them.
     error = jsonschema.exceptions.best_match(itertools.islice(_validator().iter_errors(data), 50))
     if error is not None:
@@ -316,6 +527,18 @@ def _check_project(data: dict[str, Any], path: Any) -> None:
         if wire in wires:
             raise ProjectFileError(path, "the same wire appears twice", f"graph.edges[{j}]")
         wires.add(wire)
+
+
+def _check_counts(data: dict[str, Any], path: Any) -> None:
+    """Refuse a graph with more nodes or wires than a graph may hold (``graph.MAX_NODES``, ``MAX_WIRES``)."""
+    graph = data.get("graph")
+    if not isinstance(graph, dict):
+        return  # the schema says what is wrong
+    for key, limit, what in (("nodes", MAX_NODES, "nodes"), ("edges", MAX_WIRES, "wires")):
+        items = graph.get(key)
+        if isinstance(items, list) and len(items) > limit:
+            raise ProjectFileError(path, f"holds {len(items):,} {what}; a network may have at most {limit:,}",
+                                   f"graph.{key}")
 
 
 def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
@@ -353,21 +576,9 @@ def _field_path(parts: list[Any]) -> str:
     return out
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"{str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {_short(value)}"
-    if isinstance(value, str):
-        return f"the string {_short(value)}"
-    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
-
-
 def _short(value: Any, limit: int = 60) -> str:
     """``repr(value)``, cut to ``limit`` characters (hostile files can hold megabyte-long strings)."""
-    return _clip(repr(value), limit)
+    return short(value, limit)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -21,5 +21,9 @@ class Project:
     dataset: dict[str, Any] | None = None
     # Trained weights by parameter name (``dense_1.weight``), stored as safetensors. None until trained.
     weights: dict[str, torch.Tensor] | None = None
-    # Training history (per-epoch metrics ...): JSON-safe. None until trained.
+    # Training history (per-epoch metrics ...): JSON-safe, shaped as nnstudio.core.training.history describes.
+    # None until trained.
     history: dict[str, Any] | None = None
+    # What opening the file left out and why, one plain line each ("...: the project opens without its
+    # training history"). Filled by load_project, never saved; the command line prints them, the app shows them.
+    load_warnings: list[str] = field(default_factory=list, compare=False, repr=False)
