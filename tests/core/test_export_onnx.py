@@ -62,6 +62,17 @@ def test_metadata_says_what_the_output_is(tmp_path):
     assert "apply sigmoid for probabilities" in model.doc_string
 
 
+def test_any_project_name_becomes_one_printable_line_of_metadata(tmp_path):
+    import onnx
+
+    project = trained("spiral_mlp")
+    project.name = 'lone \ud800 """ \n\u2028 \x00 end'
+    onnx_export.export_onnx(project, tmp_path / "model.onnx", verify=False)
+    model = onnx.load(str(tmp_path / "model.onnx"))
+    assert model.doc_string.startswith('lone \\ud800 """    \\x00 end: logits are raw scores')
+    assert model.doc_string.isprintable()
+
+
 def test_regression_output_is_named_output(tmp_path):
     from nnstudio.core.graph import Graph
     from nnstudio.core.project.model import Project

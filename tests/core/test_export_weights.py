@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import pytest
 import torch
@@ -87,10 +88,17 @@ def test_a_failed_export_leaves_the_old_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(weights_module, "save_file", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(ExportError, match=f"^cannot export to {re.escape(str(path))}: disk full$"):
         export_weights(trained("spiral_mlp"), path)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]
+
+
+def test_a_target_that_is_not_a_file_is_refused_naming_it(tmp_path):
+    for target, why in ((tmp_path, "it is a folder"), (tmp_path / "missing" / "w.safetensors", "does not exist")):
+        with pytest.raises(ExportError, match=f"^cannot export to {re.escape(str(target))}: .*{why}"):
+            export_weights(trained("spiral_mlp"), target)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_format_is_a_clear_error(tmp_path):

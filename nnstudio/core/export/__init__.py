@@ -54,8 +54,12 @@ def format_for(path: str | os.PathLike[str], format: str | None = None) -> str:
 
 
 def export(project: Project, path: str | os.PathLike[str], format: str | None = None) -> ExportResult:
-    """Export ``project`` to ``path`` in ``format`` (py, safetensors or onnx; default: from the extension)."""
+    """Export ``project`` to ``path`` in ``format`` (py, safetensors or onnx; default: from the extension). A
+    network this computer cannot hold is refused before anything is built (memory.NotEnoughMemoryError)."""
+    from nnstudio.core.memory import check_fits
+
     chosen = format_for(path, format)
+    check_fits(project.graph, None, "cpu", what="export")
     runner = {"py": export_python, "safetensors": export_weights, "onnx": export_onnx}[chosen]
     return runner(project, path)
 

@@ -1,15 +1,93 @@
-"""Keeping exported source under a line length, black-style, without depending on black.
+"""Writing exported source: the only ways text enters it, and keeping it under a line length.
 
-Only what exported files need: a too-long code line is split at its last bracket pair ("right-hand split",
-as black does), and if the part inside is still too long, one item per line with a trailing comma. Long
-lines inside docstrings and comments are wrapped at a space. Anything else is left as it is.
+Text from a project (its name, description, file names, dataset options, messages that quote them) enters
+generated source only through the helpers below, so that no input can change the file's structure:
+
+    literal(value)         a Python literal (str, number, bool, None, and lists / tuples / dicts of them)
+    comment_text(text)     text for a ``#`` comment: one line, printable, never a coding declaration
+    docstring_text(text)   text for inside a triple-quoted docstring: as above, with quotes and backslashes
+                           escaped so the docstring cannot end early
+    identifier(name)       a name the code uses (a node id, a class name): checked, never changed
+
+Then line length, black-style, without depending on black: a too-long code line is split at its last
+bracket pair ("right-hand split", as black does), and if the part inside is still too long, one item per
+line with a trailing comma. Long lines inside docstrings and comments are wrapped at a space. Anything else
+is left as it is.
 """
 
 from __future__ import annotations
 
 import io
+import keyword
+import math
+import numbers
+import re
 import textwrap
 import tokenize
+from typing import Any
+
+from nnstudio.core.errors import ExportError
+from nnstudio.core.export.common import one_line
+
+# PEP 263: a comment matching this on line 1 or 2 of a file sets the encoding Python decodes it with
+# (``# coding: utf-7`` would let ``+AAo-`` become a line break when the script is run).
+_CODING = re.compile(r"(coding)([:=])", re.IGNORECASE)
+
+
+def literal(value: Any) -> str:
+    """A Python literal for ``value``, with strings in double quotes as black writes them. Every character a
+    string can hold comes out escaped where it is not printable (line breaks of every kind, NUL, lone
+    surrogates), so the literal is one line and reads back as exactly ``value``. Anything but str, bool,
+    None, numbers and lists / tuples / dicts of them is an internal error (ExportError)."""
+    if isinstance(value, str):
+        value = str.__str__(value)  # a plain str, whatever subclass came in
+        text = str.__repr__(value)
+        if "'" in value:
+            return text
+        return '"' + text[1:-1].replace('"', '\\"') + '"'
+    if value is None or isinstance(value, bool):
+        return "True" if value is True else "False" if value is False else "None"
+    if isinstance(value, numbers.Integral):
+        return int.__repr__(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isfinite(number):
+            return float.__repr__(number)
+        return f'float("{"nan" if math.isnan(number) else "inf" if number > 0 else "-inf"}")'
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+    raise ExportError(f"internal error: cannot write a {type(value).__name__} value as Python source; please "
+                      "report this with the project")
+
+
+def comment_text(text: object, limit: int | None = None) -> str:
+    """``text`` made safe for a ``#`` comment: one printable line (see ``common.one_line``) in which
+    ``coding:`` is written ``coding :`` so it can never be read as an encoding declaration."""
+    return _CODING.sub(r"\1 \2", one_line(text, limit))
+
+
+def comment(text: object, limit: int | None = None) -> str:
+    """A whole ``#`` comment line (without indentation) holding ``text``."""
+    return f"# {comment_text(text, limit)}".rstrip()
+
+
+def docstring_text(text: object, limit: int | None = None) -> str:
+    """``text`` made safe for inside a triple-quoted, non-raw docstring: one printable line, backslashes and
+    double quotes escaped (it cannot end the string or escape its closing quotes), never a coding line."""
+    return comment_text(text, limit).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def identifier(name: object) -> str:
+    """``name`` when it is an ASCII Python identifier that is not a keyword; ExportError (an internal error:
+    node ids and class names are checked long before export) otherwise."""
+    if isinstance(name, str) and name.isascii() and name.isidentifier() and not keyword.iskeyword(name):
+        return str.__str__(name)
+    raise ExportError(f"internal error: {one_line(repr(name), 80)} cannot name anything in Python source; "
+                      "please report this with the project")
 
 OPENING = {"(": ")", "[": "]", "{": "}"}
 CLOSING = {v: k for k, v in OPENING.items()}

@@ -9,6 +9,7 @@ NN Studio adds to PyTorch (``nnstudio.core.layers.modules``) are copied into the
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 import keyword
 import re
@@ -19,6 +20,8 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from nnstudio.core.compile import CompiledModel
+from nnstudio.core.export.common import one_line
+from nnstudio.core.export.formatting import comment_text, docstring_text, identifier, literal
 from nnstudio.core.layers import modules as custom
 
 # Names the generated file binds at module level: local variables must not shadow them.
@@ -35,6 +38,10 @@ FUNCTION_NAMES: dict[Callable[..., Any], str] = {
     F.elu: "F.elu",
     F.silu: "F.silu",
 }
+
+
+# The longest project name the file repeats in its header and docstring.
+TITLE_LIMIT = 80
 
 
 class UnsupportedLayer(Exception):
@@ -142,21 +149,10 @@ def constructor(name: str, module: nn.Module) -> str:
     except UnsupportedLayer as exc:
         raise UnsupportedLayer(f"cannot write {name} ({cls.__name__}) as Python source: {exc}") from None
     defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items()}
-    shown = [f"{k}={literal(value)}" for k, value in kwargs.items()
+    shown = [f"{identifier(k)}={literal(value)}" for k, value in kwargs.items()
              if not (k in defaults and _same(defaults[k], value))]
     prefix = "nn." if cls.__module__.startswith("torch.") else ""
     return f"{prefix}{cls.__name__}({', '.join([*(literal(a) for a in args), *shown])})"
-
-
-def literal(value: Any) -> str:
-    """A Python literal, with strings in double quotes as black writes them."""
-    if isinstance(value, str):
-        return '"' + repr(value)[1:-1].replace('"', '\\"') + '"' if "'" not in value else repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
-    if isinstance(value, tuple):
-        return "(" + ", ".join(literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    return repr(value)
 
 
 def _same(default: Any, value: Any) -> bool:
@@ -169,10 +165,18 @@ def custom_classes(module: nn.Module) -> list[type]:
     return [c for c in _custom_members() if c in used]
 
 
-def _custom_members() -> list[Any]:
+@functools.lru_cache(maxsize=1)
+def _custom_members() -> tuple[Any, ...]:
+    """The classes and functions of ``nnstudio.core.layers.modules`` in the file's order (read once: finding
+    a member's source re-reads the file)."""
     members = [v for _, v in inspect.getmembers(custom)
                if (inspect.isclass(v) or inspect.isfunction(v)) and v.__module__ == custom.__name__]
-    return sorted(members, key=lambda v: inspect.getsourcelines(v)[1])
+    return tuple(sorted(members, key=lambda v: inspect.getsourcelines(v)[1]))
+
+
+@functools.lru_cache(maxsize=None)
+def _source(member: Any) -> str:
+    return inspect.getsource(member)
 
 
 def custom_source(classes: list[type]) -> str:
@@ -182,37 +186,45 @@ def custom_source(classes: list[type]) -> str:
     changed = True
     while changed:  # add the helpers (such as sinusoidal_table) that the wanted code names
         changed = False
-        text = "\n".join(inspect.getsource(m) for m in wanted)
+        text = "\n".join(_source(m) for m in wanted)
         for m in members:
             if m not in wanted and re.search(rf"\b{m.__name__}\b", text):
                 wanted.add(m)
                 changed = True
-    return "\n\n\n".join(inspect.getsource(m).rstrip() for m in members if m in wanted)
+    return "\n\n\n".join(_source(m).rstrip() for m in members if m in wanted)
 
 
 # -- the class ----------------------------------------------------------------------------------------------
 def class_name(title: str, taken: set[str]) -> str:
-    """``"Spiral MLP"`` -> ``SpiralMLP``: a class name from the project's name."""
-    words = re.findall(r"[A-Za-z0-9]+", title)
-    name = "".join(w[:1].upper() + w[1:] for w in words) or "Network"
+    """``"Spiral MLP"`` -> ``SpiralMLP``: a class name from the project's name (ASCII letters and digits
+    only), never one of ``taken`` (the other names the file binds), a keyword or a builtin."""
+    words = re.findall(r"[A-Za-z0-9]+", title if isinstance(title, str) else "", flags=re.ASCII)
+    name = "".join(w[:1].upper() + w[1:] for w in words)[:60] or "Network"
     if name[0].isdigit():
         name = "Net" + name
-    if name in taken or keyword.iskeyword(name) or hasattr(builtins, name):
+    while name in taken or keyword.iskeyword(name) or hasattr(builtins, name):
         name += "Net"
-    return name
+    return identifier(name)
 
 
 def model_class(compiled: CompiledModel, name: str, title: str) -> str:
     """The ``nn.Module`` class source for ``compiled``."""
     module = compiled.module
-    lines = [f"class {name}(nn.Module):", f'    """{title}: {_returns(compiled)}"""', "",
+    doc = docstring_text(f"{one_title(title)}: {_returns(compiled)}")
+    lines = [f"class {identifier(name)}(nn.Module):", f'    """{doc}"""', "",
              "    def __init__(self) -> None:", "        super().__init__()"]
     for child_name, child in module.named_children():
-        lines.append(f"        self.{child_name} = {constructor(child_name, child)}")
-    params = ", ".join(f"{n}: torch.Tensor" for n in compiled.input_names)
+        lines.append(f"        self.{identifier(child_name)} = {constructor(child_name, child)}")
+    params = ", ".join(f"{identifier(n)}: torch.Tensor" for n in compiled.input_names)
     lines += ["", f"    def forward(self, {params}) -> torch.Tensor:"]
     lines += ["        " + line for line in forward_lines(compiled)]
     return "\n".join(lines)
+
+
+def one_title(title: str) -> str:
+    """The project's name as the file shows it: one printable line (``common.one_line``), at most
+    TITLE_LIMIT characters; comments and docstrings still pass it through their own helpers."""
+    return one_line(" ".join(title.split()), TITLE_LIMIT) if isinstance(title, str) else ""
 
 
 def _returns(compiled: CompiledModel) -> str:
@@ -234,7 +246,7 @@ def forward_lines(compiled: CompiledModel) -> list[str]:
         base = owner.get(node.name, node.name)
         if node.op == "placeholder":
             base = node.target
-        candidate = base
+        candidate = identifier(base)
         while candidate in used or keyword.iskeyword(candidate):
             candidate += "_"
         used.add(candidate)
@@ -254,16 +266,17 @@ def forward_lines(compiled: CompiledModel) -> list[str]:
             result = node.args[0]
             note = ""
             if compiled.output_activation:
-                note = f"  # logits: predict() applies the {compiled.output_activation}"
+                note = f"  # logits: predict() applies the {comment_text(compiled.output_activation)}"
             out.append(f"return {value(result)}{note}")
             continue
         if node.op == "call_module":
-            expr = f"self.{node.target}({', '.join(value(a) for a in node.args)})"
+            target = ".".join(identifier(part) for part in str(node.target).split("."))
+            expr = f"self.{target}({', '.join(value(a) for a in node.args)})"
         elif node.op == "call_function":
             fn = FUNCTION_NAMES.get(node.target)
             if fn is None:
                 raise UnsupportedLayer(f"cannot write the function {node.target} as Python source")
-            parts = [value(a) for a in node.args] + [f"{k}={literal(v)}" for k, v in node.kwargs.items()]
+            parts = [value(a) for a in node.args] + [f"{identifier(k)}={literal(v)}" for k, v in node.kwargs.items()]
             expr = f"{fn}({', '.join(parts)})"
         else:
             raise UnsupportedLayer(f"cannot write the graph step {node.op} {node.target} as Python source")

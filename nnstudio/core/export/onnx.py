@@ -32,7 +32,7 @@ from torch import nn
 
 from nnstudio import __version__
 from nnstudio.core.compile import CompiledModel
-from nnstudio.core.export.common import ExportError, ExportResult, write_atomic
+from nnstudio.core.export.common import ExportError, ExportResult, check_target, one_line, write_atomic
 from nnstudio.core.export.weights import compiled_with_weights
 from nnstudio.core.project.model import Project
 
@@ -54,6 +54,7 @@ def export_onnx(project: Project, path: str | os.PathLike[str], verify: bool = T
     """Write ``project``'s network to ``path`` as ONNX. ``verify`` compares it with PyTorch in onnxruntime
     when onnxruntime is installed."""
     check_available()
+    given, path = path, check_target(path)  # before any work; the large-model branch writes in place
     compiled, warnings_ = compiled_with_weights(project)
     module = compiled.module.eval()
     inputs = tuple(compiled.example_inputs(batch=EXAMPLE_BATCH))
@@ -61,13 +62,15 @@ def export_onnx(project: Project, path: str | os.PathLike[str], verify: bool = T
     size = sum(t.numel() * t.element_size() for t in module.state_dict().values())
     program = _export(module, inputs, compiled, output_name)
     _describe(program, project, compiled, output_name)
-    path = Path(path)
     external = size > LARGE_BYTES
     if external:  # the weights file is named after the model file, so it is written in place
-        with _quiet():
-            program.save(path, external_data=True)
+        try:
+            with _quiet():
+                program.save(path, external_data=True)
+        except OSError as exc:
+            raise ExportError(f"cannot export to {one_line(os.fspath(given))}: {exc.strerror or exc}") from None
     else:
-        write_atomic(path, lambda tmp: program.save(tmp, external_data=False))
+        write_atomic(given, lambda tmp: program.save(tmp, external_data=False))
     notes = [f"inputs {', '.join(compiled.input_names)} (dynamic batch); output {output_name}"]
     if external:
         notes.append(f"the weights are stored beside the model in {path.name}.data")
@@ -164,12 +167,14 @@ def _failing_layer(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> str |
 
 
 def _describe(program: Any, project: Project, compiled: CompiledModel, output_name: str) -> None:
-    """Name the model and record what its output is in the ONNX metadata (best effort)."""
+    """Name the model and record what its output is in the ONNX metadata (best effort). The project's name
+    goes in as one printable line (protobuf strings must be valid UTF-8: a lone surrogate is escaped)."""
+    name = one_line(project.name, 200) if isinstance(project.name, str) and project.name.strip() else "network"
     try:
         model = program.model
         model.producer_name = "NN Studio"
         model.producer_version = __version__
-        model.doc_string = (project.name or "network") + (
+        model.doc_string = name + (
             f": {output_name} are raw scores; apply {compiled.output_activation} for probabilities"
             if compiled.output_activation else "")
         model.metadata_props["output_activation"] = compiled.output_activation or "none"

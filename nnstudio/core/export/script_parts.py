@@ -1,5 +1,8 @@
 """The project-specific parts of an exported script: header, settings, loss / optimizer / targets, the data
 plan and the command line. The generic parts are real functions in ``standalone_data`` / ``standalone_train``.
+
+Every value from the project reaches the text through ``formatting``'s helpers: ``literal`` in code,
+``comment`` / ``comment_text`` in comments, ``docstring_text`` in docstrings. Nothing is put in bare.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from dataclasses import dataclass, field
 from nnstudio import __version__
 from nnstudio.core.compile import CompiledModel
 from nnstudio.core.errors import NNStudioError
-from nnstudio.core.export.model_code import literal
+from nnstudio.core.export.common import one_line
+from nnstudio.core.export.formatting import comment, comment_text, docstring_text, literal
+from nnstudio.core.export.model_code import one_title
 from nnstudio.core.layers.base import LONG, format_shape
 from nnstudio.core.project.model import Project
 from nnstudio.core.training.config import TrainConfig
@@ -26,6 +31,7 @@ GENERATED = {
     "polynomial": ("make_polynomial", ("samples", "degree", "noise", "seed")),
 }
 TABLES = ("iris", "wine", "breast_cancer")
+FILENAME_LIMIT = 120  # the longest file name the script repeats in its comments and --help
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "bce": "nn.BCEWithLogitsLoss()", "mse": "nn.MSELoss()",
           "mae": "nn.L1Loss()", "huber": "nn.HuberLoss()"}
 
@@ -53,33 +59,34 @@ def data_plan(project: Project, compiled: CompiledModel) -> DataPlan:
     except NNStudioError as exc:
         stub = _stub(compiled, f"The project's dataset settings cannot be used ({exc}).")
         return DataPlan([], stub, summary="none: fill in load_data()",
-                        warnings=[f"the dataset settings cannot be used ({exc}): load_data() is left to fill in"])
+                        warnings=[f"the dataset settings cannot be used ({one_line(exc)}): load_data() is left "
+                                  "to fill in"])
     stratify = compiled.task != "regression"
-    split_call = (f"    train, val = split_indices(y, val_fraction={split['val_fraction']!r}, "
-                  f"test_fraction={split['test_fraction']!r}, seed={split['split_seed']!r}, "
-                  f"stratify={stratify})\n    return x[train], y[train], x[val], y[val]\n") if name else ""
+    split_call = (f"    train, val = split_indices(y, val_fraction={literal(split['val_fraction'])}, "
+                  f"test_fraction={literal(split['test_fraction'])}, seed={literal(split['split_seed'])}, "
+                  f"stratify={literal(stratify)})\n    return x[train], y[train], x[val], y[val]\n") if name else ""
     if name in GENERATED:
         function, keys = GENERATED[name]
         args = ", ".join(f"{k}={literal(options[k])}" for k in keys)
-        doc = (f'    """NN Studio\'s {name} dataset, generated and split exactly as the app does it (the same '
-               'samples, the same validation part)."""\n')
+        doc = _doc(f"NN Studio's {name} dataset, generated and split exactly as the app does it (the same "
+                   "samples, the same validation part).")
         source = f"def load_data(args):\n{doc}    x, y = {function}({args})\n{split_call}"
         return DataPlan([function, "split_indices"], source, summary=f"NN Studio's {name} set, generated "
                         "here with the same maths and seed as in the app", warnings=_fit_warnings(project))
     if name == "digits":
-        file = "digits.npz"
-        doc = (f'    """The bundled handwritten digits ({file}), {options["size"]} x {options["size"]} '
-               'pixels, split exactly as NN Studio splits them."""\n')
-        source = (f"def load_data(args):\n{doc}    x, y = load_digits(require_data(args, \"{file}\"), "
-                  f"size={options['size']})\n{split_call}")
+        file, size = "digits.npz", options["size"]
+        doc = _doc(f"The bundled handwritten digits ({file}), {size} x {size} pixels, split exactly as NN "
+                   "Studio splits them.")
+        source = (f"def load_data(args):\n{doc}    x, y = load_digits(require_data(args, {literal(file)}), "
+                  f"size={literal(size)})\n{split_call}")
         return DataPlan(["load_digits", "require_data", "split_indices"], source, file,
                         f"the bundled digits file (pass --data PATH/{file})", _fit_warnings(project))
     if name in TABLES:
         file = f"{name}.csv"
-        doc = (f'    """The bundled {name} table ({file}): features standardised, split exactly as NN Studio '
-               'splits it."""\n')
-        source = (f"def load_data(args):\n{doc}    x, y, classes = load_table(require_data(args, \"{file}\"))\n"
-                  f"{split_call}")
+        doc = _doc(f"The bundled {name} table ({file}): features standardised, split exactly as NN Studio "
+                   "splits it.")
+        source = (f"def load_data(args):\n{doc}    x, y, classes = load_table(require_data(args, "
+                  f"{literal(file)}))\n{split_call}")
         return DataPlan(["load_table", "require_data", "split_indices"], source, file,
                         f"the bundled {file} (pass --data PATH/{file})", _fit_warnings(project))
     if name:
@@ -90,6 +97,11 @@ def data_plan(project: Project, compiled: CompiledModel) -> DataPlan:
     return DataPlan([], _stub(compiled, why), summary=summary)
 
 
+def _doc(text: str, indent: str = "    ") -> str:
+    """A one-line docstring holding ``text`` (escaped), with its newline."""
+    return f'{indent}"""{docstring_text(text)}"""\n'
+
+
 def _fit_warnings(project: Project) -> list[str]:
     """The app's own check that the dataset fits the network (cheap for built-in sets)."""
     try:
@@ -97,7 +109,7 @@ def _fit_warnings(project: Project) -> list[str]:
 
         prepare(project, device="cpu")  # the script picks its own device
     except NNStudioError as exc:
-        return [f"the exported script will not train as it is: {exc}"]
+        return [f"the exported script will not train as it is: {one_line(exc)}"]
     return []
 
 
@@ -106,16 +118,17 @@ def _stub(compiled: CompiledModel, why: str) -> str:
     for name, info in zip(compiled.input_names, compiled.input_infos):
         if info.dtype == LONG:
             ids = f", ids 0..{info.vocab - 1}" if info.vocab else ""
-            shapes.append(f"#   x ({name}): int64 token ids of shape {format_shape(info.shape)}{ids}")
+            shapes.append(f"  x ({name}): int64 token ids of shape {format_shape(info.shape)}{ids}")
         else:
-            shapes.append(f"#   x ({name}): float32 values of shape {format_shape(info.shape)}")
+            shapes.append(f"  x ({name}): float32 values of shape {format_shape(info.shape)}")
     if len(shapes) > 1:
-        shapes.append("#   (several Inputs: x is a tuple with one tensor per Input, in this order)")
-    shapes.append("#   y: " + _target_text(compiled))
-    bar = "# " + "=" * 92
-    lines = [bar, "# PLUG YOUR DATA IN HERE.", *[f"# {w}" for w in textwrap.wrap(why, 90)],
-             "# The network expects:", *shapes, "# Return x_train, y_train, x_val, y_val (torch tensors).", bar]
-    body = "\n".join("    " + line for line in lines)
+        shapes.append("  (several Inputs: x is a tuple with one tensor per Input, in this order)")
+    shapes.append("  y: " + _target_text(compiled))
+    bar = "=" * 92
+    reason = textwrap.wrap(comment_text(why), 90, break_on_hyphens=False)
+    lines = [bar, "PLUG YOUR DATA IN HERE.", *reason, "The network expects:", *shapes,
+             "Return x_train, y_train, x_val, y_val (torch tensors).", bar]
+    body = "\n".join("    " + comment(line) for line in lines)
     return (f'def load_data(args):\n    """Your training and validation data."""\n{body}\n'
             '    raise NotImplementedError("plug your data in here: return x_train, y_train, x_val, y_val")\n')
 
@@ -137,11 +150,13 @@ def header(project: Project, title: str, compiled: CompiledModel, config: TrainC
                        for i in compiled.input_infos)
     out = f"{format_shape(compiled.output_info.shape)} " + (
         f"logits ({compiled.output_activation} in predict())" if compiled.output_activation else "values")
-    description = textwrap.wrap(" ".join(project.description.split()), 96) if project.description else []
+    text = project.description if isinstance(project.description, str) else ""
+    description = textwrap.wrap(comment_text(" ".join(text.split())), 96, break_on_hyphens=False)
     arrays = ", ".join(compiled.input_names)
     settings = f"{config.optimizer}, lr {config.lr:g}, batch size {config.batch_size}, {config.epochs} epochs"
+    filename = comment_text(filename, FILENAME_LIMIT)
     lines = [
-        f"{title}: a PyTorch network exported from NN Studio {__version__}.",
+        f"{one_title(title)}: a PyTorch network exported from NN Studio {__version__}.",
         "", *description, "" if description else None,
         f"Network: {layers} layers, {params:,} parameters; input {inputs}; output {out}.",
         f"Data: {plan.summary}.",
@@ -159,7 +174,7 @@ def header(project: Project, title: str, compiled: CompiledModel, config: TrainC
         "Needs torch, numpy and safetensors (pip install torch numpy safetensors), nothing from NN Studio.",
         *_not_carried(config),
     ]
-    return "\n".join("#" if line == "" else f"# {line}" for line in lines if line is not None)
+    return "\n".join(comment(line) for line in lines if line is not None)
 
 
 def _not_carried(config: TrainConfig) -> list[str]:
@@ -175,44 +190,56 @@ def _not_carried(config: TrainConfig) -> list[str]:
 
 
 def settings_source(config: TrainConfig, compiled: CompiledModel, filename: str) -> str:
-    dtypes = ", ".join(f"{n!r}: torch.{'long' if i.dtype == LONG else 'float32'}"
-                       for n, i in zip(compiled.input_names, compiled.input_infos)).replace("'", '"')
-    stem = filename.rsplit(".", 1)[0] or "model"
+    dtypes = ", ".join(f"{literal(n)}: torch.{'long' if i.dtype == LONG else 'float32'}"
+                       for n, i in zip(compiled.input_names, compiled.input_infos))
     return "\n".join([
-        f"EPOCHS = {config.epochs}",
-        f"BATCH_SIZE = {config.batch_size}  # per process under torchrun",
-        f"LEARNING_RATE = {config.lr!r}",
+        f"EPOCHS = {literal(config.epochs)}",
+        f"BATCH_SIZE = {literal(config.batch_size)}  # per process under torchrun",
+        f"LEARNING_RATE = {literal(config.lr)}",
         f"DEVICE = {literal(config.device)}  # auto: CUDA, then Apple's GPU, then the CPU",
-        f"SAVE = {literal(stem + '_trained.safetensors')}  # where training writes the weights",
-        f"SEED = {config.seed}",
-        f"EARLY_STOPPING = {config.early_stopping}  # stop when the loss has not improved for PATIENCE epochs",
-        f"PATIENCE = {config.patience}",
-        f"RESTORE_BEST = {config.restore_best}  # keep the weights of the epoch with the lowest val_loss",
+        f"SAVE = {literal(save_name(filename))}  # where training writes the weights",
+        f"SEED = {literal(config.seed)}",
+        f"EARLY_STOPPING = {literal(config.early_stopping)}  # stop when the loss has not improved for "
+        "PATIENCE epochs",
+        f"PATIENCE = {literal(config.patience)}",
+        f"RESTORE_BEST = {literal(config.restore_best)}  # keep the weights of the epoch with the lowest val_loss",
         f"TASK = {literal(compiled.task)}",
         f"INPUT_DTYPES = {{{dtypes}}}  # the network's inputs, in order",
     ])
+
+
+def save_name(filename: str) -> str:
+    """Where the script saves its trained weights: ``model_trained.safetensors`` beside ``model.py``. Only
+    printable characters of the name are kept (the script prints it), and never a folder."""
+    stem = filename.rsplit(".", 1)[0] if isinstance(filename, str) else ""
+    stem = "".join(ch if ch.isprintable() and ch not in "/\\" else "_" for ch in stem)[:FILENAME_LIMIT]
+    return (stem.strip() or "model") + "_trained.safetensors"
 
 
 def training_functions(compiled: CompiledModel, config: TrainConfig) -> str:
     c = config
     loss = LOSSES[compiled.loss]
     optimizer = {
-        "sgd": f"torch.optim.SGD(model.parameters(), lr=lr, momentum={c.momentum!r}"
+        "sgd": f"torch.optim.SGD(model.parameters(), lr=lr, momentum={literal(c.momentum)}"
                + (", nesterov=True" if c.nesterov and c.momentum > 0 else "") + _decay(c.l2) + ")",
         "adam": f"torch.optim.Adam(model.parameters(), lr=lr{_decay(c.l2)})",
-        "adamw": f"torch.optim.AdamW(model.parameters(), lr=lr, weight_decay={c.l2!r})",
-        "rmsprop": f"torch.optim.RMSprop(model.parameters(), lr=lr, momentum={c.momentum!r}{_decay(c.l2)})",
+        "adamw": f"torch.optim.AdamW(model.parameters(), lr=lr, weight_decay={literal(c.l2)})",
+        "rmsprop": f"torch.optim.RMSprop(model.parameters(), lr=lr, momentum={literal(c.momentum)}"
+                   f"{_decay(c.l2)})",
     }[c.optimizer]
     scheduler = {
         "none": "None",
-        "step": f"torch.optim.lr_scheduler.StepLR(optimizer, step_size={c.step_size}, gamma={c.gamma!r})",
+        "step": f"torch.optim.lr_scheduler.StepLR(optimizer, step_size={literal(c.step_size)}, "
+                f"gamma={literal(c.gamma)})",
         "cosine": "torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)",
         "plateau": "torch.optim.lr_scheduler.ReduceLROnPlateau(\n        optimizer, mode=\"min\", "
-                   f"factor={c.plateau_factor!r}, patience={c.plateau_patience}\n    )",
+                   f"factor={literal(c.plateau_factor)}, patience={literal(c.plateau_patience)}\n    )",
     }[c.schedule]
     penalty = ("    weights = [p for p in model.parameters() if p.dim() >= 2]  # not biases or norm scales\n"
-               f"    loss = loss + {c.l1!r} * sum(w.abs().sum() for w in weights)  # L1 penalty\n") if c.l1 else ""
-    clip = f"    torch.nn.utils.clip_grad_norm_(model.parameters(), {c.grad_clip!r})\n" if c.grad_clip else ""
+               f"    loss = loss + {literal(c.l1)} * sum(w.abs().sum() for w in weights)  # L1 penalty\n"
+               ) if c.l1 else ""
+    clip = (f"    torch.nn.utils.clip_grad_norm_(model.parameters(), {literal(c.grad_clip)})\n"
+            if c.grad_clip else "")
     return (
         f'def make_loss():\n    """The loss the app trains with."""\n    return {loss}\n\n\n'
         f"def make_optimizer(model, lr):\n    return {optimizer}\n\n\n"
@@ -228,21 +255,21 @@ def training_functions(compiled: CompiledModel, config: TrainConfig) -> str:
 
 
 def _decay(l2: float) -> str:
-    return f", weight_decay={l2!r}" if l2 else ""
+    return f", weight_decay={literal(l2)}" if l2 else ""
 
 
 def _targets(compiled: CompiledModel) -> str:
-    shape = ", ".join(str(d) for d in compiled.output_info.shape)
+    shape = ", ".join(literal(int(d)) for d in compiled.output_info.shape)
     if compiled.task == "multiclass" and compiled.loss == "cross_entropy":
         doc, body = "Class indices (N,), as cross-entropy takes them.", "y.long()"
     elif compiled.task == "multiclass":
-        classes = int(compiled.output_info.shape[-1])
+        classes = literal(int(compiled.output_info.shape[-1]))
         doc, body = f"One-hot rows for the {compiled.loss} loss.", f"F.one_hot(y.long(), {classes}).float()"
     elif compiled.task == "binary":
         doc, body = "0/1 floats shaped like the network's output.", f"y.float().reshape(len(y), {shape})"
     else:
         doc, body = "Float targets shaped like the network's output.", f"y.float().reshape(len(y), {shape})"
-    return f'def prepare_targets(y):\n    """{doc}"""\n    return {body}'
+    return f"def prepare_targets(y):\n{_doc(doc)}    return {body}"
 
 
 def _correct(compiled: CompiledModel) -> str:
@@ -251,24 +278,25 @@ def _correct(compiled: CompiledModel) -> str:
     if compiled.task == "binary":
         cut = 0 if compiled.output_activation else 0.5
         what = "logits above 0" if cut == 0 else "outputs above 0.5"
-        body = f"((outputs > {cut}).float() == targets).sum()"
+        body = f"((outputs > {literal(cut)}).float() == targets).sum()"
         doc = f"How many samples are classified right ({what} are class 1)."
     elif compiled.loss == "cross_entropy":
         body, doc = "(outputs.argmax(dim=-1) == targets).sum()", "How many samples are classified right."
     else:
         body = "(outputs.argmax(dim=-1) == targets.argmax(dim=-1)).sum()"
         doc = "How many samples are classified right."
-    return f'def count_correct(outputs, targets):\n    """{doc}"""\n    return {body}\n\n\n'
+    return f"def count_correct(outputs, targets):\n{_doc(doc)}    return {body}\n\n\n"
 
 
 def parse_args_source(data_file: str | None, filename: str) -> str:
     data = ""
     if data_file:
-        data = (f'    parser.add_argument("--data", metavar="PATH", help="the bundled {data_file} '
-                f'(NN Studio keeps it in resources/data)")\n')
+        help_ = literal(f"the bundled {data_file} (NN Studio keeps it in resources/data)")
+        data = f'    parser.add_argument("--data", metavar="PATH", help={help_})\n'
+    description = literal(f"Train or run the network exported to {one_line(filename, FILENAME_LIMIT)}.")
     return (
         "def parse_args(argv=None):\n"
-        f'    parser = argparse.ArgumentParser(description="Train or run the network exported to {filename}.")\n'
+        f"    parser = argparse.ArgumentParser(description={description})\n"
         '    parser.add_argument("--epochs", type=int, default=EPOCHS)\n'
         '    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="samples per step and '
         'process")\n'

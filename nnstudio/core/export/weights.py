@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from nnstudio import __version__
 from nnstudio.core.compile import CompiledModel, compile_graph
 from nnstudio.core.errors import TrainingError
-from nnstudio.core.export.common import ExportError, ExportResult, write_atomic
+from nnstudio.core.export.common import ExportError, ExportResult, check_target, one_line, write_atomic
 from nnstudio.core.project.model import Project
 from nnstudio.core.training.config import TrainConfig
 from nnstudio.core.training.project_run import load_weights
@@ -46,10 +46,18 @@ def state_dict(compiled: CompiledModel) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in compiled.module.state_dict().items()}
 
 
+def metadata(project: Project) -> dict[str, str]:
+    """The file's metadata: the project's name as one printable line (a lone surrogate, which UTF-8 cannot
+    hold, written as its escape), at most 200 characters."""
+    name = project.name if isinstance(project.name, str) else ""
+    return {"format": "pt", "exporter": f"NN Studio {__version__}", "project": one_line(name, 200)}
+
+
 def export_weights(project: Project, path: str | os.PathLike[str]) -> ExportResult:
+    check_target(path)  # before any work: a bad path is refused at once
     compiled, warnings = compiled_with_weights(project)
     tensors = state_dict(compiled)
-    metadata = {"format": "pt", "exporter": f"NN Studio {__version__}", "project": project.name or ""}
-    written = write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    metadata_ = metadata(project)
+    written = write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata=metadata_))
     count = sum(t.numel() for t in tensors.values())
     return ExportResult(Path(written), "safetensors", warnings, [f"{len(tensors)} tensors, {count:,} values"])
