@@ -11,6 +11,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from nnstudio import __version__
+from nnstudio.core.project.io import sweep_temporary_files
+from nnstudio.ui.error_report import ErrorReporter
 from nnstudio.ui.main_window import MainWindow
 from nnstudio.ui.theme import app_icon, apply_theme
 
@@ -35,6 +37,7 @@ def make_app(argv: Sequence[str] = ()) -> QApplication:
 def start(window: MainWindow, files: Sequence[str] = ()) -> None:
     """Show the window, open the first file given (a bad one is reported and the app stays empty) and offer
     the autosaved copy a crashed session left behind."""
+    sweep_temporary_files([*window.recent.paths(), window.autosaver.folder])  # what interrupted saves left
     window.show()
     if files:
         window.load_file(files[0])
@@ -74,10 +77,13 @@ def run_app(argv: Sequence[str]) -> int:
     """Run the app until its window closes; returns the exit code."""
     created = QApplication.instance() is None
     app = make_app(argv)
+    reporter = ErrorReporter(parent=app).install()  # an uncaught exception: a dialog and the log, no traceback
     args = app.arguments()[1:] if created else list(argv)  # Qt has removed its own options (-style ...)
     files = [a for a in args if not a.startswith("-")]
     window = MainWindow(QSettings())
     app.installEventFilter(FileOpenFilter(window))
     _fit_to_screen(window)
     start(window, [str(Path(f)) for f in files])
-    return int(app.exec())
+    code = int(app.exec())
+    reporter.uninstall()
+    return code

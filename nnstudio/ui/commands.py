@@ -4,6 +4,7 @@ Edges), never QGraphicsItems. Compound edits (delete a selection, paste) are mac
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Iterable
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -11,6 +12,8 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from nnstudio.core.errors import GraphError
 from nnstudio.core.graph import Edge, Graph, Node, check_id
 from nnstudio.core.layers.registry import get_spec
+from nnstudio.ui.canvas.style import POSITION_LIMIT
+from nnstudio.ui.safe_text import menu_text
 
 
 class AddNodeCommand(QUndoCommand):
@@ -85,7 +88,7 @@ class ConnectCommand(QUndoCommand):
 class DisconnectCommand(QUndoCommand):
     def __init__(self, graph: Graph, edge: Edge, parent: QUndoCommand | None = None) -> None:
         super().__init__(parent)
-        if edge not in graph.edges:  # refused before the stack sees it
+        if not graph.has_edge(edge):  # refused before the stack sees it
             raise GraphError(f"{edge.src} is not connected to {edge.dst}")
         self.graph, self.edge = graph, edge
         self.index = 0
@@ -112,7 +115,7 @@ class SetParamsCommand(QUndoCommand):
         self.graph, self.node_id = graph, node_id
         self.new = copy.deepcopy(changes)
         self.old = {k: copy.deepcopy(node.params.get(k)) for k in changes}
-        self.setText(f"Change {', '.join(changes)} of {node.title}")
+        self.setText(menu_text(f"Change {', '.join(changes)} of {node.title}", 80))  # Edit > Undo shows it
 
     def redo(self) -> None:
         self.graph.set_params(self.node_id, self.new)
@@ -158,7 +161,7 @@ class MoveNodesCommand(QUndoCommand):
 def delete_nodes(stack: QUndoStack, graph: Graph, node_ids: Iterable[str], edges: Iterable[Edge] = ()) -> None:
     """Delete nodes with their wires, and the loose ``edges`` (selected wires), as one undo step."""
     ids = list(dict.fromkeys(nid for nid in node_ids if nid in graph.nodes))
-    wires = [e for e in dict.fromkeys(edges) if e in graph.edges and e.src not in ids and e.dst not in ids]
+    wires = [e for e in dict.fromkeys(edges) if graph.has_edge(e) and e.src not in ids and e.dst not in ids]
     if not ids and not wires:
         return
     if ids and not wires:
@@ -198,9 +201,9 @@ def paste_nodes(stack: QUndoStack, graph: Graph, clip: dict[str, Any],
     new_ids: dict[str, str] = {}
     try:
         for nd in nodes:
-            x, y = nd.get("position", (0.0, 0.0))
-            cmd = AddNodeCommand(graph, nd["type"], (x + offset[0], y + offset[1]), nd.get("params"),
-                                 label=nd.get("label", ""))
+            x, y = clip_position(nd)
+            x, y = (max(-POSITION_LIMIT, min(POSITION_LIMIT, v)) for v in (x + offset[0], y + offset[1]))
+            cmd = AddNodeCommand(graph, nd["type"], (x, y), nd.get("params"), label=nd.get("label", ""))
             stack.push(cmd)
             new_ids[nd["id"]] = cmd.node_id
         for ed in clip.get("edges", []):
@@ -216,6 +219,7 @@ def _check_clip(clip: dict[str, Any]) -> None:
     scratch = Graph()
     try:
         for nd in clip["nodes"]:
+            clip_position(nd)
             spec = get_spec(nd["type"])
             problems = spec.param_problems(nd.get("params") or {})
             if problems:
@@ -224,5 +228,19 @@ def _check_clip(clip: dict[str, Any]) -> None:
         for ed in clip.get("edges", []):
             if ed["from"] in scratch.nodes and ed["to"] in scratch.nodes:
                 scratch.connect(ed["from"], ed["to"], ed.get("port", 0))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise GraphError(f"the clipboard does not hold layers: {exc}") from None
+
+
+def clip_position(nd: Any) -> tuple[float, float]:
+    """The position of a clipboard node: two finite numbers (GraphError otherwise: the clipboard may hold
+    anything another program put there)."""
+    if not isinstance(nd, dict):
+        raise GraphError("the clipboard does not hold layers")
+    try:
+        x, y = (float(v) for v in nd.get("position", (0.0, 0.0)))
+    except (TypeError, ValueError, OverflowError):
+        raise GraphError("the clipboard does not hold layers: a position is not two numbers") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise GraphError("the clipboard does not hold layers: a position is not finite")
+    return x, y

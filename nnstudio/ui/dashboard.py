@@ -17,6 +17,8 @@ Integration (main window)::
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections import deque
 from typing import Any, Iterable
@@ -31,7 +33,16 @@ from nnstudio.ui.plots.boundary import BoundaryPlot
 from nnstudio.ui.plots.confusion import ConfusionPlot
 from nnstudio.ui.plots.histograms import HistogramPlot
 from nnstudio.ui.plots.loss import LearningRatePlot, LossPlot, MetricsPlot
+from nnstudio.ui.safe_text import clean, one_line, plain
 from nnstudio.ui.workers.training_worker import Drained
+
+log = logging.getLogger(__name__)
+
+
+def _is_epoch(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and abs(value) < 1e9
+
 
 # Drawing runs on the GUI thread holding Python's GIL, which the training thread needs too (PySide keeps the GIL
 # through QPainter calls). So the dashboard spends at most DRAW_BUDGET of the time drawing, over any
@@ -120,7 +131,7 @@ class TrainingDashboard(QWidget):
         self.tabs.addTab(self.histograms, "Weights && gradients")
         self.tabs.addTab(self.activations, "Activations")
 
-        self.status = QLabel("No training yet: press Start in the training panel.")
+        self.status = plain(QLabel("No training yet: press Start in the training panel."))
         # its text changes at every drain: it must never change the layout (and so repaint every plot)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.png_button = QPushButton("Save plot as PNG…")
@@ -252,8 +263,17 @@ class TrainingDashboard(QWidget):
 
     def load_history(self, history: dict[str, Any] | None, classes: list[str] | None = None,
                      task: str | None = None) -> None:
-        """Show the curves of a finished training (a project's saved ``history``)."""
-        rows = export.history_rows(history)
+        """Show the curves of a finished training (a project's saved ``history``). A history from a file may
+        hold anything: rows that are not epochs are left out, and one that cannot be drawn at all is said so."""
+        try:
+            self._load_history(history, classes, task)
+        except Exception:  # noqa: BLE001 - the project opens; its curves are what is lost
+            log.warning("the training history cannot be drawn", exc_info=True)
+            self.reset()
+            self.status.setText("This project's training history cannot be shown.")
+
+    def _load_history(self, history: Any, classes: list[str] | None, task: str | None) -> None:
+        rows = [r for r in export.history_rows(history) if _is_epoch(r.get("epoch", 0))]
         if task is None:
             task = "regression" if rows and "val_mse" in rows[-1] else "multiclass"
         self.reset({"task": task, "classes": list(classes or [])})
@@ -264,9 +284,10 @@ class TrainingDashboard(QWidget):
         self.metrics.ingest_epochs(rows, history=True)
         self.lr.ingest_epochs(rows, history=True)
         if rows:
-            reason = (history or {}).get("stop_reason") if isinstance(history, dict) else None
+            reason = history.get("stop_reason") if isinstance(history, dict) else None
+            reason = one_line(reason.replace("_", " "), 80) if isinstance(reason, str) else ""
             self.status.setText(f"Trained for {len(rows)} epoch{'s' if len(rows) != 1 else ''}"
-                                + (f" ({reason.replace('_', ' ')})" if reason else "")
+                                + (f" ({reason})" if reason else "")
                                 + ". Train again to see the live plots.")
         else:
             self.status.setText("This project has not been trained yet.")
@@ -279,12 +300,13 @@ class TrainingDashboard(QWidget):
         self._final_frame()
         epochs = len(result.history.get("epochs", []))
         words = {"completed": "finished", "stopped": "stopped", "early_stopping": "stopped early"}
-        self.status.setText(f"Training {words.get(result.stop_reason, result.stop_reason)} after {epochs} "
-                            f"epoch{'s' if epochs != 1 else ''} ({result.steps} steps on {result.device}).")
+        how = words.get(result.stop_reason, one_line(result.stop_reason, 80))
+        self.status.setText(f"Training {how} after {epochs} epoch{'s' if epochs != 1 else ''} ({result.steps} steps "
+                            f"on {result.device}).")
 
     def fail(self, message: str) -> None:
         self._final_frame()
-        self.status.setText(f"Training failed: {message}")
+        self.status.setText(clean(f"Training failed: {message}", 1000))
 
     def _final_frame(self) -> None:
         self.lr.mark_dirty()  # the learning rate is redrawn only now and then while it stays the same

@@ -1,7 +1,9 @@
 """The open project: the Project itself, where it lives on disk, its undo stack and its live shape inference.
 
 "Unsaved changes" is ``not undo_stack.isClean()``; saving marks the stack clean. Opening a file that cannot be
-read raises ProjectFileError and leaves the current project exactly as it was.
+read raises ProjectFileError and leaves the current project exactly as it was. What opening a file left out or
+changed (a malformed history dropped by the loader, layers placed off the canvas and arranged again) is in
+``warnings``, one plain line each, until the next project replaces it; a changed project opens unsaved.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QUndoStack
 
 from nnstudio.core.project import Project, load_project, save_project
+from nnstudio.ui.canvas.layout import repair_layout
 from nnstudio.ui.inference import ShapeWatcher
 
 FILE_SUFFIX = ".nnstudio"
@@ -37,6 +40,7 @@ class Document(QObject):
         self.watcher = ShapeWatcher(self)
         self.project = Project()
         self.path: Path | None = None
+        self.warnings: list[str] = []  # what opening the file left out or changed, one line each
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)  # a method: gone with the document
         self.watcher.set_graph(self.project.graph)
 
@@ -65,20 +69,24 @@ class Document(QObject):
 
     def open(self, path: str | os.PathLike[str]) -> Project:
         """Load ``path``; ProjectFileError (with the reason) if it cannot be read, the current project intact."""
-        project = load_project(path)  # raises before anything here changes
-        self._replace(project, Path(path).resolve())
+        project, warnings, changed = _load(path)  # raises before anything here changes
+        self._replace(project, Path(path).resolve(), warnings)
+        if changed:
+            self.undo_stack.resetClean()  # what is shown is not what the file holds
         return project
 
     def open_copy(self, path: str | os.PathLike[str]) -> Project:
         """Load ``path`` as a new untitled project (examples): Save asks where to write it."""
-        project = load_project(path)
-        self._replace(project, None)
+        project, warnings, changed = _load(path)
+        self._replace(project, None, warnings)
+        if changed:
+            self.undo_stack.resetClean()
         return project
 
     def recover(self, path: str | os.PathLike[str], original: str | None = None) -> Project:
         """Load an autosaved copy; it stays marked unsaved and saves to ``original`` (if it had a file)."""
-        project = load_project(path)
-        self._replace(project, Path(original) if original else None)
+        project, warnings, _changed = _load(path)
+        self._replace(project, Path(original) if original else None, warnings)
         self.undo_stack.resetClean()  # nothing on the stack, yet the work is not on disk
         return project
 
@@ -108,13 +116,25 @@ class Document(QObject):
             self.path_changed.emit(str(self.path))
         self.saved.emit(str(self.path))
 
-    def _replace(self, project: Project, path: Path | None) -> None:
+    def _replace(self, project: Project, path: Path | None, warnings: list[str] | None = None) -> None:
         self.undo_stack.clear()  # commands refer to the old graph; clear() also marks the stack clean
         self.project = project
         self.path = path
+        self.warnings = list(warnings or [])
         self.project_replaced.emit(project)  # views re-bind to the new graph first ...
         self.watcher.set_graph(project.graph)  # ... then get its shapes (inferred) at once
         self.path_changed.emit(str(path) if path else "")
+
+
+def _load(path: str | os.PathLike[str]) -> tuple[Project, list[str], bool]:
+    """The project in ``path``, what its loading left out (``Project.load_warnings``) and whether the window
+    changed it to show it (layers placed off the canvas or on one spot are arranged again)."""
+    project = load_project(path)
+    warnings = [str(w) for w in (getattr(project, "load_warnings", None) or [])]
+    layout = repair_layout(project.graph)
+    if layout:
+        warnings.append(f"{Path(path).name}: {layout}")
+    return project, warnings, layout is not None
 
 
 class RecentFiles:

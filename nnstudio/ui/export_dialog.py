@@ -10,6 +10,7 @@ extension of the file type chosen in the dialog.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -19,7 +20,10 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 from nnstudio.core.errors import NNStudioError
 from nnstudio.core.export import FORMATS, ExportResult, export
 from nnstudio.core.project.model import Project
+from nnstudio.ui.error_report import reason
+from nnstudio.ui.safe_text import message_box, safe_stem
 
+log = logging.getLogger(__name__)
 TITLE = "Export"
 # format -> the dialog's file type (the order is the dialog's order; the first is the default)
 FILTERS = {
@@ -37,11 +41,9 @@ def ask_export_path(parent: QWidget | None, suggested: str, filters: str, select
 
 
 def show_message(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str, details: str = "") -> None:
-    """A modal message box. Tests replace this function."""
-    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
-    if details:
-        box.setInformativeText(details)
-    box.exec()
+    """A modal message box, all plain text (an error quoting a file is shown, never rendered). Tests replace
+    this function."""
+    message_box(parent, icon, title, text, details).exec()
 
 
 def resolve_target(path: str | os.PathLike[str], chosen_filter: str) -> tuple[Path, str]:
@@ -62,7 +64,7 @@ def export_project_interactively(parent: QWidget | None, project: Project, sugge
     or the export failed (the reason was shown). Warnings (an untrained network, ...) are shown after a
     successful export."""
     fmt = format if format in FORMATS else DEFAULT_FORMAT
-    stem = _safe_stem(suggested_name)
+    stem = safe_stem(suggested_name)
     suggested = str(Path(start_dir) / f"{stem}{FORMATS[fmt]}") if start_dir else f"{stem}{FORMATS[fmt]}"
     path, chosen = ask_export_path(parent, suggested, ";;".join(FILTERS.values()), FILTERS[fmt])
     if not path:
@@ -73,13 +75,19 @@ def export_project_interactively(parent: QWidget | None, project: Project, sugge
         result = export(project, target, fmt)
     except NNStudioError as exc:  # ExportError and the graph / training errors under it: a plain message
         _restore_cursor()
-        show_message(parent, QMessageBox.Icon.Critical, "Export failed", f"Cannot export to {target.name}.",
+        show_message(parent, QMessageBox.Icon.Critical, "Export failed", f"Cannot export to {target}.",
                      str(exc))
         return None
     except OSError as exc:  # a folder that is not writable, a full disk ...
         _restore_cursor()
         show_message(parent, QMessageBox.Icon.Critical, "Export failed", f"Cannot write {target}.",
                      exc.strerror or str(exc))
+        return None
+    except Exception as exc:  # noqa: BLE001 - anything a project can cause is one line, never a traceback
+        _restore_cursor()
+        log.error("exporting to %s failed", target, exc_info=exc)
+        show_message(parent, QMessageBox.Icon.Critical, "Export failed", f"Cannot export to {target}.",
+                     reason(exc))
         return None
     _restore_cursor()
     if result.warnings:
@@ -93,12 +101,6 @@ def export_project_interactively(parent: QWidget | None, project: Project, sugge
 def _restore_cursor() -> None:
     if QApplication.overrideCursor() is not None:
         QApplication.restoreOverrideCursor()
-
-
-def _safe_stem(name: str) -> str:
-    """A file name from a project name: no path separators or characters file systems refuse."""
-    cleaned = "".join("_" if c in '<>:"/\\|?*' or ord(c) < 32 else c for c in (name or "").strip())
-    return cleaned.replace(" ", "_").lower() or "model"
 
 
 __all__ = ["FILTERS", "ask_export_path", "export_project_interactively", "resolve_target", "show_message"]

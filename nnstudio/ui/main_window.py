@@ -9,6 +9,7 @@ method (``ask_unsaved_changes``, ``ask_open_path``, ``ask_save_path``, ``show_er
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QMimeData, QPointF, QSettings, Qt, QTimer
@@ -30,6 +31,7 @@ from nnstudio.ui.canvas import style
 from nnstudio.ui.canvas.scene import GraphScene
 from nnstudio.ui.canvas.view import GraphView
 from nnstudio.ui.document import FILE_FILTER, Document, RecentFiles
+from nnstudio.ui.error_report import reason
 from nnstudio.ui.mime import NODES_MIME
 from nnstudio.ui.panels.examples_dialog import ExamplesDialog
 from nnstudio.ui.panels.inspector import InspectorPanel
@@ -37,11 +39,25 @@ from nnstudio.ui.panels.palette import PalettePanel
 from nnstudio.ui.panels.problems import ProblemsPanel
 from nnstudio.ui.panels.summary import SummaryPanel
 from nnstudio.ui.recovery import Autosaver, Recoverable, find_recoverable
+from nnstudio.ui.safe_text import menu_text, message_box, one_line, safe_stem, window_title
 from nnstudio.ui.theme import app_icon
 
 APP_NAME = "NN Studio"
 LAYOUT_VERSION = 1  # bump when the set of docks changes incompatibly: old saved layouts are then ignored
 NODE_SIZE = (style.NODE_W, style.NODE_H)  # for placing new layers without overlap
+log = logging.getLogger(__name__)
+
+
+def file_problem(path: str | Path, exc: BaseException) -> str:
+    """Why ``path`` could not be read or written, in one line that names it."""
+    if isinstance(exc, NNStudioError):
+        text = one_line(str(exc), 600)
+    elif isinstance(exc, OSError):
+        text = one_line(exc.strerror or str(exc), 300)
+    else:  # not a failure the project code foresaw: the line says what, the log has the traceback
+        text = reason(exc)
+    name = one_line(Path(path).name, 300) if str(path) else ""
+    return text if name and name in text else f"{one_line(path, 600)}: {text}"
 
 
 class MainWindow(QMainWindow):
@@ -183,6 +199,7 @@ class MainWindow(QMainWindow):
         self.scene.set_graph(doc.graph, doc.undo_stack)
         self.inspector.set_graph(doc.graph, doc.undo_stack)
         self.summary.set_graph(doc.graph)
+        self.problems.set_file_warnings(doc.warnings)
         self.update_title()
 
     def _on_inferred(self, info: GraphInfo) -> None:
@@ -201,7 +218,7 @@ class MainWindow(QMainWindow):
         self.state_label.setStyleSheet(f"color: {color}; font-weight: bold;" if color else "")
 
     def update_title(self, *_args) -> None:
-        self.setWindowTitle(f"{self.document.display_name}[*] — {APP_NAME}")
+        self.setWindowTitle(f"{window_title(self.document.display_name)}[*] — {APP_NAME}")
         self.setWindowModified(self.document.modified)
 
     def _on_selection_changed(self) -> None:
@@ -218,7 +235,7 @@ class MainWindow(QMainWindow):
             self.view.center_on_node(node_id)
 
     def show_status(self, message: str, timeout_ms: int = 8000) -> None:
-        self.statusBar().showMessage(message, timeout_ms)
+        self.statusBar().showMessage(one_line(message, 500), timeout_ms)
 
     # -- adding layers ------------------------------------------------------------------------------------
     def add_layer(self, type_id: str) -> str | None:
@@ -313,12 +330,11 @@ class MainWindow(QMainWindow):
             self.show_status(f"Exported {result.path.name}", 5000)
 
     def ask_unsaved_changes(self) -> QMessageBox.StandardButton:
-        box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME,
-                          f"Save the changes to “{self.document.display_name}” before closing it?", parent=self)
-        box.setInformativeText("Your changes will be lost if you don't save them.")
-        box.setStandardButtons(QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                               | QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        box = message_box(self, QMessageBox.Icon.Warning, APP_NAME,
+                          f"Save the changes to “{one_line(self.document.display_name)}” before closing it?",
+                          "Your changes will be lost if you don't save them.",
+                          buttons=QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, default=QMessageBox.StandardButton.Save)
         return QMessageBox.StandardButton(box.exec())
 
     def ask_open_path(self) -> str | None:
@@ -328,23 +344,25 @@ class MainWindow(QMainWindow):
 
     def ask_save_path(self) -> str | None:
         doc = self.document
-        start = str(doc.path) if doc.path else f"{(doc.project.name or 'untitled').replace(' ', '_').lower()}.nnstudio"
+        start = str(doc.path) if doc.path else f"{safe_stem(doc.project.name or 'untitled')}.nnstudio"
         path, _ = QFileDialog.getSaveFileName(self, "Save Project As", start, FILE_FILTER)
         return path or None
 
     def show_error(self, title: str, message: str) -> None:
-        QMessageBox.critical(self, title, message)
+        """A modal error box; its text is plain (a message quoting a file is shown, never rendered)."""
+        message_box(self, QMessageBox.Icon.Critical, title, message).exec()
 
     def ask_recover(self, item: Recoverable) -> bool:
         from datetime import datetime
 
         when = datetime.fromtimestamp(item.saved_at).strftime("%Y-%m-%d %H:%M")
-        answer = QMessageBox.question(
-            self, "Recover unsaved work",
-            f"NN Studio did not close normally. Unsaved changes to “{item.name}” were autosaved at {when}.\n\n"
-            "Recover them?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
-        return answer == QMessageBox.StandardButton.Yes
+        box = message_box(
+            self, QMessageBox.Icon.Question, "Recover unsaved work",
+            f"NN Studio did not close normally. Unsaved changes to “{one_line(item.name)}” were autosaved at "
+            f"{when}.\n\nRecover them?",
+            buttons=QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            default=QMessageBox.StandardButton.Yes)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def choose_example(self) -> Path | None:
         return ExamplesDialog.choose(self)
@@ -379,14 +397,37 @@ class MainWindow(QMainWindow):
         """Open ``path`` now; a file that cannot be read is reported and the current project stays as it is."""
         try:
             self.document.open(path)
-        except (NNStudioError, OSError) as exc:
-            self.show_error("Cannot open project", str(exc))
-            if not Path(path).exists():
-                self.recent.remove(str(Path(path).resolve()))
+        except Exception as exc:  # noqa: BLE001 - whatever a file causes is one line naming it, never a crash
+            self._file_failed("Cannot open project", path, exc)
+            try:
+                if not Path(path).exists():
+                    self.recent.remove(str(Path(path).resolve()))
+            except (OSError, ValueError):
+                pass
             return False
         self.recent.add(path)
         self.fit_soon()
         self.show_status(f"Opened {Path(path).name}", 4000)
+        self._tell_warnings(f"Opened {Path(path).name}")
+        return True
+
+    def _file_failed(self, title: str, path: str | Path, exc: BaseException) -> None:
+        if not isinstance(exc, (NNStudioError, OSError)):
+            log.error("%s: %s", title, path, exc_info=exc)  # the traceback goes to the log, not the screen
+        self.show_error(title, file_problem(path, exc))
+
+    def _tell_warnings(self, what: str) -> bool:
+        """Say what opening the file left out or changed: in the status bar, with every line in Problems
+        (raised to the front). True when there was something to say."""
+        warnings = self.document.warnings
+        if not warnings:
+            return False
+        more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        self.show_status(f"{what}, with a warning: {warnings[0]}{more} — see Problems", 20000)
+        dock = self.docks.get("dock_problems")
+        if dock is not None:
+            dock.show()
+            dock.raise_()
         return True
 
     def open_example(self) -> bool:
@@ -397,11 +438,12 @@ class MainWindow(QMainWindow):
             return False
         try:
             self.document.open_copy(path)
-        except (NNStudioError, OSError) as exc:
-            self.show_error("Cannot open example", str(exc))
+        except Exception as exc:  # noqa: BLE001
+            self._file_failed("Cannot open example", path, exc)
             return False
         self.fit_soon()
         self.show_status(f"Opened the example “{self.document.display_name}” as a new project", 5000)
+        self._tell_warnings(f"Opened the example “{self.document.display_name}”")
         return True
 
     def save(self) -> bool:
@@ -416,8 +458,8 @@ class MainWindow(QMainWindow):
     def _write(self, path: Path) -> bool:
         try:
             self.document.save_as(path)
-        except (NNStudioError, OSError) as exc:
-            self.show_error("Cannot save project", str(exc))
+        except Exception as exc:  # noqa: BLE001 - the changes stay, the reason is one line naming the file
+            self._file_failed("Cannot save project", path, exc)
             return False
         self.recent.add(self.document.path)
         self.show_status(f"Saved {self.document.path}", 4000)
@@ -429,7 +471,7 @@ class MainWindow(QMainWindow):
         paths = self.recent.paths()
         for i, path in enumerate(paths, 1):
             p = Path(path)
-            action = menu.addAction(f"&{i % 10}  {p.name}  —  {p.parent}")
+            action = menu.addAction(f"&{i % 10}  {menu_text(p.name)}  —  {menu_text(p.parent)}")
             action.setData(path)
             action.triggered.connect(lambda _checked=False, path=path: self.open_file(path))
         if paths:
@@ -453,13 +495,14 @@ class MainWindow(QMainWindow):
             return False
         try:
             self.document.recover(item.copy, item.original)
-        except (NNStudioError, OSError) as exc:
-            self.show_error("Cannot recover the autosaved copy", str(exc))
+        except Exception as exc:  # noqa: BLE001
+            self._file_failed("Cannot recover the autosaved copy", item.copy, exc)
             return False
         self.autosaver.autosave()  # this session's copy, before the old one goes
         item.discard()
         self.fit_soon()
         self.show_status("Recovered the autosaved copy: save it to keep it", 8000)
+        self._tell_warnings("Recovered the autosaved copy")
         return True
 
     # -- help ---------------------------------------------------------------------------------------------

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer, Signal
 
 from nnstudio.core.errors import NNStudioError
 from nnstudio.core.project import save_project
+from nnstudio.ui.error_report import reason
+
+log = logging.getLogger(__name__)
 
 AUTOSAVE_INTERVAL_MS = 60_000
 PREFIX = "session-"
+MAX_NOTE_BYTES = 65_536
 
 
 def default_folder() -> Path:
@@ -63,15 +69,20 @@ def find_recoverable(folder: Path | None = None) -> list[Recoverable]:
         if not lock.tryLock(0):
             continue  # another running window's copy
         lock.unlock()
-        note: dict = {}
-        with contextlib.suppress(OSError, ValueError):
-            note = json.loads(copy.with_suffix(".json").read_text(encoding="utf-8"))
+        note: Any = {}
+        with contextlib.suppress(OSError, ValueError, RecursionError):
+            path = copy.with_suffix(".json")
+            if path.stat().st_size <= MAX_NOTE_BYTES:
+                note = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(note, dict):  # a damaged note: the copy is still offered, by its file's name
+            note = {}
         try:
             saved_at = copy.stat().st_mtime
         except OSError:
             continue
         original = note.get("original") if isinstance(note.get("original"), str) else None
-        name = str(note.get("name") or (Path(original).name if original else "Untitled"))
+        name = note.get("name") if isinstance(note.get("name"), str) and note.get("name") else \
+            (Path(original).name if original else "Untitled")
         found.append(Recoverable(copy, original, name, saved_at))
     return sorted(found, key=lambda r: r.saved_at, reverse=True)
 
@@ -113,6 +124,10 @@ class Autosaver(QObject):
             self.path.with_suffix(".json").write_text(json.dumps(note), encoding="utf-8")
         except (OSError, NNStudioError) as exc:
             self.failed.emit(f"Autosave failed: {exc}")
+            return None
+        except Exception as exc:  # noqa: BLE001 - a timer slot: a dialog every minute would be worse than a line
+            log.warning("autosave failed", exc_info=True)
+            self.failed.emit(f"Autosave failed: {reason(exc)}")
             return None
         self.saved.emit(str(self.path))
         return self.path

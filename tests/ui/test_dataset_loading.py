@@ -157,3 +157,16 @@ def test_the_memory_limit_is_in_the_form_of_every_importer(panel, qtbot):
     with qtbot.assertNotEmitted(panel.dataset_edited):
         panel.options.editors["max_megabytes"].setValue(2 * 1024 * 1024)
     assert "Memory limit (MB) must be at most 1048576" in panel.options.problem("max_megabytes")
+
+
+def test_column_names_from_a_file_are_shown_literally_on_the_preview_axes(panel, qtbot, tmp_path):
+    """pyqtgraph renders axis labels as HTML: a column named <b>..</b> or <img ..> must show as typed."""
+    path = tmp_path / "points.csv"
+    path.write_text("<b>bold</b>,<img src=x>,label\n" + "".join(f"{i % 7},{i % 5},{i % 2}\n" for i in range(40)))
+    panel.config = {"name": "csv", "path": str(path)}
+    with qtbot.waitSignal(panel.loaded, timeout=10000):
+        panel.reload()
+    plot = panel.preview.plot.getPlotItem()
+    assert panel.preview.kind == "points2d"
+    assert plot.getAxis("bottom").labelText == "&lt;b&gt;bold&lt;/b&gt;"
+    assert plot.getAxis("left").labelText == "&lt;img src=x&gt;"

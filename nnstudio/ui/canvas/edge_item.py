@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from nnstudio.core.graph import Edge
 from nnstudio.ui.canvas import style
+from nnstudio.ui.safe_text import tooltip
 
 HIT_WIDTH = 12.0  # how far from the curve a click still selects the wire
 
@@ -63,7 +64,7 @@ class EdgeItem(_CurveItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)  # under the nodes
-        self.setToolTip(f"{edge.src} \u2192 {edge.dst}")
+        self.setToolTip(tooltip(f"{edge.src} \u2192 {edge.dst}"))
 
     def refresh(self) -> None:
         self.set_ends(self.source.out_port.anchor(), self.target.in_port.anchor())

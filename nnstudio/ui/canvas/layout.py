@@ -8,8 +8,11 @@ Pure Python on the graph model (no Qt), so it is cheap to test.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+
 from nnstudio.core.graph import Graph
-from nnstudio.ui.canvas.style import GRID, LAYOUT_DX, LAYOUT_DY, snap
+from nnstudio.ui.canvas.style import GRID, LAYOUT_DX, LAYOUT_DY, POSITION_LIMIT, snap
 
 
 def depths(graph: Graph) -> dict[str, int]:
@@ -81,3 +84,33 @@ def layered_positions(graph: Graph, dx: float = LAYOUT_DX, dy: float = LAYOUT_DY
     y0 = snap(min(n.position[1] for n in graph.nodes.values()), GRID)
     top = min(y[nid] for nid in graph.nodes)
     return {nid: (x0 + depth[nid] * dx, y0 + snap(y[nid] - top, GRID)) for nid in graph.nodes}
+
+
+def layout_problem(graph: Graph) -> str | None:
+    """Why the positions a file gives cannot be shown as they are (None when they can): layers placed beyond
+    POSITION_LIMIT (or at a non-finite coordinate), or several layers on exactly the same spot (a file written
+    without positions puts every layer at the origin)."""
+    far = sum(1 for n in graph.nodes.values()
+              if not all(math.isfinite(v) and abs(v) <= POSITION_LIMIT for v in n.position))
+    if far:
+        return (f"{far} layer{'s were' if far != 1 else ' was'} placed far off the canvas "
+                f"(more than {POSITION_LIMIT:,.0f} from its centre)")
+    spots = Counter(tuple(n.position) for n in graph.nodes.values())
+    stacked = sum(count for count in spots.values() if count > 1)
+    if stacked:
+        return f"{stacked} layers were placed exactly on top of one another"
+    return None
+
+
+def repair_layout(graph: Graph) -> str | None:
+    """Arrange ``graph`` again (columns by depth, from the origin) when :func:`layout_problem` finds its positions
+    unusable; returns what was wrong and done, in one line, or None when nothing was changed. Moves the nodes
+    directly (call it before any view or undo stack follows the graph)."""
+    problem = layout_problem(graph)
+    if problem is None:
+        return None
+    for i, nid in enumerate(list(graph.nodes)):  # finite first, keeping the file's order from top to bottom
+        graph.move_node(nid, (0.0, float(i)))
+    for nid, pos in layered_positions(graph).items():
+        graph.move_node(nid, pos)
+    return f"{problem}: they were arranged again (save the project to keep the new places)"

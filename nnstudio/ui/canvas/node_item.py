@@ -8,8 +8,6 @@ MoveNodesCommand on release.
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
@@ -18,6 +16,7 @@ from nnstudio.core.graph import Node
 from nnstudio.core.shapes import NodeInfo
 from nnstudio.ui.canvas import style
 from nnstudio.ui.canvas.port_item import PortItem
+from nnstudio.ui.safe_text import one_line, rich, rich_tooltip
 
 _W, _H = style.NODE_W, style.NODE_H
 _PAD = 9.0
@@ -55,7 +54,7 @@ class NodeItem(QGraphicsItem):
         self._outline = QPainterPath()
         self._outline.addRoundedRect(QRectF(0, 0, _W, _H), style.RADIUS, style.RADIUS)
         self.update_from_node(node)
-        self.setPos(QPointF(*node.position))
+        self.setPos(QPointF(*style.canvas_xy(node.position)))
 
     # -- what it shows ----------------------------------------------------------------------------------------
     def update_from_node(self, node: Node) -> None:
@@ -64,9 +63,10 @@ class NodeItem(QGraphicsItem):
         self.spec_title = spec.title
         self.glyph = spec.glyph or spec.title[:1]
         self.description = spec.description
-        self.title = node.label or spec.title
+        # what a file gave is shown on one line, cut long before eliding (a label may be 100,000 characters)
+        self.title = one_line(node.label, 200) if node.label else spec.title
         try:
-            self.summary = spec.summary(node.params)
+            self.summary = one_line(spec.summary(node.params), 200)
         except Exception:  # a bad value is shown as a problem; the face must still draw
             self.summary = ""
         self._relayout()
@@ -76,7 +76,8 @@ class NodeItem(QGraphicsItem):
         if info is None:
             face = ("?", None, ())
         else:
-            face = (info.shape_text, info.params if info.output is not None else None, tuple(info.problems))
+            face = (one_line(info.shape_text, 200), info.params if info.output is not None else None,
+                    tuple(one_line(p, 500) for p in info.problems))
         if face == self._face:
             return False
         self.shape_text, self.param_count, problems = face
@@ -114,23 +115,24 @@ class NodeItem(QGraphicsItem):
         else:
             self._status = "" if self.param_count is None else style.format_count(self.param_count)
             left = inner - f.m_small.horizontalAdvance(self._status) - 10
-            self._id = f.m_small.elidedText(self.node_id, Qt.TextElideMode.ElideMiddle, left)
+            self._id = f.m_small.elidedText(one_line(self.node_id, 200), Qt.TextElideMode.ElideMiddle, left)
         self._face = (self.shape_text, self.param_count, tuple(self.problems))
         self.setToolTip(self._tooltip())
         self.update()
 
     def _tooltip(self) -> str:
         kind = f"{self.spec_title} " if self.title != self.spec_title else ""
-        esc = lambda text: html.escape(text, quote=False)  # noqa: E731
-        lines = [f"<b>{esc(self.title)}</b> &nbsp;<i>{esc(kind + self.node_id)}</i>"]
-        for p in self.problems:
-            lines.append(f"<span style='color:{style.PROBLEM}'>\u26a0 {esc(p)}</span>")
+        lines = [f"<b>{rich(self.title)}</b> &nbsp;<i>{rich(kind + one_line(self.node_id, 200))}</i>"]
+        for p in self.problems[:5]:
+            lines.append(f"<span style='color:{style.PROBLEM}'>\u26a0 {rich(p)}</span>")
+        if len(self.problems) > 5:
+            lines.append(f"<span style='color:{style.PROBLEM}'>\u26a0 {len(self.problems) - 5} more</span>")
         if self.summary:
-            lines.append(esc(self.summary))
-        lines.append(f"output {esc(self.shape_text)}")
+            lines.append(rich(self.summary))
+        lines.append(f"output {rich(self.shape_text)}")
         if self.health is not None:
-            lines.append(f"<i>training: {esc(self.health[1])}</i>")
-        return "<br>".join(lines)
+            lines.append(f"<i>training: {rich(self.health[1])}</i>")
+        return rich_tooltip("<br>".join(lines))
 
     def face_text(self) -> str:
         """Everything written on the card, for tests and accessibility."""

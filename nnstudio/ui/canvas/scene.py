@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
 
@@ -31,6 +31,7 @@ class GraphScene(QGraphicsScene):
     status_message = Signal(str)  # why an edit was refused, or what a gesture did
     node_activated = Signal(str)  # a node was double-clicked
     locked_changed = Signal(bool)
+    extent_changed = Signal()  # nodes were added or moved: the view's scrollable area may have to grow
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -45,6 +46,10 @@ class GraphScene(QGraphicsScene):
         self._drag_start: dict[str, QPointF] | None = None
         self._wire = WireDrag(self)
         self._watcher = None
+        self._extent_timer = QTimer(self)  # one extent_changed per burst of moves (auto layout moves every node)
+        self._extent_timer.setSingleShot(True)
+        self._extent_timer.setInterval(0)
+        self._extent_timer.timeout.connect(self.extent_changed.emit)
 
     # -- the model ------------------------------------------------------------------------------------------
     def _handlers(self) -> dict[str, Any]:
@@ -76,6 +81,7 @@ class GraphScene(QGraphicsScene):
         for name, handler in self._handlers().items():
             getattr(graph, name).connect(handler)
         self._take_watcher_info()
+        self.extent_changed.emit()
 
     def attach(self, watcher) -> None:
         """Follow a ShapeWatcher: every inference updates the node faces (also its latest result for a graph
@@ -129,6 +135,7 @@ class GraphScene(QGraphicsScene):
     # -- graph event handlers -------------------------------------------------------------------------------
     def _on_node_added(self, node: Node) -> None:
         self._add_node_item(node)
+        self._extent_timer.start()
 
     def _on_node_removed(self, node: Node) -> None:
         self._wire.forget_node(node.id)
@@ -163,7 +170,8 @@ class GraphScene(QGraphicsScene):
     def _on_node_moved(self, node: Node) -> None:
         item = self._nodes.get(node.id)
         if item is not None:
-            item.setPos(QPointF(*node.position))  # its edges follow in NodeItem.itemChange
+            item.setPos(QPointF(*style.canvas_xy(node.position)))  # its edges follow in NodeItem.itemChange
+            self._extent_timer.start()
 
     # -- queries --------------------------------------------------------------------------------------------
     def node_item(self, node_id: str) -> NodeItem | None:
@@ -248,15 +256,18 @@ class GraphScene(QGraphicsScene):
         """Paste clipboard nodes with their internal wires; ``at``: where the pasted group's top-left goes
         (otherwise a little below right of the originals). The pasted nodes become the selection."""
         nodes = clip.get("nodes") or []
+        if not isinstance(nodes, list) or not isinstance(clip.get("edges", []), list):
+            self.status_message.emit("The clipboard's layers cannot be read")
+            return []
         if not nodes or not self._editable():
             return []
-        if at is None:
-            offset = PASTE_OFFSET
-        else:
-            left = min(float(n.get("position", (0, 0))[0]) for n in nodes)
-            top = min(float(n.get("position", (0, 0))[1]) for n in nodes)
-            offset = (style.snap(at.x()) - left, style.snap(at.y()) - top)
         try:
+            if at is None:
+                offset = PASTE_OFFSET
+            else:
+                points = [cmd.clip_position(n) for n in nodes]
+                left, top = min(x for x, _ in points), min(y for _, y in points)
+                offset = (style.snap(at.x()) - left, style.snap(at.y()) - top)
             new_ids = cmd.paste_nodes(self.undo_stack, self.graph, clip, offset)
         except GraphError as exc:
             self.status_message.emit(str(exc))

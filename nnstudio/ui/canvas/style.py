@@ -22,6 +22,8 @@ LAYOUT_DX = 240.0  # auto layout: column step
 LAYOUT_DY = 120.0  # auto layout: row step
 MIN_ZOOM, MAX_ZOOM = 0.1, 3.0
 MAX_FIT_ZOOM = 1.25  # fit() never blows a small graph up beyond this
+WORLD = 100_000.0  # the scrollable area around the origin; it grows to hold every node (GraphView)
+POSITION_LIMIT = 1_000_000.0  # a node is drawn at most this far from the origin (a file may say 1e300)
 
 CATEGORY_HUES: dict[str, str] = {
     "Input/Output": "#14a085",
@@ -49,6 +51,16 @@ def mix(a: QColor, b: QColor, t: float) -> QColor:
 
 def snap(value: float, step: float = GRID) -> float:
     return round(value / step) * step
+
+
+def canvas_xy(position) -> tuple[float, float]:
+    """Where a node with model ``position`` is drawn: the position itself within POSITION_LIMIT of the origin,
+    otherwise clamped to it (a non-finite coordinate at 0), so every node is on the canvas and drawable."""
+    out = []
+    for v in tuple(position)[:2]:
+        v = float(v)
+        out.append(0.0 if v != v else max(-POSITION_LIMIT, min(POSITION_LIMIT, v)))
+    return out[0], out[1]
 
 
 @dataclass

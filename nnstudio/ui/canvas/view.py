@@ -13,7 +13,8 @@ from nnstudio.ui.canvas import style
 from nnstudio.ui.canvas.scene import GraphScene
 from nnstudio.ui.mime import LAYER_MIME
 
-WORLD = 100_000.0  # the scrollable area: large enough that panning never hits an edge
+WORLD = style.WORLD  # the scrollable area: large enough that panning never hits an edge near the network
+ROOM = 10_000.0  # room kept around the nodes when the area grows to hold nodes far out
 ZOOM_STEP = 1.25
 
 
@@ -32,7 +33,7 @@ class GraphView(QGraphicsView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setSceneRect(QRectF(-WORLD / 2, -WORLD / 2, WORLD, WORLD))
+        self.setSceneRect(world_rect())
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._space = False
@@ -45,7 +46,9 @@ class GraphView(QGraphicsView):
             " border-radius: 6px; padding: 4px 12px; }")
         self._banner.hide()
         scene.locked_changed.connect(self._on_locked_changed)
+        scene.extent_changed.connect(self.update_scene_rect)
         self._on_locked_changed(scene.locked)
+        self.update_scene_rect()
 
     def graph_scene(self) -> GraphScene:
         return self.scene()  # type: ignore[return-value]
@@ -86,10 +89,24 @@ class GraphView(QGraphicsView):
     def reset_zoom(self) -> None:
         self.zoom_by(1.0 / self.zoom())
 
+    def update_scene_rect(self) -> None:
+        """The scrollable area: WORLD around the origin, grown to hold every node with ROOM around it (so each
+        node of a file can be scrolled to, however far out the file placed it)."""
+        rect = world_rect()
+        nodes = self.graph_scene().nodes_rect()
+        if not nodes.isNull():
+            needed = nodes.adjusted(-ROOM, -ROOM, ROOM, ROOM)
+            if not rect.contains(needed):
+                rect = rect.united(needed)
+        if rect != self.sceneRect():
+            self.setSceneRect(rect)
+
     def fit(self) -> None:
         """Show every node, with a margin; a small graph is not blown up past MAX_FIT_ZOOM."""
+        self.update_scene_rect()
         rect = self.graph_scene().nodes_rect()
-        if rect.isNull():
+        if rect.isNull() or not all(math.isfinite(v) for v in (rect.left(), rect.top(), rect.width(),
+                                                                rect.height())):
             self.resetTransform()
             self.centerOn(0, 0)
             return
@@ -252,6 +269,10 @@ class GraphView(QGraphicsView):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._place_banner()
+
+
+def world_rect() -> QRectF:
+    return QRectF(-WORLD / 2, -WORLD / 2, WORLD, WORLD)
 
 
 def _frange(start: float, stop: float, step: float):

@@ -46,12 +46,14 @@ from nnstudio.core.data.registry import DATASETS, KINDS, PATH_KINDS, SPLIT_KEYS,
 from nnstudio.core.layers.base import Param, TensorInfo
 from nnstudio.ui.panels.training import ERROR_STYLE, ParamForm, _editor_for
 from nnstudio.ui.plots import class_color, quiet_plot, style_plot
+from nnstudio.ui import safe_text
 from nnstudio.ui.workers.data_loader import DataLoader
 
 PREVIEW_DELAY_MS = 250
 PREVIEW_IMAGES = 32
 PREVIEW_ROWS = 50
 PREVIEW_TEXTS = 40
+PREVIEW_TEXT_CHARS = 500  # of one sample text in the list
 KIND_TITLES = {"synthetic": "Generated", "bundled": "Bundled real data", "import": "Your own data"}
 CANCELLED_TEXT = "Loading was cancelled: press Reload to read the data."
 
@@ -230,8 +232,8 @@ class DatasetPreview(QStackedWidget):
         brushes = [cache.setdefault(int(v), pg.mkBrush(class_color(int(v)))) for v in y.reshape(len(y), -1)[:, 0]]
         self.scatter.setData(pos=x, brush=brushes)
         names = data.feature_names or ["x1", "x2"]
-        self.plot.getPlotItem().setLabel("bottom", names[0])
-        self.plot.getPlotItem().setLabel("left", names[1] if len(names) > 1 else "x2")
+        self.plot.getPlotItem().setLabel("bottom", _axis_text(names[0]))  # pyqtgraph renders labels as HTML
+        self.plot.getPlotItem().setLabel("left", _axis_text(names[1]) if len(names) > 1 else "x2")
         self.plot.getPlotItem().setAspectLocked(True)
         self.plot.autoRange()
         self.setCurrentWidget(self.plot)
@@ -243,7 +245,7 @@ class DatasetPreview(QStackedWidget):
         self.scatter.setData(x=x, y=y, brush=pg.mkBrush(class_color(0)))
         names = data.feature_names or ["x"]
         self.plot.getPlotItem().setAspectLocked(False)
-        self.plot.getPlotItem().setLabel("bottom", names[0])
+        self.plot.getPlotItem().setLabel("bottom", _axis_text(names[0]))
         self.plot.getPlotItem().setLabel("left", "target")
         self.plot.autoRange()
         self.setCurrentWidget(self.plot)
@@ -262,7 +264,7 @@ class DatasetPreview(QStackedWidget):
             for i, idx in enumerate(order):
                 r, k = divmod(i, cols)
                 label = data.classes[int(data.y[idx])] if data.task != "regression" else ""
-                t = pg.TextItem(label, color="#e15759", anchor=(0, 0))
+                t = pg.TextItem(safe_text.one_line(label, 40), color="#e15759", anchor=(0, 0))
                 t.setPos(k * (w + 1), r * (h + 1))
                 item.addItem(t)
                 self.image_labels.append(t)
@@ -291,9 +293,14 @@ class DatasetPreview(QStackedWidget):
     def _texts(self, data: Dataset) -> None:
         self.texts.clear()
         for i, text in enumerate(data.texts[:PREVIEW_TEXTS]):
-            self.texts.addItem(f"[{_target_text(data, i)}]  {text}")
+            self.texts.addItem(safe_text.one_line(f"[{_target_text(data, i)}]  {text}", PREVIEW_TEXT_CHARS))
         self.setCurrentWidget(self.texts)
         self.kind = "text"
+
+
+def _axis_text(name: str) -> str:
+    """A column name from a file as a plot axis shows it: one line, escaped (the axis renders HTML)."""
+    return safe_text.rich(safe_text.one_line(name, 60))
 
 
 def _target_text(data: Dataset, i: int) -> str:

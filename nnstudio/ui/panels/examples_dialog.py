@@ -22,6 +22,7 @@ from nnstudio.core.errors import NNStudioError
 from nnstudio.core.paths import EXAMPLES
 from nnstudio.core.project import load_project
 from nnstudio.core.shapes import infer_shapes
+from nnstudio.ui.safe_text import clean, one_line, plain, tooltip
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
@@ -41,9 +42,9 @@ def list_examples(folder: Path = EXAMPLES) -> list[Example]:
     for path in sorted(Path(folder).glob("*.nnstudio")):
         try:
             project = load_project(path)
-        except NNStudioError:
+            info = infer_shapes(project.graph)
+        except (NNStudioError, OSError, ValueError, TypeError, MemoryError):
             continue
-        info = infer_shapes(project.graph)
         out.append(Example(path, project.name or path.stem.replace("_", " ").title(), project.description,
                            len(project.graph.nodes), info.total_params if info.ok else None))
     return sorted(out, key=lambda e: e.name.lower())
@@ -61,17 +62,18 @@ class ExamplesDialog(QDialog):
         self.list.setMinimumWidth(220)
         self.list.setSpacing(2)
         for ex in self.examples:
-            item = QListWidgetItem(ex.name)
+            item = QListWidgetItem(one_line(ex.name, 120))
             item.setData(PATH_ROLE, str(ex.path))
-            item.setToolTip(str(ex.path.name))
+            item.setToolTip(tooltip(ex.path.name))
             self.list.addItem(item)
-        self.title = QLabel()
+        self.title = plain(QLabel())  # an example's name, facts and description are shown as plain text
+        self.title.setWordWrap(True)
         font = self.title.font()
         font.setPointSizeF(font.pointSizeF() * 1.3)
         font.setBold(True)
         self.title.setFont(font)
-        self.facts = QLabel()
-        self.description = QLabel()
+        self.facts = plain(QLabel())
+        self.description = plain(QLabel())
         self.description.setWordWrap(True)
         self.description.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         right = QVBoxLayout()
@@ -95,17 +97,17 @@ class ExamplesDialog(QDialog):
         if self.examples:
             self.list.setCurrentRow(0)
         else:
-            self.description.setText(f"No examples were found in {folder}.")
+            self.description.setText(clean(f"No examples were found in {folder}."))
             self.buttons.button(QDialogButtonBox.StandardButton.Open).setEnabled(False)
 
     def _show(self, row: int) -> None:
         if not 0 <= row < len(self.examples):
             return
         ex = self.examples[row]
-        self.title.setText(ex.name)
+        self.title.setText(one_line(ex.name, 200))
         params = f"{ex.params:,} parameters" if ex.params is not None else "has problems to fix"
-        self.facts.setText(f"{ex.layers} layers · {params} · {ex.path.name}")
-        self.description.setText(ex.description or "")
+        self.facts.setText(one_line(f"{ex.layers} layers · {params} · {ex.path.name}"))
+        self.description.setText(clean(ex.description or ""))
 
     def selected_path(self) -> Path | None:
         item = self.list.currentItem()

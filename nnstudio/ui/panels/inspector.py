@@ -8,7 +8,6 @@ the layer holds. The editors follow the model (``params_changed``/``label_change
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
@@ -32,16 +31,19 @@ from nnstudio.core.shapes import GraphInfo
 from nnstudio.ui.commands import SetLabelCommand, SetParamsCommand
 from nnstudio.ui.panels.activation_plot import ActivationPlot
 from nnstudio.ui.panels.param_widgets import editor_for
+from nnstudio.ui.safe_text import clean, one_line, plain, rich
 from nnstudio.ui.theme import category_color, glyph_icon
 
 
 def activation_of(node: Node) -> str | None:
     """The activation a node applies: the Activation node's function or a layer's ``activation`` param."""
     if node.type_id == "activation":
-        return node.params.get("function")
-    if node.spec.activation_param:
-        return node.params.get("activation")
-    return None
+        act = node.params.get("function")
+    elif node.spec.activation_param:
+        act = node.params.get("activation")
+    else:
+        return None
+    return act if isinstance(act, str) else None  # a bad value from a file is the layer's problem, not a crash
 
 
 def _section(text: str) -> QLabel:
@@ -100,12 +102,14 @@ class InspectorPanel(QWidget):
         head = QHBoxLayout()
         self.icon = QLabel()
         self.icon.setFixedSize(QSize(34, 34))
-        self.title = QLabel()
+        self.title = plain(QLabel())  # a label from a file: plain text, wrapped rather than widening the dock
+        self.title.setWordWrap(True)
         tfont = self.title.font()
         tfont.setPointSizeF(tfont.pointSizeF() * 1.3)
         tfont.setBold(True)
         self.title.setFont(tfont)
-        self.subtitle = QLabel()
+        self.subtitle = plain(QLabel())
+        self.subtitle.setWordWrap(True)
         self.subtitle.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         names = QVBoxLayout()
         names.setSpacing(0)
@@ -115,7 +119,7 @@ class InspectorPanel(QWidget):
         head.addLayout(names, 1)
         c.addLayout(head)
 
-        self.error = QLabel()
+        self.error = plain(QLabel())  # the layer's message may quote a value from the file
         self.error.setObjectName("inspectorError")
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -145,11 +149,11 @@ class InspectorPanel(QWidget):
         c.addWidget(self.plot)
 
         c.addWidget(_section("About"))
-        self.description = QLabel()
+        self.description = plain(QLabel())
         self.description.setWordWrap(True)
         self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         c.addWidget(self.description)
-        self.formula = QLabel()
+        self.formula = plain(QLabel())
         self.formula.setObjectName("formula")
         self.formula.setWordWrap(True)
         self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -232,11 +236,13 @@ class InspectorPanel(QWidget):
 
     def _refresh(self, node: Node) -> None:
         spec = node.spec
-        self.title.setText(node.label or spec.title)
-        self.subtitle.setText(f"{spec.title} · {node.id}" if node.label else f"{node.id} · {spec.category}")
+        self.title.setText(clean(node.label or spec.title, 500))
+        self.subtitle.setText(one_line(f"{spec.title} · {node.id}" if node.label else f"{node.id} · {spec.category}"))
         with QSignalBlocker(self.label_edit):
+            # the whole label, however long (QLineEdit would cut it at 32,767 characters and save that)
+            self.label_edit.setMaxLength(max(32767, len(node.label)))
             self.label_edit.setText(node.label)
-            self.label_edit.setPlaceholderText(node.id)
+            self.label_edit.setPlaceholderText(one_line(node.id))
         for name, editor in self.editors.items():
             editor.set_value(node.params.get(name))
         act = activation_of(node)
@@ -258,10 +264,10 @@ class InspectorPanel(QWidget):
             self.shape_label.setText("")
             return
         ni = self._info.nodes[self.node_id]
-        parts = [f"Output <b>{html.escape(ni.shape_text)}</b>", f"{ni.params:,} parameters"]
+        parts = [f"Output <b>{rich(ni.shape_text, 300)}</b>", f"{ni.params:,} parameters"]
         text = " &nbsp;·&nbsp; ".join(parts)
         if ni.problems:
-            text += "".join(f"<br><span style='color:#c0392b'>⚠ {html.escape(p)}</span>" for p in ni.problems)
+            text += "".join(f"<br><span style='color:#c0392b'>⚠ {rich(p, 1000)}</span>" for p in ni.problems)
         self.shape_label.setText(text)
 
     # -- edits --------------------------------------------------------------------------------------------
@@ -292,7 +298,7 @@ class InspectorPanel(QWidget):
             self.apply(name, value)
 
     def show_error(self, message: str) -> None:
-        self.error.setText(message)
+        self.error.setText(clean(message, 1000))
         self.error.show()
         self.status_message.emit(message)
 

@@ -14,6 +14,7 @@ from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
 
 from nnstudio.core.layers.base import ACTIVATION_TITLES, Param
+from nnstudio.ui.safe_text import one_line
 
 INT_LIMIT = 2_000_000_000  # inside Qt's 32-bit spin box range, far outside any Param's
 FLOAT_LIMIT = 1e15
@@ -143,7 +144,7 @@ class ChoiceEditor(QComboBox):
         with QSignalBlocker(self):
             index = self.findData(value)
             if index < 0:  # a value from a file that is not a choice: show it, so the problem is visible
-                self.addItem(str(value), value)
+                self.addItem(one_line(value, 100), value)
                 index = self.count() - 1
             self.setCurrentIndex(index)
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from nnstudio.core.layers.base import LONG
+from nnstudio.ui.safe_text import clean, one_line, plain
 
 UNTRAINED = "Train the network first to try it"
 UNSUPPORTED = "Predict needs 2-D points, images or text"
@@ -177,7 +178,7 @@ class ProbabilityTable(QTableWidget):
         ranked = sorted(probs.items(), key=lambda kv: -kv[1])
         self.setRowCount(len(ranked))
         for row, (name, p) in enumerate(ranked):
-            self.setItem(row, 0, QTableWidgetItem(name))
+            self.setItem(row, 0, QTableWidgetItem(one_line(name, 200)))
             item = QTableWidgetItem(f"{p * 100:.1f} %")
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.setItem(row, 1, item)
@@ -214,14 +215,14 @@ class PredictPanel(QWidget):
         self._loaded: np.ndarray | None = None  # an image loaded from a file, at the network's H x W
 
         layout = QVBoxLayout(self)
-        self.title = QLabel("Predict")
+        self.title = plain(QLabel("Predict"))  # names the project: plain text
         self.title.setStyleSheet("font-weight: bold;")
         layout.addWidget(self.title)
         self.stack = QStackedWidget()
         layout.addWidget(self.stack, 1)
 
         # message page
-        self.message = QLabel(UNTRAINED)
+        self.message = plain(QLabel(UNTRAINED))
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.stack.addWidget(self.message)
@@ -240,7 +241,7 @@ class PredictPanel(QWidget):
         self.plot.addItem(self.marker)
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
         pl.addWidget(self.plot, 1)
-        self.point_label = QLabel("")
+        self.point_label = plain(QLabel(""))
         pl.addWidget(self.point_label)
         self.stack.addWidget(points)
 
@@ -274,7 +275,7 @@ class PredictPanel(QWidget):
         self.text_edit.textChanged.connect(self._on_text_changed)
         self.text_edit.returnPressed.connect(lambda: self._on_text_changed(self.text_edit.text()))
         tl.addWidget(self.text_edit)
-        self.tokens_label = QLabel("")
+        self.tokens_label = plain(QLabel(""))
         self.tokens_label.setWordWrap(True)
         self.tokens_label.setStyleSheet("color: gray;")
         tl.addWidget(self.tokens_label)
@@ -284,7 +285,7 @@ class PredictPanel(QWidget):
         self.table = ProbabilityTable()
         self.table.setMinimumHeight(120)
         layout.addWidget(self.table, 1)
-        self.error = QLabel("")
+        self.error = plain(QLabel(""))
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #e15759;")
         self.error.setVisible(False)
@@ -294,7 +295,7 @@ class PredictPanel(QWidget):
     # -- project -------------------------------------------------------------------------------------------
     def _show_message(self, text: str) -> None:
         self.mode = "message"
-        self.message.setText(text)
+        self.message.setText(clean(text, 2000))
         self.stack.setCurrentIndex(0)
         self.table.setVisible(False)
         self.error.setVisible(False)
@@ -347,7 +348,7 @@ class PredictPanel(QWidget):
         self.classes = classes
         self.vocab = list(self.dataset.vocab) if self.dataset is not None and self.dataset.vocab else None
         preview = self.dataset.preview if self.dataset is not None else ""
-        name = getattr(project, "name", "") or "the network"
+        name = one_line(getattr(project, "name", "") or "the network", 120)
         if info.dtype == LONG:
             if self.vocab is None:
                 self._show_message(UNSUPPORTED + (f" (the dataset could not be loaded: {dataset_error})"
@@ -400,7 +401,7 @@ class PredictPanel(QWidget):
         try:
             probs = self._probabilities(x)
         except Exception as exc:  # noqa: BLE001
-            self.error.setText(f"Prediction failed: {exc}")
+            self.error.setText(clean(f"Prediction failed: {exc}", 2000))
             self.error.setVisible(True)
             return {}
         self.error.setVisible(False)
@@ -415,7 +416,8 @@ class PredictPanel(QWidget):
         probs = self._run(torch.tensor([[float(x), float(y)]], dtype=torch.float32))
         if probs:
             best = next(iter(probs))
-            self.point_label.setText(f"({x:.3g}, {y:.3g}): most likely {best} ({probs[best] * 100:.1f} %)")
+            self.point_label.setText(one_line(f"({x:.3g}, {y:.3g}): most likely {best} ({probs[best] * 100:.1f} %)",
+                                              400))
         return probs
 
     def _on_plot_clicked(self, event: Any) -> None:
@@ -453,7 +455,7 @@ class PredictPanel(QWidget):
         try:
             a = image_file_array(path, h, w)
         except Exception as exc:  # noqa: BLE001
-            self.error.setText(f"Cannot load {Path(path).name}: {exc}")
+            self.error.setText(clean(f"Cannot load {Path(path).name}: {exc}", 2000))
             self.error.setVisible(True)
             return {}
         self.canvas.set_array(a)  # shows it (and clears _loaded through drawn)
@@ -482,8 +484,8 @@ class PredictPanel(QWidget):
         tokens = tokenize(text)
         index = set(self.vocab or [])
         unknown = [t for t in tokens if t not in index]
-        self.tokens_label.setText(f"{len(tokens)} words" + (f"; not in the vocabulary: {', '.join(unknown[:8])}"
-                                                            if unknown else ""))
+        self.tokens_label.setText(clean(f"{len(tokens)} words" + (f"; not in the vocabulary: {', '.join(unknown[:8])}"
+                                                                  if unknown else ""), 1000))
         return self._run(self.text_tensor(text))
 
     def _on_text_changed(self, text: str) -> None:

@@ -1,5 +1,5 @@
-"""The problems list: every problem of the network, ``node id: message``. Clicking one asks the window to
-select and centre its node."""
+"""The problems list: every problem of the network, ``node id: message``, after what opening the file left out
+or changed (``set_file_warnings``). Clicking a problem asks the window to select and centre its node."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle, QVBoxLayout,
 
 from nnstudio.core.graph import Problem
 from nnstudio.core.shapes import GraphInfo
+from nnstudio.ui.safe_text import clean, tooltip
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -20,6 +21,8 @@ class ProblemsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.problems: list[Problem] = []
+        self.file_warnings: list[str] = []
+        self._info: GraphInfo | None = None
         self.list = QListWidget(self)
         self.list.setObjectName("problemsList")
         self.list.setWordWrap(True)
@@ -33,17 +36,29 @@ class ProblemsPanel(QWidget):
         self.list.itemActivated.connect(self._on_item)
         self.update_info(None)
 
+    def set_file_warnings(self, warnings: list[str]) -> None:
+        """What opening the project's file left out or changed (shown first, until the next project)."""
+        self.file_warnings = [str(w) for w in warnings]
+        self.update_info(self._info)
+
     def update_info(self, info: GraphInfo | None) -> None:
+        self._info = info
         self.problems = info.problems() if info is not None else []
         style = self.style()
         warn = style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         ok = style.standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton)
         with QSignalBlocker(self.list):
             self.list.clear()
+            for warning in self.file_warnings:
+                item = QListWidgetItem(warn, clean(f"File: {warning}", 1000))
+                item.setData(ID_ROLE, "")
+                item.setToolTip(tooltip(warning))
+                self.list.addItem(item)
             for problem in self.problems:
-                item = QListWidgetItem(warn, problem.text() if problem.node_id else f"Network: {problem.message}")
+                text = problem.text() if problem.node_id else f"Network: {problem.message}"
+                item = QListWidgetItem(warn, clean(text, 1000))
                 item.setData(ID_ROLE, problem.node_id or "")
-                item.setToolTip(problem.message)
+                item.setToolTip(tooltip(problem.message))
                 self.list.addItem(item)
             if not self.problems and info is not None:
                 item = QListWidgetItem(ok, "No problems: the network is ready to train.")

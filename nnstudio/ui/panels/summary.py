@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 from nnstudio.core.graph import Graph
 from nnstudio.core.shapes import GraphInfo
 from nnstudio.core.summary import summary_rows
+from nnstudio.ui.safe_text import one_line, tooltip
 
 HEADERS = ("Layer", "Type", "Output shape", "Param #")
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -77,19 +78,19 @@ class SummaryPanel(QWidget):
             self.table.setRowCount(len(rows))
             for r, row in enumerate(rows):
                 problem = bool(info.nodes[row.node_id].problems)
-                cells = (f"{row.name}", row.type_title, row.shape, f"{row.params:,}")
+                cells = (one_line(row.name), row.type_title, one_line(row.shape), f"{row.params:,}")
                 for c, text in enumerate(cells):
                     item = QTableWidgetItem(text)
                     item.setData(ID_ROLE, row.node_id)
                     if c == 0 and row.name != row.node_id:
-                        item.setToolTip(row.node_id)
+                        item.setToolTip(tooltip(row.node_id))
                     if c in (2, 3):
                         item.setFont(mono)
                     if c == 3:
                         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                     if problem and c == 2:
                         item.setForeground(QBrush(QColor("#c0392b")))
-                        item.setToolTip("; ".join(info.nodes[row.node_id].problems))
+                        item.setToolTip(tooltip("; ".join(info.nodes[row.node_id].problems)))
                     self.table.setItem(r, c, item)
             if selected:
                 self.select_node(selected)

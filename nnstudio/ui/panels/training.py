@@ -39,6 +39,7 @@ from nnstudio.core.errors import NNStudioError
 from nnstudio.core.layers.base import Param
 from nnstudio.core.training.config import PARAMS, TrainConfig
 from nnstudio.core.training.device import available_devices
+from nnstudio.ui.safe_text import clean, one_line, plain
 
 ERROR_STYLE = "color: #c0392b;"
 PROGRESS_HZ = 5
@@ -83,7 +84,7 @@ class ParamForm(QWidget):
             if p.help:
                 label.setToolTip(p.help)
                 editor.setToolTip(p.help)
-            problem = QLabel()
+            problem = plain(QLabel())  # the setting's message may quote a value from the file
             problem.setWordWrap(True)
             problem.setStyleSheet(ERROR_STYLE)
             problem.hide()
@@ -99,7 +100,7 @@ class ParamForm(QWidget):
 
     def set_problem(self, name: str, message: str | None) -> None:
         label = self.problems[name]
-        label.setText(message or "")
+        label.setText(clean(message or "", 1000))
         label.setVisible(bool(message))
 
     def problem(self, name: str) -> str | None:
@@ -180,13 +181,13 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
-        self.progress_label = QLabel("Not started")
+        self.progress_label = plain(QLabel("Not started"))
         self.progress_label.setWordWrap(True)
         # two lines, always: a label whose height follows its text would re-lay the panel out at every report
         self.progress_label.setFixedHeight(2 * self.progress_label.fontMetrics().lineSpacing() + 4)
         self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.progress_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.message = QLabel()
+        self.message = plain(QLabel())  # an error may quote the file (a path, a column name)
         self.message.setWordWrap(True)
         self.message.setStyleSheet(ERROR_STYLE)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -275,7 +276,7 @@ class TrainingPanel(QWidget):
         self.device.blockSignals(True)
         index = self.device.findData(device)
         if index < 0:  # saved on another machine: show it, training will say it is missing
-            self.device.addItem(f"{device} (not available here)", device)
+            self.device.addItem(f"{one_line(device, 100)} (not available here)", device)
             index = self.device.count() - 1
         self.device.setCurrentIndex(index)
         self.device.blockSignals(False)
@@ -371,7 +372,7 @@ class TrainingPanel(QWidget):
         self._show_message(message)
 
     def _show_message(self, message: str | None) -> None:
-        self.message.setText(message or "")
+        self.message.setText(clean(message or "", 2000))
         self.message.setVisible(bool(message))
 
 

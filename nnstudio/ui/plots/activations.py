@@ -12,8 +12,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from nnstudio.core.training.reports import ActivationReport, ActivationStats
-from nnstudio.ui.plots import COLORS, TITLE_SIZE, LayoutView, LivePlot, fixed_lines, fmt, quiet_plot, style_plot
+from nnstudio.ui.plots import COLORS, TITLE_SIZE, LayoutView, fixed_lines, fmt, quiet_plot, style_plot
 from nnstudio.ui.plots.histograms import LayerList, LayerPlot
+from nnstudio.ui.safe_text import rich
 
 GAP = 1  # pixels between feature maps in the mosaic
 
@@ -125,7 +126,7 @@ class ActivationsPlot(LayerPlot):
             self._show_maps(True)
         else:
             self._show_maps(False)
-        text = f"<b>{self.current}</b> at step {self.step}: mean {fmt(s.mean)} · std {fmt(s.std)}"
+        text = f"<b>{rich(self.current or '', 200)}</b> at step {self.step}: mean {fmt(s.mean)} · std {fmt(s.std)}"
         if s.dead_fraction is not None:
             dead = s.dead_fraction * 100
             colour = "#c0392b" if dead >= 50 else ("#d68910" if dead >= 20 else "inherit")

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QStackedLayout, QVBoxLayout, QWidget
 
 from nnstudio.core.training.reports import BoundaryReport
 from nnstudio.ui.plots import LivePlot, PlotView, class_color, class_rgb, quiet_plot, style_plot
+from nnstudio.ui.safe_text import one_line, rich
 
 VALUES = pg.colormap.get("viridis")
 MIN_ALPHA, MAX_ALPHA = 25, 185
@@ -96,7 +97,7 @@ class BoundaryPlot(LivePlot):
         if task != "regression":
             for i, name in enumerate(classes[:10]):
                 sample = pg.ScatterPlotItem(size=8, brush=pg.mkBrush(class_color(i)), pen=pg.mkPen(None))
-                self.legend.addItem(sample, name)
+                self.legend.addItem(sample, rich(one_line(name, 40)))  # pyqtgraph renders it as HTML
                 self._legend_items.append(sample)
 
     def clear(self) -> None:

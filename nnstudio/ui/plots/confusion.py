@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from nnstudio.ui.plots import LivePlot, PlotView, style_plot
+from nnstudio.ui.safe_text import one_line
 
 CELLS = pg.colormap.get("CET-L12")  # white to blue
 
@@ -167,7 +168,8 @@ class ConfusionPlot(LivePlot):
             return
         self._k = k
         names = self._names(k)
-        ticks = [[(i + 0.5, n if len(n) <= 12 else n[:11] + "…") for i, n in enumerate(names)]]
+        names = [one_line(n, 12) for n in names]  # a class name from a file: one short line
+        ticks = [[(i + 0.5, n) for i, n in enumerate(names)]]
         self.item.getAxis("bottom").setTicks(ticks)
         self.item.getAxis("left").setTicks(ticks)
         self.item.getViewBox().setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
@@ -201,7 +203,7 @@ class ConfusionPlot(LivePlot):
             self._set_row(len(rows), "macro average", macro, bold=True)
 
     def _set_row(self, i: int, name: str, row: dict[str, Any], bold: bool = False) -> None:
-        values = [name, *(f"{row.get(key, 0.0):.3f}" for key in ("precision", "recall", "f1")),
+        values = [one_line(name, 200), *(f"{row.get(key, 0.0):.3f}" for key in ("precision", "recall", "f1")),
                   str(int(row.get("support", 0)))]
         for c, text in enumerate(values):
             item = self.table.item(i, c)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
@@ -34,12 +35,13 @@ def save_png(widget: QWidget, path: str | Path) -> Path:
 
 
 def history_rows(history: dict[str, Any] | Iterable[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Epoch rows from a project's history dict ({"epochs": [...]}) or from a list of rows."""
-    if history is None:
-        return []
+    """Epoch rows from a project's history dict ({"epochs": [...]}) or from a list of rows. A history from a file
+    may have any shape: what is not a list of objects gives no rows."""
     if isinstance(history, dict):
-        return [dict(r) for r in history.get("epochs", [])]
-    return [dict(r) for r in history]
+        history = history.get("epochs", [])
+    if history is None or isinstance(history, (str, bytes, dict)) or not isinstance(history, Iterable):
+        return []
+    return [{str(k): v for k, v in r.items()} for r in history if isinstance(r, dict)]
 
 
 def history_csv(history: dict[str, Any] | Iterable[dict[str, Any]] | None) -> str:

@@ -25,6 +25,7 @@ from nnstudio.ui.plots import (
     quiet_plot,
     style_plot,
 )
+from nnstudio.ui.safe_text import one_line, rich
 
 HEATMAP = pg.colormap.get("viridis")
 
@@ -63,7 +64,7 @@ class LayerList(QListWidget):
         self.blockSignals(True)
         self.clear()
         for nid in ids:
-            item = QListWidgetItem(nid)
+            item = QListWidgetItem(one_line(nid, 200))
             item.setData(Qt.ItemDataRole.UserRole, nid)
             self.addItem(item)
         self.blockSignals(False)
@@ -238,7 +239,7 @@ class HistogramPlot(LayerPlot):
         self.weights.show(s.weight_hist, hist.weight_edges, hist.weights, hist.steps, self.total_steps)
         self.grads.show(s.grad_hist, hist.grad_edges, hist.grads, hist.steps, self.total_steps)
         self.stats.setText(
-            f"<b>{self.current}</b> at step {hist.steps[-1] if hist.steps else '–'}: "
+            f"<b>{rich(self.current or '', 200)}</b> at step {hist.steps[-1] if hist.steps else '–'}: "
             f"weight norm {fmt(s.weight_norm)} · gradient norm {fmt(s.grad_norm)} · "
             f"update / weight {fmt(s.update_ratio, 3)}"
             + ("  <span style='color:#c0392b'>(gradients vanishing)</span>" if 0 < s.grad_norm < 1e-7 else "")
