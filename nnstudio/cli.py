@@ -252,14 +252,27 @@ def _parser() -> _Parser:
 
 
 def opens_in_app(argument: str) -> bool:
-    """Whether a first argument that is no command is a file for the app: an existing file, or a name ending
-    in .nnstudio (the app says plainly when it cannot open it)."""
-    if argument.lower().endswith(PROJECT_SUFFIX):
+    """Whether a first argument that is no command is a file for the app: a name ending in .nnstudio, a path
+    (it holds a folder separator) or anything that exists (the app says plainly when it cannot open it: a
+    folder, a device, a file that is not a project)."""
+    if argument.lower().endswith(PROJECT_SUFFIX) or "/" in argument or os.sep in argument:
         return True
     try:
-        return os.path.isfile(argument)
+        return os.path.lexists(argument)
     except (OSError, ValueError):
         return False
+
+
+def _refuse_non_file(path: str) -> None:
+    """A folder, a device, a pipe or a socket is never a project: said here, in one line, without a window."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return  # missing: the app says so
+    if stat.S_ISDIR(mode):
+        raise _UsageError(f"nnstudio: error: {_shown(path)} is a folder, not a project file")
+    if not stat.S_ISREG(mode):
+        raise _UsageError(f"nnstudio: error: {_shown(path)} is a device, pipe or socket, not a project file")
 
 
 def _unknown_command(word: str) -> _UsageError:
@@ -348,6 +361,7 @@ def _run(argv: list[str]) -> int:
         return _gui([])
     if argv[0] not in COMMANDS and not argv[0].startswith("-"):
         if opens_in_app(argv[0]):
+            _refuse_non_file(argv[0])
             return _gui(argv)
         raise _unknown_command(argv[0])
     args = _parser().parse_args(argv)

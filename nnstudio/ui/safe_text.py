@@ -32,8 +32,10 @@ MAX_LINE = 300  # ... a one-line place
 MAX_TIP = 1_000  # ... a tooltip
 MAX_DETAILS = 200_000  # ... a dialog's Details (a traceback)
 
-# Lone surrogates (a Python str holds no pairs) and control characters other than tab and the line breaks.
-_BAD = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
+# Lone surrogates (a Python str holds no pairs), control characters other than tab and the line breaks, and the
+# explicit bidirectional embeddings, overrides and isolates, which can make a label read backwards ("\u202eevil"
+# shows as "live") and reorder the text around it; right-to-left scripts still show right to left on their own.
+_BAD = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 _BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")  # every other way of ending a line
 _SPACES = re.compile("[\t\n]+")
 

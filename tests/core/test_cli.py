@@ -178,7 +178,7 @@ def gui_calls(monkeypatch):
 
 
 @pytest.mark.parametrize("argv, hint", [(["trian", "x.nnstudio"], "did you mean 'train'?"), (["sumary"], "'summary'"),
-                                        (["frobnicate"], ""), ([""], ""), (["folder_that_is_not_a_file/"], "")])
+                                        (["frobnicate"], ""), ([""], "")])
 def test_an_unknown_command_is_an_error_not_the_window(argv, hint, gui_calls, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -196,9 +196,13 @@ def test_a_path_opens_the_window(good_file, tmp_path, gui_calls, monkeypatch):
     assert gui_calls == [[str(good_file)], [str(other)], ["not_yet_there.nnstudio"], ["SHOUTING.NNSTUDIO"], []]
 
 
-def test_a_folder_is_not_opened_in_the_window(tmp_path, gui_calls, capsys):
-    assert main([str(tmp_path)]) == 2 and gui_calls == []
-    assert "unknown command" in capsys.readouterr().err
+@pytest.mark.parametrize("what, expected", [("folder", "is a folder, not a project file"),
+                                            ("device", "is a device, pipe or socket, not a project file")])
+def test_a_folder_or_a_device_is_refused_in_one_line_without_a_window(tmp_path, gui_calls, capsys, what, expected):
+    path = str(tmp_path) if what == "folder" else "/dev/zero"
+    assert main([path]) == 2 and gui_calls == []
+    err = capsys.readouterr().err
+    assert err == f"nnstudio: error: '{path}' {expected}\n"
 
 
 # -- no traceback, ever ------------------------------------------------------------------------------------------
