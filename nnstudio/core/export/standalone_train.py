@@ -58,6 +58,10 @@ def setup_distributed(device_name):
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = pick_device(device_name, local_rank)
     if world_size > 1:
+        # torch.distributed.nn's functions take the default group as a default argument: imported
+        # after the group exists (torch imports them at the first optimizer step), they would keep
+        # it, and its threads, alive after destroy_process_group. Imported first, they cannot.
+        import torch.distributed.nn
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -90,8 +94,43 @@ def evaluate(model, data, device, batch_size=1024):
 
 
 def train(args):
-    """Train on load_data()'s samples with the project's settings; rank 0 saves the weights."""
+    """Train on load_data()'s samples with the project's settings; rank 0 saves the weights.
+
+    Under torchrun every process waits for the others once fit() has returned (and its tensors,
+    DDP wrapper and optimizer are gone), then leaves the process group: no gloo or NCCL thread may
+    outlive train(), as one that still held a tensor while Python shuts down would abort the
+    process after a good run. A process that fails leaves the group at once, which closes its
+    connections: the others' collectives then fail instead of waiting for the group's timeout
+    (and torchrun stops them too).
+    """
     rank, world_size, device = setup_distributed(args.device)
+    if world_size == 1:
+        fit(args, rank, world_size, device)
+        return
+    try:
+        fit(args, rank, world_size, device)
+        dist.barrier(device_ids=[device.index] if device.type == "cuda" else None)
+    except BaseException as error:
+        forget_variables(error)
+        raise
+    finally:
+        dist.destroy_process_group()
+
+
+def forget_variables(error):
+    """Clear the variables of the calls that ``error`` came out of (their lines still print).
+
+    Its traceback would otherwise keep them, fit()'s DDP wrapper among them and with it the process
+    group and its threads, alive until Python shuts down.
+    """
+    calls = error.__traceback__.tb_next  # the first is the caller's own call, still running
+    while calls is not None:
+        calls.tb_frame.clear()
+        calls = calls.tb_next
+
+
+def fit(args, rank, world_size, device):
+    """The training loop of train(): every process runs it; rank 0 prints and saves."""
     torch.manual_seed(SEED)
     model = build_model()
     if args.weights:
@@ -165,9 +204,6 @@ def train(args):
             print(f"keeping the weights of epoch {best_epoch}, the lowest loss ({best_loss:.4g})")
         save_file(state, args.save)
         print(f"saved the trained weights to {args.save}")
-    if world_size > 1:
-        dist.barrier()
-        dist.destroy_process_group()
 
 
 def read_inputs(path):
