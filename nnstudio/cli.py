@@ -64,10 +64,13 @@ def load(path: str, weights: bool = True, history: bool = True):
 def cmd_summary(args: argparse.Namespace) -> int:
     from nnstudio.core.summary import format_summary
 
+    from nnstudio.core.shapes import infer_shapes
+
     project = load(args.file, weights=False, history=False)
-    print(format_summary(project.graph, project.name or _stem(args.file)))
-    problems = project.graph.validate()
-    need, _ = memory_report(project)
+    info = infer_shapes(project.graph)  # once, for the table, the problems and the memory
+    print(format_summary(project.graph, project.name or _stem(args.file), info=info))
+    problems = info.problems()
+    need, _ = memory_report(project, info)
     if need:
         print(f"Memory: {need}")
     if problems:
@@ -76,9 +79,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from nnstudio.core.shapes import infer_shapes
+
     project = load(args.file, weights=False, history=False)
-    problems = [(p.node_id or "(network)", p.message) for p in project.graph.validate()]
-    need, too_much = memory_report(project)
+    info = infer_shapes(project.graph)
+    problems = [(p.node_id or "(network)", p.message) for p in info.problems()]
+    need, too_much = memory_report(project, info)
     if too_much:
         problems.append(("(network)", too_much))
     if project.dataset:  # what loading the data would refuse, found without reading them
@@ -96,7 +102,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def memory_report(project) -> tuple[str | None, str | None]:
+def memory_report(project, info=None) -> tuple[str | None, str | None]:
     """What training the project's network with its settings needs, for a person (``memory.estimate``), and
     why that does not fit in the memory of its device, or None; (None, None) for a network with problems."""
     from nnstudio.core import memory
@@ -106,7 +112,7 @@ def memory_report(project) -> tuple[str | None, str | None]:
     from nnstudio.core.training.device import resolve_device
 
     try:
-        info = infer_shapes(project.graph)
+        info = info or infer_shapes(project.graph)
         if not info.ok:
             return None, None
         try:

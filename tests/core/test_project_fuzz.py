@@ -388,3 +388,45 @@ def test_any_history_is_saved_as_it_is_or_refused(workdir, history):
         return
     loaded = load_project(path)
     assert loaded.history == history and loaded.load_warnings == []
+
+
+# -- the quick check before the schema -----------------------------------------------------------------------------
+HOSTILE_FIELD_VALUES = [True, False, None, 0, 1, -1, 1.5, 65535, 65536, "", "x", "1a", "a b", "dense", [], [1],
+                        [1, 2], [1, 2, 3], [True, 1], [1, "a"], [None, 2], [[1], 2], {}, {"a": 1}, {"a": [1]},
+                        {"a": [[1]]}, {"a": {"b": 1}}, {"a": True}, {"": None}]
+
+
+def test_the_quick_graph_check_never_passes_what_the_schema_refuses():
+    """io skips jsonschema for nodes and wires its quick check passes: that check must be stricter. Every field
+    of a valid node and wire (and one field too many) is set to every hostile value in turn."""
+    validator = project_io._validator()
+    defs = validator.schema["$defs"]
+
+    def schema_ok(kind: str, item) -> bool:
+        return not list(validator.evolve(schema={"$ref": f"#/$defs/{kind}", "$defs": defs}).iter_errors(item))
+
+    node = {"id": "dense_1", "type": "dense", "params": {"units": 4, "shape": [1, 2]}, "position": [1.5, -2],
+            "label": "x"}
+    edge = {"from": "a", "to": "b", "port": 1}
+    checked = 0
+    for kind, valid, quick in (("node", node, lambda n: project_io._plain_node(n, project_io._layer_types())),
+                               ("edge", edge, project_io._plain_edge)):
+        assert quick(valid) and schema_ok(kind, valid)
+        for field in [*valid, "extra"]:
+            for value in HOSTILE_FIELD_VALUES:
+                mutated = {**valid, field: value}
+                if quick(mutated):
+                    assert schema_ok(kind, mutated), (kind, field, value)
+                    checked += 1
+            smaller = {k: v for k, v in valid.items() if k != field}
+            assert quick(smaller) <= schema_ok(kind, smaller), (kind, "without", field)
+    assert checked > 10  # the check does pass some mutations (those the schema takes too)
+
+
+def test_the_quick_graph_check_passes_the_examples():
+    from nnstudio.core.paths import find_resources
+
+    for path in sorted((find_resources() / "examples").glob("*.nnstudio")):
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read("project.json"))
+        assert project_io._without_plain_graph(data)["graph"] == {"nodes": [], "edges": []}, path.name
