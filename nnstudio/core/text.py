@@ -21,6 +21,11 @@ def one_line(text: object, limit: int | None = None) -> str:
     return out
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in ``...`` when it was longer."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def short(value: Any, limit: int = 40) -> str:
     """``repr`` cut to a length that fits a message (a huge number or list would flood it). Never raises and
     never builds the whole text of a huge value (Python refuses to print ints of over 4,300 digits)."""

@@ -11,7 +11,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from nnstudio import __version__
-from nnstudio.core.project.io import sweep_temporary_files
+from nnstudio.core import tempfiles
 from nnstudio.ui.error_report import ErrorReporter
 from nnstudio.ui.main_window import MainWindow
 from nnstudio.ui.theme import app_icon, apply_theme
@@ -37,7 +37,7 @@ def make_app(argv: Sequence[str] = ()) -> QApplication:
 def start(window: MainWindow, files: Sequence[str] = ()) -> None:
     """Show the window, open the first file given (a bad one is reported and the app stays empty) and offer
     the autosaved copy a crashed session left behind."""
-    sweep_temporary_files([*window.recent.paths(), window.autosaver.folder])  # what interrupted saves left
+    tempfiles.sweep([*window.recent.paths(), window.autosaver.folder])  # what interrupted saves left
     window.show()
     if files:
         window.load_file(files[0])

@@ -23,7 +23,8 @@ from safetensors import safe_open
 from nnstudio import cli
 from nnstudio.core.compile import compile_graph
 from nnstudio.core.export import ExportError, export_python, export_weights
-from nnstudio.core.export.common import STALE_AFTER_S, check_target, one_line, remove_stale_temps, write_atomic
+from nnstudio.core import tempfiles
+from nnstudio.core.export.common import check_target, one_line, write_atomic
 from nnstudio.core.export.formatting import comment, comment_text, docstring_text, identifier, literal
 from nnstudio.core.export.python_code import check_shape, check_source, python_source
 from nnstudio.core.export.script_parts import _stub
@@ -313,26 +314,26 @@ def test_weights_metadata_holds_any_name(in_tmp):
 # -- writing the file ----------------------------------------------------------------------------------------------
 def test_an_interrupted_exports_temporary_files_are_removed_next_time(in_tmp):
     target = in_tmp / "model.py"
-    old, young = in_tmp / ".model.py.abcd1234.tmp", in_tmp / ".model.py.young_12.tmp"
+    old, young = in_tmp / ".model.py.abcd1234.tmp", in_tmp / ".model.py.0123beef.tmp"
     others = [in_tmp / ".other.py.abcd1234.tmp", in_tmp / ".model.py.abc.tmp", in_tmp / "model.py.abcd1234.tmp",
               in_tmp / ".model.pyXabcd1234.tmp"]
     for path in (old, young, *others):
         path.write_text("left over")
-    folder = in_tmp / ".model.py.zzzz9999.tmp"
+    folder = in_tmp / ".model.py.9999aaaa.tmp"
     folder.mkdir()
     past = 1_000_000.0
     for path in (old, *others, folder):
         os.utime(path, (past, past))
-    os.utime(young, (past + 2 * STALE_AFTER_S, past + 2 * STALE_AFTER_S))
+    os.utime(young, (past + 2 * tempfiles.STALE_S, past + 2 * tempfiles.STALE_S))
 
-    assert remove_stale_temps(target, now=past + 2 * STALE_AFTER_S + 1) == [old]
+    assert tempfiles.sweep_target(target, now=past + 2 * tempfiles.STALE_S + 1) == [old]
     assert young.exists() and folder.is_dir() and all(p.exists() for p in others)
 
     young.touch()
     os.utime(young, (past, past))
     export_python(plain_project(), target)
     assert not young.exists() and all(p.exists() for p in others)
-    assert sorted(p.name for p in in_tmp.glob(".model.py.*")) == [".model.py.abc.tmp", folder.name]
+    assert sorted(p.name for p in in_tmp.glob(".model.py.*")) == sorted([".model.py.abc.tmp", folder.name])
 
 
 @pytest.mark.parametrize("where", ["missing folder", "folder", "device", "empty", "trailing slash", "nul"])

@@ -19,6 +19,7 @@ from safetensors.torch import save as safetensors_save
 from nnstudio.core.errors import ProjectFileError
 from nnstudio.core.graph import Graph
 from nnstudio.core.layers.registry import SPECS
+from nnstudio.core.project import checks
 from nnstudio.core.project import io as project_io
 from nnstudio.core.project.io import load_project, save_project
 from nnstudio.core.project.model import Project
@@ -399,7 +400,7 @@ HOSTILE_FIELD_VALUES = [True, False, None, 0, 1, -1, 1.5, 65535, 65536, "", "x",
 def test_the_quick_graph_check_never_passes_what_the_schema_refuses():
     """io skips jsonschema for nodes and wires its quick check passes: that check must be stricter. Every field
     of a valid node and wire (and one field too many) is set to every hostile value in turn."""
-    validator = project_io._validator()
+    validator = checks.validator()
     defs = validator.schema["$defs"]
 
     def schema_ok(kind: str, item) -> bool:
@@ -409,8 +410,8 @@ def test_the_quick_graph_check_never_passes_what_the_schema_refuses():
             "label": "x"}
     edge = {"from": "a", "to": "b", "port": 1}
     checked = 0
-    for kind, valid, quick in (("node", node, lambda n: project_io._plain_node(n, project_io._layer_types())),
-                               ("edge", edge, project_io._plain_edge)):
+    for kind, valid, quick in (("node", node, lambda n: checks._plain_node(n, checks._layer_types())),
+                               ("edge", edge, checks._plain_edge)):
         assert quick(valid) and schema_ok(kind, valid)
         for field in [*valid, "extra"]:
             for value in HOSTILE_FIELD_VALUES:
@@ -429,4 +430,4 @@ def test_the_quick_graph_check_passes_the_examples():
     for path in sorted((find_resources() / "examples").glob("*.nnstudio")):
         with zipfile.ZipFile(path) as archive:
             data = json.loads(archive.read("project.json"))
-        assert project_io._without_plain_graph(data)["graph"] == {"nodes": [], "edges": []}, path.name
+        assert checks._without_plain_graph(data)["graph"] == {"nodes": [], "edges": []}, path.name

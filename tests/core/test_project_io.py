@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from nnstudio.core import tempfiles
 from nnstudio.core.errors import ProjectFileError
 from nnstudio.core.graph import Graph
 from nnstudio.core.layers.base import TensorInfo
@@ -649,9 +650,8 @@ def leftover(folder: Path, target: str, age_s: float, hex_part: str = "0123abcd"
 
 
 def test_the_next_save_removes_what_an_interrupted_save_left(tmp_path):
-    from nnstudio.core.project import io as project_io
 
-    old = project_io.STALE_TMP_S + 60
+    old = tempfiles.STALE_S + 60
     stale = leftover(tmp_path, "p.nnstudio", old)
     fresh = leftover(tmp_path, "p.nnstudio", 0, "fedc9876")  # another window may be saving right now
     other = leftover(tmp_path, "q.nnstudio", old)  # another file's
@@ -671,14 +671,13 @@ def test_the_next_save_removes_what_an_interrupted_save_left(tmp_path):
 def test_a_temporary_file_a_running_save_holds_is_kept(tmp_path):
     import fcntl
 
-    from nnstudio.core.project import io as project_io
 
-    held = leftover(tmp_path, "p.nnstudio", project_io.STALE_TMP_S + 60)
+    held = leftover(tmp_path, "p.nnstudio", tempfiles.STALE_S + 60)
     with open(held, "rb") as file:
         fcntl.flock(file.fileno(), fcntl.LOCK_EX)  # as a save in another process does while it writes
-        assert project_io.sweep_temporary_files([tmp_path / "p.nnstudio"]) == []
+        assert tempfiles.sweep([tmp_path / "p.nnstudio"]) == []
         assert held.exists()
-    assert project_io.sweep_temporary_files([tmp_path / "p.nnstudio"]) == [held]
+    assert tempfiles.sweep([tmp_path / "p.nnstudio"]) == [held]
     assert not held.exists()
 
 
@@ -706,9 +705,8 @@ def test_a_save_holds_the_lock_on_its_temporary_file(tmp_path, monkeypatch):
 
 
 def test_sweeping_folders_and_files(tmp_path):
-    from nnstudio.core.project import io as project_io
 
-    old = project_io.STALE_TMP_S + 60
+    old = tempfiles.STALE_S + 60
     recent = tmp_path / "work"
     recent.mkdir()
     autosave = tmp_path / "autosave"
@@ -719,7 +717,7 @@ def test_sweeping_folders_and_files(tmp_path):
             leftover(autosave, "notes.txt", old), leftover(autosave, "session-9.nnstudio", 5)]
     link = autosave / ".link.nnstudio.0123abcd.tmp"
     link.symlink_to(kept[0])
-    removed = project_io.sweep_temporary_files([recent / "mine.nnstudio", autosave, tmp_path / "missing" / "x",
+    removed = tempfiles.sweep([recent / "mine.nnstudio", autosave, tmp_path / "missing" / "x",
                                                 "", "\0"])
     assert sorted(removed) == sorted(gone)
     assert all(p.exists() for p in kept) and link.is_symlink()

@@ -11,7 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from nnstudio.core.project import Project, save_project  # noqa: E402
-from nnstudio.core.project import io as project_io  # noqa: E402
+from nnstudio.core import tempfiles  # noqa: E402
 from nnstudio.ui.app import start  # noqa: E402
 from nnstudio.ui.main_window import MainWindow  # noqa: E402
 
@@ -31,7 +31,7 @@ def test_start_sweeps_recent_folders_and_the_autosave_folder(qtbot, tmp_path):
     save_project(Project(), recent)
     autosave = tmp_path / "autosave"
     autosave.mkdir()
-    old = project_io.STALE_TMP_S + 60
+    old = tempfiles.STALE_S + 60
     gone = [leftover(work, "mine.nnstudio", old), leftover(autosave, "session-0123456789ab.nnstudio", old)]
     kept = [leftover(work, "mine.nnstudio", 1, "11112222"),  # a save in another window, still running
             leftover(work, "someone_else.nnstudio", old), leftover(autosave, "notes.txt", old)]

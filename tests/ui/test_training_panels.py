@@ -12,7 +12,8 @@ from nnstudio.core.examples import EXAMPLES
 from nnstudio.core.training.config import PARAMS, TrainConfig
 from nnstudio.core.training.device import available_devices
 from nnstudio.ui.panels import dataset as dataset_module
-from nnstudio.ui.panels.dataset import DatasetPanel, image_grid
+from nnstudio.ui.panels.dataset import DatasetPanel
+from nnstudio.ui.panels.dataset_preview import image_grid
 from nnstudio.ui.panels.training import TrainingPanel, format_eta
 from nnstudio.ui.workers import training_worker
 from nnstudio.ui.workers.training_worker import TrainingWorker

@@ -10,47 +10,36 @@ naming the file and the bad field. A damaged or mis-shaped history does not stop
 left out and ``Project.load_warnings`` says why.
 
 A save interrupted by a crash can leave its temporary file (``.NAME.XXXXXXXX.tmp``) beside the target: the next
-save of that target removes it, and :func:`sweep_temporary_files` removes those of other folders (the app calls
+save of that target removes it, and ``tempfiles.sweep`` removes those of other folders (the app calls
 it at start for the folders of its recent files and its autosave folder).
 """
 
 from __future__ import annotations
 
 import contextlib
-import difflib
-import functools
-import itertools
 import json
 import math
 import os
-import re
-import secrets
 import stat
-import time
 import warnings
 import zipfile
-from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
-import jsonschema
 import torch
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from nnstudio import __version__
+from nnstudio.core import tempfiles
 from nnstudio.core.errors import GraphError, ProjectFileError
-from nnstudio.core.graph import MAX_NODES, MAX_WIRES, Graph
+from nnstudio.core.graph import Graph
 from nnstudio.core.project import migrations
+from nnstudio.core.project.checks import check_project
 from nnstudio.core.project.model import Project
+from nnstudio.core.text import clip as _clip
 from nnstudio.core.text import kind as _kind
-from nnstudio.core.text import short
 from nnstudio.core.training.history import history_problem
-
-try:  # POSIX: a save holds an advisory lock on its temporary file, so a sweep never removes a live one
-    import fcntl
-except ImportError:  # Windows: an open file cannot be removed there anyway
-    fcntl = None  # type: ignore[assignment]
 
 PROJECT_JSON = "project.json"
 WEIGHTS = "weights.safetensors"
@@ -78,16 +67,10 @@ HEADER_ALLOWANCE_PER_NODE = 4096
 # The zip's central directory is read whole when the file is opened: a project has three members.
 MAX_ENTRIES = 10_000
 MAX_DIRECTORY_BYTES = 4 * 1024**2
-# A temporary file of a save is stale (its save was interrupted) once it is this old and no save holds its lock.
-STALE_TMP_S = 300.0
-_TMP_NAME = re.compile(r"\.(?P<target>.+)\.[0-9a-f]{8}\.tmp")
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same project always gives the same bytes
-_NODE_ID = r"[A-Za-z_][A-Za-z0-9_]*"
 _INT_DTYPES = {torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8,
                *(getattr(torch, n) for n in ("uint16", "uint32", "uint64") if hasattr(torch, n))}
-_TYPE_NAMES = {"object": "an object", "array": "a list", "string": "a string", "integer": "a whole number",
-               "number": "a number", "boolean": "true or false", "null": "null"}
 
 
 # -- saving ---------------------------------------------------------------------------------------------------
@@ -112,7 +95,7 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     for key in ("name", "description", "training", "dataset"):  # name the field that is not JSON-safe
         _dumps(data[key], path, key, allow_nan=False)
     encoded = _dumps(data, path, PROJECT_JSON, allow_nan=False)
-    _check_project(json.loads(encoded), path)  # never write a file this version could not read back
+    check_project(json.loads(encoded), path)  # never write a file this version could not read back
     members = [(PROJECT_JSON, encoded, zipfile.ZIP_DEFLATED)]
     if project.weights is not None:
         members.append((WEIGHTS, _weights_bytes(project.weights, path), zipfile.ZIP_STORED))
@@ -158,14 +141,10 @@ def _weights_bytes(weights: dict[str, torch.Tensor], path: Any) -> bytes:
 def _write_atomic(target: Path, members: list[tuple[str, bytes, int]]) -> None:
     """Write a zip of ``members`` to a temporary file beside ``target``, sync it, then replace ``target``.
     Temporary files that earlier, interrupted saves of ``target`` left are removed first."""
-    _sweep_target(target)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    tempfiles.sweep_target(target)
+    tmp, fd = tempfiles.create(target)  # locked until closed, after the rename
     file = os.fdopen(fd, "wb")
     try:
-        if fcntl is not None:  # held until the file is closed (after the rename), or this process dies
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with zipfile.ZipFile(file, "w") as archive:
             for name, payload, compression in members:
                 info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
@@ -174,7 +153,7 @@ def _write_atomic(target: Path, members: list[tuple[str, bytes, int]]) -> None:
                 archive.writestr(info, payload)
         file.flush()
         os.fsync(file.fileno())
-        if fcntl is None:  # Windows renames no open file
+        if not tempfiles.HOLDS_LOCKS:  # Windows renames no open file
             file.close()
         with contextlib.suppress(OSError):  # keep the permissions of the file being replaced
             os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
@@ -194,65 +173,6 @@ def _write_atomic(target: Path, members: list[tuple[str, bytes, int]]) -> None:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
-
-
-def sweep_temporary_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Remove the temporary files interrupted saves left: for a project file, those of its own saves beside it;
-    for a folder, those of saves of any ``.nnstudio`` file in it. Only regular files named as a save names them
-    (``.NAME.XXXXXXXX.tmp``), older than ``STALE_TMP_S`` and locked by no running save (another window may be
-    saving right now). Never raises; returns what was removed."""
-    removed: list[Path] = []
-    for item in paths:
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            if not os.fspath(item):
-                continue  # "" would mean the current folder
-            path = Path(item)
-            if path.is_dir():
-                removed += _sweep(path, lambda name: name.lower().endswith(".nnstudio"))
-            else:
-                removed += _sweep_target(path)
-    return removed
-
-
-def _sweep_target(target: Path) -> list[Path]:
-    return _sweep(target.parent, lambda name: name == target.name)
-
-
-def _sweep(folder: Path, wanted: Any) -> list[Path]:
-    removed: list[Path] = []
-    now = time.time()
-    try:
-        entries = list(itertools.islice(os.scandir(folder), 100_000))
-    except OSError:
-        return removed
-    for entry in entries:
-        match = _TMP_NAME.fullmatch(entry.name)
-        if match is None or not wanted(match["target"]):
-            continue
-        with contextlib.suppress(OSError):
-            info = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_TMP_S and not _locked(entry.path):
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
-    return removed
-
-
-def _locked(path: str) -> bool:
-    """Whether a running save holds ``path``'s lock (True when that cannot be told: keep the file)."""
-    if fcntl is None:
-        return False
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # closing releases the lock taken
-    return False
 
 
 # -- loading --------------------------------------------------------------------------------------------------
@@ -276,7 +196,7 @@ def load_project(path: str | os.PathLike[str], weights: bool = True, history: bo
         if not isinstance(data, dict):
             raise ProjectFileError(path, f"must hold a JSON object, not {_kind(data)}", PROJECT_JSON)
         data = _migrate(data, path)
-        _check_project(data, path)
+        check_project(data, path)
         for edge in data["graph"]["edges"]:
             if "port" in edge:
                 edge["port"] = int(edge["port"])  # 1.0 is a valid JSON Schema integer; the graph wants 1
@@ -493,156 +413,6 @@ def _migrate(data: dict[str, Any], path: Any) -> dict[str, Any]:
         raise ProjectFileError(path, str(exc), "format_version") from None
     except Exception as exc:  # noqa: BLE001 - a migration step tripping over a malformed old file
         raise ProjectFileError(path, f"cannot be upgraded from format {version}: {exc!r}") from None
-
-
-@functools.lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
-    text = resources.files("nnstudio.core.project").joinpath("schema.json").read_text(encoding="utf-8")
-    return jsonschema.Draft202012Validator(json.loads(text))
-
-
-def _check_project(data: dict[str, Any], path: Any) -> None:
-    """Schema check, then what a schema cannot say: unique node ids, wires between existing nodes."""
-    _check_counts(data, path)  # before the schema, which would check every one of a million nodes first
-    # The most relevant of the first errors: a hostile file can hold millions of them. jsonschema takes ~150 us a
-    # node, so nodes and wires that plainly match the schema are not passed through it (see _plain_graph).
-    document = _without_plain_graph(data)
-    error = jsonschema.exceptions.best_match(itertools.islice(_validator().iter_errors(document), 50))
-    if error is not None:
-        field, message = _describe(error)
-        raise ProjectFileError(path, message, _clip(field, 200) or None)
-    seen: set[str] = set()
-    for i, node in enumerate(data["graph"]["nodes"]):
-        node_id = node["id"]
-        if not re.fullmatch(_NODE_ID, node_id):  # the schema pattern's $ also accepts a trailing newline
-            raise ProjectFileError(path, f"{node_id!r} is not a valid node id", f"graph.nodes[{i}].id")
-        if node_id in seen:
-            raise ProjectFileError(path, f"node id {node_id!r} is used twice", f"graph.nodes[{i}].id")
-        seen.add(node_id)
-    wires: set[tuple[str, str, int]] = set()
-    for j, edge in enumerate(data["graph"]["edges"]):
-        for end in ("from", "to"):
-            if edge[end] not in seen:
-                raise ProjectFileError(path, f"the wire refers to node {edge[end]!r}, which does not exist",
-                                       f"graph.edges[{j}].{end}")
-        wire = (edge["from"], edge["to"], int(edge.get("port", 0)))
-        if wire in wires:
-            raise ProjectFileError(path, "the same wire appears twice", f"graph.edges[{j}]")
-        wires.add(wire)
-
-
-_NODE_KEYS = frozenset({"id", "type", "params", "position", "label"})
-_EDGE_KEYS = frozenset({"from", "to", "port"})
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _without_plain_graph(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with its graph's lists left empty when every node and wire in them plainly matches the schema
-    (a quick check that is stricter than the schema, so it never lets through what the schema refuses), else
-    ``data`` itself: the schema then finds, and words, what is wrong."""
-    graph = data.get("graph")
-    if not isinstance(graph, dict) or set(graph) != {"nodes", "edges"}:
-        return data
-    nodes, edges = graph["nodes"], graph["edges"]
-    if not (isinstance(nodes, list) and isinstance(edges, list)):
-        return data
-    types = _layer_types()
-    if not (all(_plain_node(n, types) for n in nodes) and all(_plain_edge(e) for e in edges)):
-        return data
-    return {**data, "graph": {"nodes": [], "edges": []}}
-
-
-def _plain_node(node: Any, types: frozenset[str]) -> bool:
-    if type(node) is not dict or not node.keys() <= _NODE_KEYS or not _plain_id(node.get("id")):
-        return False
-    if not (type(node.get("type")) is str and node["type"] in types):
-        return False
-    params = node.get("params", {})
-    if type(params) is not dict or not all(type(k) is str and _plain_param(v) for k, v in params.items()):
-        return False
-    position = node.get("position", [0, 0])
-    if not (type(position) is list and len(position) == 2 and all(type(v) in (int, float) for v in position)):
-        return False
-    return type(node.get("label", "")) is str
-
-
-def _plain_param(value: Any) -> bool:
-    if type(value) is list:
-        return all(type(v) in _SCALARS for v in value)
-    return type(value) in _SCALARS
-
-
-def _plain_edge(edge: Any) -> bool:
-    if type(edge) is not dict or not edge.keys() <= _EDGE_KEYS:
-        return False
-    port = edge.get("port", 0)
-    return _plain_id(edge.get("from")) and _plain_id(edge.get("to")) and type(port) is int and 0 <= port <= 65535
-
-
-def _plain_id(value: Any) -> bool:
-    return type(value) is str and re.fullmatch(_NODE_ID, value) is not None
-
-
-@functools.lru_cache(maxsize=1)
-def _layer_types() -> frozenset[str]:
-    text = resources.files("nnstudio.core.project").joinpath("schema.json").read_text(encoding="utf-8")
-    return frozenset(json.loads(text)["$defs"]["layer_type"]["enum"])
-
-
-def _check_counts(data: dict[str, Any], path: Any) -> None:
-    """Refuse a graph with more nodes or wires than a graph may hold (``graph.MAX_NODES``, ``MAX_WIRES``)."""
-    graph = data.get("graph")
-    if not isinstance(graph, dict):
-        return  # the schema says what is wrong
-    for key, limit, what in (("nodes", MAX_NODES, "nodes"), ("edges", MAX_WIRES, "wires")):
-        items = graph.get(key)
-        if isinstance(items, list) and len(items) > limit:
-            raise ProjectFileError(path, f"holds {len(items):,} {what}; a network may have at most {limit:,}",
-                                   f"graph.{key}")
-
-
-def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
-    """A field path like ``graph.nodes[3].params.units`` and a message a person can act on."""
-    parts = list(error.absolute_path)
-    kind = error.validator
-    if kind == "required":
-        missing = [k for k in error.validator_value if k not in error.instance]
-        return _field_path([*parts, missing[0] if missing else "?"]), "is missing"
-    if kind == "additionalProperties":
-        allowed = set(error.schema.get("properties", {}))
-        extra = sorted(str(k) for k in error.instance if k not in allowed)
-        return _field_path([*parts, extra[0] if extra else "?"]), "is not a field of this format"
-    if kind == "type":
-        expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        names = [_TYPE_NAMES.get(t, t) for t in expected]
-        wanted = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-        return _field_path(parts), f"must be {wanted}, not {_kind(error.instance)}"
-    if kind == "enum" and parts and parts[-1] == "type":
-        close = difflib.get_close_matches(str(error.instance), [str(v) for v in error.validator_value], n=1)
-        hint = f": did you mean {close[0]!r}?" if close else ""
-        return _field_path(parts), f"unknown layer type {_short(error.instance)}{hint}"
-    if kind == "pattern" and parts and parts[-1] in ("id", "from", "to"):
-        return _field_path(parts), (f"{_short(error.instance)} is not a valid node id: use letters, digits "
-                                    "and _, not starting with a digit")
-    if kind in ("minItems", "maxItems") and parts and parts[-1] == "position":
-        return _field_path(parts), "must be a list of two numbers [x, y]"
-    return _field_path(parts), _clip(error.message, 200)
-
-
-def _field_path(parts: list[Any]) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    """``repr(value)``, cut to ``limit`` characters (hostile files can hold megabyte-long strings)."""
-    return short(value, limit)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _load_weights(payload: bytes, path: Any) -> dict[str, torch.Tensor]:
