@@ -300,7 +300,19 @@ def test_arbitrary_json_documents(workdir, document):
 
 
 # -- round trip --------------------------------------------------------------------------------------------------
-node_ids = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,10}\Z")
+def _usable_id(text: str) -> bool:
+    """Not a reserved id (a keyword such as ``or``, a torch.fx attribute such as ``code``): those are refused."""
+    from nnstudio.core.errors import GraphError
+    from nnstudio.core.graph import check_id
+
+    try:
+        check_id(text)
+    except GraphError:
+        return False
+    return True
+
+
+node_ids = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,10}\Z").filter(_usable_id)
 finite = st.floats(-1e9, 1e9, allow_nan=False)
 dtypes = st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32,
                           torch.int8, torch.uint8])

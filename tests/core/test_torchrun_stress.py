@@ -50,7 +50,7 @@ try:
 finally:  # one write: the two processes share stderr, and print() may be cut between its parts
     os.write(2, f"rank {os.environ['RANK']} threads left: {threads()}\\n".encode())
 """
-RUNS = 10  # the stress run: see test_two_processes_exit_cleanly_every_time_under_load
+RUNS = 6  # the stress run: see test_two_processes_exit_cleanly_every_time_under_load
 TIMEOUT_S = 180  # one torchrun run; a hang fails the test instead of blocking it
 
 
