@@ -54,11 +54,21 @@ SPECS: dict[str, tuple[str, tuple, str, str]] = {
 CANVAS_ONLY = ("fit", "delete")
 
 
+def _explicit() -> set[str]:
+    """The shortcuts the app names itself (not a platform's standard keys), in QKeySequence's portable text."""
+    named = [s for _, shortcuts, _, _ in SPECS.values() for s in shortcuts if isinstance(s, str)]
+    return {QKeySequence(s).toString() for s in named + list(OTHER_SHORTCUTS)}
+
+
 def _sequences(shortcuts: tuple) -> list[QKeySequence]:
+    """The key sequences of ``shortcuts``: a standard key expands to the platform's bindings, less any the app
+    gives another action (on X11 the standard Delete also holds Ctrl+D, which is Duplicate: a key bound twice
+    fires neither)."""
+    taken = _explicit() - {QKeySequence(s).toString() for s in shortcuts if isinstance(s, str)}
     out: list[QKeySequence] = []
     for s in shortcuts:
         if isinstance(s, QKeySequence.StandardKey):
-            out.extend(QKeySequence.keyBindings(s) or [])
+            out.extend(k for k in QKeySequence.keyBindings(s) or [] if k.toString() not in taken)
         else:
             out.append(QKeySequence(s))
     seen, unique = set(), []
@@ -67,6 +77,20 @@ def _sequences(shortcuts: tuple) -> list[QKeySequence]:
             seen.add(seq.toString())
             unique.append(seq)
     return unique
+
+
+def shortcut_clashes(window) -> dict[str, list[str]]:
+    """Key sequence -> the names of the actions of ``window`` it triggers, for every sequence held by two or more
+    (there should be none)."""
+    owners: dict[str, list[str]] = {}
+    for action in window.findChildren(QAction):
+        for seq in action.shortcuts():
+            owners.setdefault(seq.toString(), []).append(action.objectName() or action.text())
+    return {seq: names for seq, names in owners.items() if len(set(names)) > 1}
+
+
+# Shortcuts of actions made elsewhere (undo/redo here, the Train menu in training_controller).
+OTHER_SHORTCUTS = ("Ctrl+Shift+Z", "Ctrl+Y", "F5", "F6", "Shift+F5")
 
 
 def build_actions(window) -> SimpleNamespace:

@@ -104,6 +104,27 @@ def test_menus_and_shortcuts(make_window):
     assert w.acts.save in toolbar.actions() and w.acts.fit in toolbar.actions()
 
 
+def test_no_key_triggers_two_actions_whatever_the_platform_binds(make_window, monkeypatch):
+    """On X11 the standard Delete key binding also holds Ctrl+D (Duplicate): a key bound twice fires neither.
+    The platform's bindings are replaced by X11's (and a few more that clash) to prove any of them is dropped
+    where the app gives the key to another action, and kept elsewhere."""
+    from nnstudio.ui.actions import shortcut_clashes
+
+    real = QKeySequence.keyBindings
+    extra = {QKeySequence.StandardKey.Delete: ["Del", "Ctrl+D"], QKeySequence.StandardKey.Undo: ["Ctrl+Z", "F5"],
+             QKeySequence.StandardKey.ZoomIn: ["Ctrl++", "Ctrl+Y"]}
+
+    def bindings(key):
+        return [QKeySequence(k) for k in extra[key]] if key in extra else real(key)
+
+    monkeypatch.setattr(QKeySequence, "keyBindings", staticmethod(bindings))
+    w = make_window()
+    assert shortcut_clashes(w) == {}
+    assert [k.toString() for k in w.acts.delete.shortcuts()] == ["Del"]
+    assert "Ctrl+D" in [k.toString() for k in w.acts.duplicate.shortcuts()]
+    assert [k.toString() for k in w.acts.undo.shortcuts()] == ["Ctrl+Z"]
+
+
 def test_shortcuts_dialog_lists_the_shortcuts(make_window):
     w = make_window()
     dialog = w.show_shortcuts()
