@@ -2,7 +2,8 @@
 
     nnstudio [FILE]            open the desktop app (optionally with a project)
     nnstudio summary FILE      print the model summary
-    nnstudio validate FILE     print every problem; exit 1 if there are any
+    nnstudio validate FILE     print every problem of the project (problems.project_problems; it loads the
+                               data as training would); exit 1 if there are any
     nnstudio train FILE        train headless; saves weights and history into the project
     nnstudio export FILE -o OUT   export as a PyTorch script (.py), weights (.safetensors) or ONNX (.onnx)
     nnstudio --version
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import difflib
 import os
 import stat
@@ -62,37 +64,45 @@ def load(path: str, weights: bool = True, history: bool = True):
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from nnstudio.core.summary import format_summary
-
+    from nnstudio.core.problems import project_problems
     from nnstudio.core.shapes import infer_shapes
+    from nnstudio.core.summary import format_summary
 
     project = load(args.file, weights=False, history=False)
     info = infer_shapes(project.graph)  # once, for the table, the problems and the memory
     print(format_summary(project.graph, project.name or _stem(args.file), info=info))
-    problems = info.problems()
-    need, _ = memory_report(project, info)
+    problems = project_problems(project, info, base_dir=_folder(args.file))  # the data are not read
+    need = memory_report(project, info)
     if need:
         print(f"Memory: {need}")
+    note = weights_note(args.file, project)
+    if note:
+        print(f"Note: {note}")
     if problems:
         print(f"\n{len(problems)} problem(s): run `nnstudio validate {args.file}` for the list")
     return EXIT_OK
 
 
+# Where a problem without a node is shown, by its source.
+_WHERE = {"graph": "(network)", "memory": "(network)", "settings": "(settings)", "dataset": "(dataset)",
+          "data": "(dataset)"}
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
+    from nnstudio.core.problems import load_data_for, project_problems
     from nnstudio.core.shapes import infer_shapes
 
     project = load(args.file, weights=False, history=False)
+    base = _folder(args.file)
     info = infer_shapes(project.graph)
-    problems = [(p.node_id or "(network)", p.message) for p in info.problems()]
-    need, too_much = memory_report(project, info)
-    if too_much:
-        problems.append(("(network)", too_much))
-    if project.dataset:  # what loading the data would refuse, found without reading them
-        from nnstudio.core.data.registry import check_dataset
-
-        problems += [("(dataset)", m) for m in check_dataset(project.dataset, Path(args.file).resolve().parent)]
-    for where, message in problems:
-        print(f"{where}: {one_line(message)}")
+    data = load_data_for(project, base)  # as training loads them (bounded); None when they cannot be
+    problems = project_problems(project, info, data, base)
+    for p in problems:
+        print(f"{p.node_id or _WHERE.get(p.source, '(project)')}: {one_line(p.message)}")
+    note = weights_note(args.file, project)
+    if note:
+        print(f"note: {note}")
+    need = memory_report(project, info)
     if need:
         print(f"memory: {need}")
     if problems:
@@ -102,35 +112,58 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def memory_report(project, info=None) -> tuple[str | None, str | None]:
-    """What training the project's network with its settings needs, for a person (``memory.estimate``), and
-    why that does not fit in the memory of its device, or None; (None, None) for a network with problems."""
+def weights_note(path: str, project) -> str | None:
+    """The note for saved weights trained on an earlier version of the network, or None. Read from the
+    fingerprint in project.json (an old file: from the names and shapes in the weights' header, never the
+    weights themselves)."""
+    from nnstudio.core import weights_status
+
+    try:
+        status = weights_status.file_status(path, project)
+    except Exception:  # noqa: BLE001 - a note only: never the reason a command fails
+        return None
+    return weights_status.OUT_OF_DATE_TEXT if status == weights_status.OUT_OF_DATE else None
+
+
+def refuse_problems(project, base_dir, **overrides) -> None:
+    """Before training: raise TrainingError listing the first of the project's problems (``overrides`` are
+    the settings given for this run). The data are not read here: training reads them once, and refuses data
+    that do not fit with the same words."""
+    from nnstudio.core.errors import TrainingError
+    from nnstudio.core.problems import project_problems, summary_line
+
+    training = dict(project.training or {}) if isinstance(project.training, dict) else project.training
+    if isinstance(training, dict):
+        training.update({k: v for k, v in overrides.items() if v is not None})
+    problems = project_problems(dataclasses.replace(project, training=training), base_dir=base_dir)
+    if problems:
+        raise TrainingError(f"cannot train: {summary_line(problems)}")
+
+
+def memory_report(project, info=None) -> str | None:
+    """What training the project's network with its settings needs, for a person (``memory.estimate``); None
+    for a network with problems. Whether that fits is one of the project's problems (``problems.py``)."""
     from nnstudio.core import memory
     from nnstudio.core.errors import NNStudioError
     from nnstudio.core.shapes import infer_shapes
     from nnstudio.core.training.config import TrainConfig
-    from nnstudio.core.training.device import resolve_device
 
     try:
         info = info or infer_shapes(project.graph)
         if not info.ok:
-            return None, None
+            return None
         try:
             config = TrainConfig.from_dict(project.training)
-        except NNStudioError:  # bad settings are train's to report; estimate with the defaults
+        except NNStudioError:  # bad settings are a problem of their own; estimate with the defaults
             config = TrainConfig()
-        need = memory.estimate(project.graph, config.batch_size, config.optimizer, info=info)
-        try:
-            device = resolve_device(config.device)
-        except NNStudioError:
-            device = "cpu"
-        try:
-            memory.check_fits(need, config.batch_size, device, "train")
-        except memory.NotEnoughMemoryError as exc:
-            return need.text(), str(exc)
-        return need.text(), None
+        return memory.estimate(project.graph, config.batch_size, config.optimizer, info=info).text()
     except Exception:  # noqa: BLE001 - a report only: never the reason a check of the network fails
-        return None, None
+        return None
+
+
+def _folder(path: str) -> Path:
+    """Where the project's relative data paths start."""
+    return Path(path).resolve().parent
 
 
 def _stem(path: str) -> str:
@@ -157,9 +190,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise _UsageError(f"nnstudio export: {_shown(output)} is the project being exported: write the export to "
                           "another file")
     fmt = format_for(output, args.format)
-    result = export(load(args.file, history=False), output, fmt)
+    project = load(args.file, history=False)
+    result = export(project, output, fmt)
     for warning in result.warnings:
         warn(warning)
+    if fmt != "py" and weights_note(args.file, project):  # the script carries no weights
+        warn("the exported weights were trained on an earlier version of the network: train again for weights "
+             "that match it")
     print(f"wrote {result.path} ({fmt})")
     return EXIT_OK
 
@@ -234,7 +271,8 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
 # name -> (help, handler, how to add its arguments)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None]]] = {
     "summary": ("print the model summary (layers, output shapes, parameters)", cmd_summary, _file_argument),
-    "validate": ("print every problem of the network; exit 1 if there are any", cmd_validate, _file_argument),
+    "validate": ("print every problem of the project (network, settings, dataset, data); exit 1 if there are any",
+                 cmd_validate, _file_argument),
     "train": ("train the network on its dataset; saves weights and history into the project", cmd_train,
               _train_arguments),
     "export": ("export as a standalone PyTorch script, safetensors weights or an ONNX model", cmd_export,

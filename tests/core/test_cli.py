@@ -24,7 +24,7 @@ def _mlp_project() -> Project:
     out = g.add_node("output", {"task": "multiclass"})
     for a, b in ((i, h), (h, o), (o, out)):
         g.connect(a.id, b.id)
-    return Project(graph=g, name="tiny")
+    return Project(graph=g, name="tiny", dataset={"name": "spiral", "samples": 60})
 
 
 @pytest.fixture
@@ -128,22 +128,68 @@ def _with_members(path, tmp_path, **members: bytes):
     return out
 
 
+def _reads(monkeypatch) -> dict[str, int]:
+    """Bytes read from each member of a project file opened from now on, by member name."""
+    import zipfile
+
+    read: dict[str, int] = {}
+    real = zipfile.ZipFile.open
+
+    def opening(self, name, *args, **kwargs):
+        member = getattr(name, "filename", name)
+        stream = real(self, name, *args, **kwargs)
+        read.setdefault(member, 0)
+        inner = stream.read
+
+        def counted(n=-1):
+            data = inner(n)
+            read[member] += len(data)
+            return data
+
+        stream.read = counted
+        return stream
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", opening)
+    return read
+
+
+def _weights_of(graph: Graph) -> dict:
+    from nnstudio.core.compile import compile_graph
+
+    return {k: v.detach().clone() for k, v in compile_graph(graph, seed=0).module.state_dict().items()}
+
+
+def _trained_file(tmp_path, name: str = "trained.nnstudio", fingerprint: bool = True):
+    """The tiny project with weights that fit its network, and (unless ``fingerprint`` is False, as in files
+    older than format 2) the fingerprint of the graph they belong to."""
+    from nnstudio.core.fingerprint import fingerprint as fingerprint_of
+
+    project = _mlp_project()
+    project.weights = _weights_of(project.graph)
+    project.weights_fingerprint = fingerprint_of(project.graph) if fingerprint else None
+    path = tmp_path / name
+    io.save_project(project, path)
+    return path, project
+
+
 @pytest.mark.parametrize("command, code", [("summary", 0), ("validate", 0)])
 def test_summary_and_validate_read_neither_weights_nor_history(good_file, tmp_path, monkeypatch, capsys,
                                                                command, code):
-    import zipfile
-
-    # 30 MB of weights a 3-layer MLP cannot hold (refused when read), and a history that is not JSON.
-    path = _with_members(good_file, tmp_path, weights_safetensors=b"\0" * 30 * 1024**2, history_json=b"{nope")
-    opened = []
-    real = zipfile.ZipFile.open
-    monkeypatch.setattr(zipfile.ZipFile, "open",
-                        lambda self, name, *a, **k: (opened.append(getattr(name, "filename", name)),
-                                                     real(self, name, *a, **k))[1])
-    assert main([command, str(path)]) == code
-    printed = capsys.readouterr()
-    assert opened == ["project.json"]
-    assert printed.err == "" and ("tiny" in printed.out or "no problems" in printed.out)
+    """A project.json with the weights' fingerprint decides alone; a file without one (older than format 2)
+    has the first 8 bytes of its weights read (the safetensors header's length, here 0: cannot tell), never
+    their 30 MB; the history is never opened."""
+    trained, _ = _trained_file(tmp_path)
+    junk = {"weights_safetensors": b"\0" * 30 * 1024**2, "history_json": b"{nope"}
+    for source, expected in ((trained, {"project.json"}), (good_file, {"project.json", "weights.safetensors"})):
+        path = _with_members(source, tmp_path, **junk)
+        read = _reads(monkeypatch)
+        assert main([command, str(path)]) == code
+        printed = capsys.readouterr()
+        assert set(read) == expected, source.name
+        assert read.get("weights.safetensors", 0) <= 8, read
+        assert printed.err == "" and ("tiny" in printed.out or "no problems" in printed.out)
+        assert "earlier version" not in printed.out, source.name  # the fingerprint matches; the other: unknown
+        monkeypatch.undo()
     # export does read them: the damaged weights are left out, and it says so
     assert main(["export", str(path), "-o", str(tmp_path / "w.safetensors")]) == 0
     assert "weights.safetensors: is 31,457,280 bytes" in capsys.readouterr().err
@@ -324,3 +370,100 @@ def test_validate_reports_a_dataset_that_cannot_be_read(tmp_path, capsys):
     io.save_project(project, path)
     assert main(["validate", str(path)]) == 0
     assert "(dataset)" not in capsys.readouterr().out
+
+
+# -- every problem of the project (problems.project_problems), and the weights' status ----------------------------
+def _saved(tmp_path, project: Project, name: str = "p.nnstudio"):
+    path = tmp_path / name
+    io.save_project(project, path)
+    return path
+
+
+def test_validate_lists_data_that_do_not_fit_on_their_nodes_and_exits_1(tmp_path, capsys):
+    """Loaded as training loads them: 8 x 8 digit images do not fit a 2-feature Input, nor 10 classes 3 scores
+    (this file validated clean before: the data were never looked at)."""
+    project = _mlp_project()
+    project.dataset = {"name": "digits"}
+    path = _saved(tmp_path, project)
+    assert main(["validate", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("input_vector_1: the digits dataset gives images (N, 1, 8, 8) but the Input node "
+                               "expects (N, 2)"), lines
+    assert lines[1].startswith("output_1: the dataset has 10 classes but the Output receives 3 scores"), lines
+    assert lines[-1] == f"2 problem(s) in {path}"
+
+
+def test_validate_without_a_dataset_says_what_to_choose_and_exits_1(tmp_path, capsys):
+    project = _mlp_project()
+    project.dataset = None
+    path = _saved(tmp_path, project)
+    assert main(["validate", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == '(dataset): the project has no dataset: choose one (e.g. "spiral" or "digits") first'
+    assert lines[1].startswith("memory: about ") and lines[-1] == f"1 problem(s) in {path}"
+
+
+def test_validate_lists_settings_that_do_not_check(tmp_path, capsys):
+    project = _mlp_project()
+    project.training = {"epochs": 0, "device": "tpu"}
+    path = _saved(tmp_path, project)
+    assert main(["validate", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("(settings): training setting 'epochs': ") and lines[-1].startswith("1 problem(s)")
+
+
+def test_validate_lists_data_that_cannot_be_loaded(tmp_path, capsys):
+    """The file is there (check_dataset passes) but holds no rows: only loading it tells."""
+    (tmp_path / "rows.csv").write_text("a,b\n")
+    project = _mlp_project()
+    project.dataset = {"name": "csv", "path": "rows.csv"}
+    path = _saved(tmp_path, project)
+    assert main(["validate", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("(dataset): ") and "no data rows" in lines[0], lines
+
+
+def _edited_after_training(tmp_path, fingerprint: bool, change: dict):
+    """A trained file whose dense_1 was then changed (``change``), weights and fingerprint kept as trained."""
+    path, project = _trained_file(tmp_path, "edited.nnstudio", fingerprint)
+    project.graph.set_params("dense_1", change)
+    io.save_project(project, path)
+    return path
+
+
+def test_validate_summary_and_export_say_when_the_weights_are_out_of_date(tmp_path, capsys):
+    """A note (exit unaffected) in validate and summary, one warning when export writes the weights; none for
+    weights that belong to the network, nor for the script, which carries no weights."""
+    note = "note: the saved weights were trained on an earlier version of the network: train again"
+    current, _ = _trained_file(tmp_path)
+    edited = _edited_after_training(tmp_path, True, {"activation": "tanh"})  # same shapes: only the fingerprint
+    for path, out_of_date in ((current, False), (edited, True)):
+        assert main(["validate", str(path)]) == 0
+        assert (note in capsys.readouterr().out.splitlines()) == out_of_date, path.name
+        assert main(["summary", str(path)]) == 0
+        assert (note.replace("note", "Note") in capsys.readouterr().out.splitlines()) == out_of_date, path.name
+        assert main(["export", str(path), "-o", str(tmp_path / "w.safetensors")]) == 0
+        err = capsys.readouterr().err
+        expected = ["warning: the exported weights were trained on an earlier version of the network: train again "
+                    "for weights that match it"] if out_of_date else []
+        assert err.splitlines() == expected, path.name
+        assert main(["export", str(path), "-o", str(tmp_path / "m.py")]) == 0
+        assert "earlier version" not in capsys.readouterr().err
+
+
+def test_an_old_file_without_a_fingerprint_is_judged_by_its_weights_names_and_shapes(tmp_path, capsys):
+    current, _ = _trained_file(tmp_path, fingerprint=False)
+    assert main(["validate", str(current)]) == 0
+    assert "earlier version" not in capsys.readouterr().out
+    resized = _edited_after_training(tmp_path, False, {"units": 8})  # dense_1's weights no longer fit
+    assert main(["validate", str(resized)]) == 0
+    assert "note: the saved weights were trained on an earlier version" in capsys.readouterr().out
+
+
+def test_train_refuses_a_project_with_problems_in_one_line(bad_graph_file, capsys):
+    before = bad_graph_file.read_bytes()
+    assert main(["train", str(bad_graph_file), "--epochs", "1", "-q"]) == 2
+    printed = capsys.readouterr()
+    assert printed.err.startswith("nnstudio: error: cannot train: dense_1: Dense needs an input")
+    assert printed.err.count("\n") == 1 and printed.out == ""
+    assert bad_graph_file.read_bytes() == before
