@@ -1,5 +1,6 @@
 """``nnstudio train``: train a project headless with a progress bar; Ctrl-C stops cleanly and keeps the best
-weights."""
+weights. ``--resume`` continues the project's last run exactly (its optimizer and schedule state and random
+generators are saved with the weights); ``--resume --epochs N`` trains N more epochs and the history goes on."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=checked(batch), dest="batch_size", help=f"samples per step, {_range(batch)}")
     p.add_argument("--lr", type=checked(lr), help=f"learning rate, {_range(lr)}")
     p.add_argument("--seed", type=checked(seed), help=f"random seed, {_range(seed)}")
-    p.add_argument("--resume", action="store_true", help="start from the project's saved weights")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the project's last run where it stopped (--epochs N: N more epochs)")
     p.add_argument("--threads", type=checked(THREADS),
                    help=f"CPU threads torch may use, 1 .. {MAX_THREADS} (default: torch's choice)")
     p.add_argument("-o", "--output", metavar="OUT", help="where to save the trained project (default: FILE)")
@@ -74,8 +76,11 @@ class ProgressPrinter(Callback):
 
     def on_start(self, info: dict[str, Any]) -> None:
         if not self.quiet:
+            steps = info["total_steps"] - info.get("first_step", 1) + 1  # this run's
+            after = info.get("first_epoch", 1) - 1
             self._line(f"training on {info['device']}: {info['train_samples']} samples, "
-                       f"{info['val_samples']} for validation, {info['total_steps']} steps")
+                       f"{info['val_samples']} for validation, {steps} steps"
+                       + (f", continuing after epoch {after}" if after > 0 else ""))
 
     def on_step(self, r: StepReport) -> None:
         if self.quiet or not self.tty:
@@ -107,10 +112,9 @@ def _clock(seconds: float) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from nnstudio.cli import _shown, _UsageError, check_output, load, same_file
+    from nnstudio.cli import _shown, _UsageError, check_output, load, refuse_problems, same_file
     from nnstudio.core.project.io import save_project
-    from nnstudio.core.training.engine import train
-    from nnstudio.core.training.project_run import headline, prepare, store_result
+    from nnstudio.core.training.project_run import headline, prepare, store_result, train_prepared
 
     # Where the result goes can be written: checked before anything is loaded or trained.
     if args.output is not None:
@@ -121,12 +125,16 @@ def run(args: argparse.Namespace) -> int:
     out = args.file if args.output is None else args.output
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    # The history is replaced by this run's, and the weights are only needed to resume.
-    project = load(args.file, weights=args.resume, history=False)
+    # A fresh run replaces the history and the weights: both are only read to continue them.
+    project = load(args.file, weights=args.resume, history=args.resume)
     if args.output is None:
         check_output(args.file, "nnstudio train", "FILE")  # it is saved into: it must be writable
+    refuse_problems(project, Path(args.file).resolve().parent, epochs=args.epochs, device=args.device,
+                    batch_size=args.batch_size, lr=args.lr, seed=args.seed)  # the problems validate lists
     prepared = prepare(project, resume=args.resume, base_dir=Path(args.file).resolve().parent, epochs=args.epochs,
                        device=args.device, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    for note in prepared.notes:
+        print(f"note: {note}", file=sys.stderr)
     token = ControlToken()
     interrupted = {"count": 0}
 
@@ -140,13 +148,15 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint)
     started = time.perf_counter()
     try:
-        result = train(prepared.compiled, prepared.split, prepared.config,
-                       [ProgressPrinter(sys.stderr, quiet=args.quiet)], token)
+        result = train_prepared(prepared, [ProgressPrinter(sys.stderr, quiet=args.quiet)], token)
     finally:
         signal.signal(signal.SIGINT, previous)
     store_result(project, result)
     save_project(project, out)
-    print(f"{result.stop_reason} after {len(result.history['epochs'])} epoch(s) in "
+    done = len(result.history["epochs"])
+    more = "" if result.resumed_from is None else (
+        f" more (continued from epoch {result.resumed_from[0]}; {len(project.history['epochs'])} in the history)")
+    print(f"{result.stop_reason} after {done} epoch(s){more} in "
           f"{time.perf_counter() - started:.1f} s on {result.device}; best epoch {result.best_epoch}; saved to {out}")
     for key, value in result.final.items():
         print(f"{key}={value:.4g}")

@@ -120,9 +120,62 @@ def test_resume_continues_from_the_saved_weights(spiral, tmp_path, capsys):
     fresh_first = load_project(fresh_copy).history["epochs"][0]["train_loss"]
     code, out, err = run_cli(capsys, spiral, "--epochs", "1", "--resume", "-q")
     assert code == 0, err
-    resumed_first = load_project(spiral).history["epochs"][0]["train_loss"]
+    history = load_project(spiral).history
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3, 4, 5, 6]  # the history goes on
+    resumed_first = history["epochs"][-1]["train_loss"]
     assert resumed_first < fresh_first
     assert resumed_first < 1.1 * trained_loss  # carries on where it stopped
+    assert out.startswith("completed after 1 epoch(s) more (continued from epoch 5; 6 in the history)"), out
+
+
+def test_resume_with_epochs_trains_that_many_more_exactly_as_one_longer_run(spiral, tmp_path, capsys):
+    """--resume --epochs N after M epochs saves the history of one run of M + N epochs (the same losses, to the
+    bit on one thread), with the steps and epoch numbers going on."""
+    whole = tmp_path / "whole.nnstudio"
+    shutil.copyfile(spiral, whole)
+    for path, epochs in ((spiral, "3"), (whole, "5")):
+        code, out, err = run_cli(capsys, path, "--epochs", epochs, "-q")
+        assert code == 0, f"{path.name}: {err}"
+    code, out, err = run_cli(capsys, spiral, "--resume", "--epochs", "2")
+    assert code == 0, err
+    lines = err.strip().splitlines()
+    assert lines[0].endswith("30 steps, continuing after epoch 3"), lines[0]
+    assert lines[1].startswith("epoch 4/5") and lines[2].startswith("epoch 5/5"), lines
+    continued, one_run = load_project(spiral), load_project(whole)
+    assert [r["epoch"] for r in continued.history["epochs"]] == [1, 2, 3, 4, 5]
+    for mine, reference in zip(continued.history["epochs"], one_run.history["epochs"]):
+        for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"):
+            assert mine[key] == pytest.approx(reference[key], rel=1e-9, abs=1e-12), f"epoch {mine['epoch']} {key}"
+    assert continued.history["steps"] == one_run.history["steps"] == 75
+    assert [p[0] for p in continued.history["step_loss"]] == [p[0] for p in one_run.history["step_loss"]]
+    assert continued.training_state.epoch == 5 and continued.training_state.step == 75
+    for name, tensor in one_run.weights.items():
+        assert torch.allclose(continued.weights[name], tensor, rtol=1e-6, atol=1e-7), name
+
+
+def test_resume_is_refused_when_the_graph_changed_since_training(spiral, capsys):
+    assert run_cli(capsys, spiral, "--epochs", "1", "-q")[0] == 0
+    project = load_project(spiral)
+    dense = next(nid for nid, node in project.graph.nodes.items() if node.type_id == "dense")
+    activation = project.graph.nodes[dense].params["activation"]
+    project.graph.set_params(dense, {"activation": "tanh" if activation != "tanh" else "relu"})  # same shapes
+    save_project(project, spiral)
+    before = spiral.read_bytes()
+    code, out, err = run_cli(capsys, spiral, "--epochs", "1", "--resume")
+    assert code == 2
+    assert err.count("\n") == 1 and "trained on an earlier version of the network" in err, err
+    assert spiral.read_bytes() == before
+
+
+def test_resume_without_a_training_state_goes_on_from_the_weights_with_a_note(spiral, tmp_path, capsys):
+    assert run_cli(capsys, spiral, "--epochs", "2", "-q")[0] == 0
+    _rezip(spiral, weights_safetensors=_member(spiral, "weights.safetensors"),
+           history_json=_member(spiral, "history.json"))  # as in a format-1 file: no training state
+    code, out, err = run_cli(capsys, spiral, "--epochs", "1", "--resume", "-q")
+    assert code == 0, err
+    assert err.startswith("note: the project has no saved optimizer state") and err.count("\n") == 1, err
+    history = load_project(spiral).history
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3]
 
 
 def test_resume_without_weights_is_a_one_line_error(spiral, capsys):
@@ -337,6 +390,13 @@ def _rezip(path: Path, **members: bytes) -> None:
             dst.writestr(name.replace("_", ".", 1), payload)
 
 
+def _member(path: Path, name: str) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(name)
+
+
 def test_training_reads_no_history_and_no_weights_unless_resuming(spiral, capsys):
     _rezip(spiral, weights_safetensors=b"not safetensors", history_json=b'{"epochs": "broken"}')
     code, out, err = run_cli(capsys, spiral, "--epochs", "1", "-q")
@@ -357,4 +417,6 @@ def test_a_history_the_engine_writes_has_the_checked_shape(spiral, capsys):
     assert run_cli(capsys, spiral, "--epochs", "2", "-q")[0] == 0
     project = load_project(spiral)
     assert project.load_warnings == [] and history_problem(project.history) is None
-    assert set(project.history) == {"epochs", "best_epoch", "stop_reason", "final", "device", "steps", "config"}
+    assert set(project.history) == {"epochs", "best_epoch", "stop_reason", "final", "device", "steps", "config",
+                                    "task", "classes", "step_loss", "confusion", "per_class", "layers",
+                                    "activations"}

@@ -10,6 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+import torch
 
 from nnstudio.cli import main
 from nnstudio.core.data.registry import DATASETS, SPLIT_PARAMS
@@ -18,8 +19,10 @@ from nnstudio.core.graph import MAX_NODES, MAX_WIRES, check_id
 from nnstudio.core.layers.registry import LEGACY_IDS, SPECS
 from nnstudio.core.project import io as project_io
 from nnstudio.core.project.io import load_project
-from nnstudio.core.training.config import PARAMS, TrainConfig
 from nnstudio.core.training import history as history_module
+from nnstudio.core.training import optim
+from nnstudio.core.training import resume
+from nnstudio.core.training.config import PARAMS, TrainConfig
 from nnstudio.core.training.history import history_problem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +73,12 @@ def test_the_complete_example_trains_as_written(tmp_path, capsys):
     stated = re.findall(r"`(\w+\.(?:weight|bias))` \(([\d x]+)\)", section("A complete example"))
     assert {name: tuple(int(d) for d in shape.split(" x ")) for name, shape in stated} == \
         {name: tuple(t.shape) for name, t in trained.weights.items()}
+    # ... and the training state it names: Adam's exp_avg, exp_avg_sq and step of each tensor, the generators.
+    with zipfile.ZipFile(path) as archive:
+        assert "training_state.safetensors" in archive.namelist()
+    tensors, _meta = resume.pack(trained.training_state)
+    assert set(tensors) == {f"optimizer.{name}.{key}" for name in trained.weights
+                            for key in ("exp_avg", "exp_avg_sq", "step")} | {"rng.torch_cpu", "rng.permutation"}
 
 
 def test_the_history_example_has_the_shape_the_app_reads(tmp_path):
@@ -123,11 +132,23 @@ def test_the_reserved_ids_named_are_refused_and_made_ids_are_not():
 
 @pytest.mark.parametrize("figure, value", [
     ("100,000 nodes", MAX_NODES), ("200,000 wires", MAX_WIRES),
-    ("`history.json` at 32 MB", project_io.MAX_HISTORY_BYTES // 1024**2),
+    ("`history.json` at 48 MB", project_io.MAX_HISTORY_BYTES // 1024**2),
     ("`project.json` at 20 MB", project_io.MAX_JSON_BYTES // 1024**2),
     ("2,500,000\n  JSON items", project_io.MAX_JSON_ITEMS), ("10,000 entries", project_io.MAX_ENTRIES),
     ("200 to 1", project_io.MAX_RATIO), ("10 to 1", project_io.MAX_WEIGHTS_RATIO),
     ("plus 1 MiB", project_io.HEADER_ALLOWANCE // 1024**2), ("4 KiB per node", project_io.HEADER_ALLOWANCE_PER_NODE // 1024),
+    # the training state
+    ("plus 1 MiB and 16 KiB", project_io.STATE_HEADER_ALLOWANCE // 1024**2),
+    ("16 KiB per node", project_io.STATE_HEADER_ALLOWANCE_PER_NODE // 1024),
+    ("never more than 8 GB", project_io.MAX_TRAINING_STATE_BYTES // 1024**3),
+    ("2 copies of the parameters", optim.MAX_STATE_COPIES),
+    ("that is 4 times the bytes", project_io.WEIGHTS_DTYPE_FACTOR * optim.MAX_STATE_COPIES),
+    ("5,056 values", resume._MT_STATE_BYTES),
+    # what the history keeps to redraw the dashboard
+    ("at most 2,000 points", history_module.MAX_STEP_POINTS), ("at most 10,000 names", history_module.MAX_CLASSES),
+    ("at most 200 characters", history_module.MAX_NAME), ("at most 200 classes", history_module.MAX_CONFUSION),
+    ("At most 500 layers", history_module.MAX_LAYERS), ("at most 100 bins", history_module.MAX_BINS),
+    ("At most 100,000 rows", history_module.MAX_EPOCHS),
 ])
 def test_the_limits_stated_are_the_code_s(figure, value):
     assert figure in DOC
@@ -138,3 +159,62 @@ def test_the_limits_stated_are_the_code_s(figure, value):
 def test_every_layer_type_and_legacy_id_is_listed():
     missing = [t for t in [*SPECS, *LEGACY_IDS] if f"`{t}`" not in DOC]
     assert missing == []
+
+
+# -- the training state --------------------------------------------------------------------------------------------
+FIXTURE_V2 = ROOT / "tests" / "data" / "project_v2.nnstudio"
+
+
+def _table_names(text: str) -> list[str]:
+    return re.findall(r"^\| `([^`]+)` \|", text, re.M)
+
+
+def test_the_training_state_tensors_and_metadata_keys_are_the_code_s():
+    text = section("`training_state.safetensors`")
+    names = _table_names(text)
+    assert {n for n in names if n.startswith("rng.")} == {f"rng.{g}" for g in resume.RNG_NAMES}
+    assert "optimizer.<parameter>.<name>" in names
+    assert {n for n in names if "." not in n} == {"format", *resume.METADATA_KEYS}
+    tensors, meta = resume.pack(load_project(FIXTURE_V2).training_state)
+    for key in ("position", "optimizer", "scheduler"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{key}` |"))
+        stated = set(re.findall(r"`(\w+)` \(", row))
+        assert stated == set(meta[key]), f"the doc's {key} row names {sorted(stated)}, the code {sorted(meta[key])}"
+
+
+def test_the_optimizer_state_names_stated_are_the_optimizers():
+    """Every state name the doc lists is one an optimizer keeps, and every one they keep is listed."""
+    row = next(line for line in section("`training_state.safetensors`").splitlines()
+               if line.startswith("| `optimizer.<parameter>.<name>`"))
+    stated = set(re.findall(r"`(\w+)`", row.split("|")[3]))
+    seen = set()
+    for name in optim.STATE_COPIES:
+        model = torch.nn.Linear(3, 2)
+        optimizer = optim.make_optimizer(model, TrainConfig(optimizer=name, momentum=0.9))
+        model(torch.randn(4, 3)).sum().backward()
+        optimizer.step()
+        seen |= {key for state in optimizer.state.values() for key in state}
+    assert stated == seen
+
+
+def test_the_training_state_example_is_the_fixture_s():
+    example = json.loads(json_blocks(section("`training_state.safetensors`"))[0])
+    _tensors, meta = resume.pack(load_project(FIXTURE_V2).training_state)
+    assert set(example) == set(meta) - {"version"}
+
+    def same(stated, actual, where):
+        if isinstance(actual, dict):
+            assert isinstance(stated, dict) and set(stated) == set(actual), where
+            for key in actual:
+                same(stated[key], actual[key], f"{where}.{key}")
+        elif isinstance(actual, list):
+            assert isinstance(stated, list) and len(stated) == len(actual), where
+            for i, (a, b) in enumerate(zip(stated, actual)):
+                same(a, b, f"{where}[{i}]")
+        elif isinstance(actual, float):
+            assert stated == pytest.approx(actual, rel=5e-3) or where.endswith("elapsed_s"), where
+        else:
+            assert stated == actual, where
+
+    for key in example:
+        same(example[key], meta[key], key)

@@ -1,7 +1,8 @@
-"""The upgrade mechanism for older project files, and renamed layer type ids.
+"""The upgrade mechanism for older project files, the upgrade from format 1 to 2, the fixtures of every format,
+and renamed layer type ids.
 
-Format 1 is the first format, so the mechanism is exercised with temporary fake migrations registered through
-monkeypatch (a pretend format 2), never with an invented old file.
+The mechanism itself (order, purity, missing steps) is exercised with temporary fake migrations registered
+through monkeypatch (a pretend format 3), never with an invented old file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from nnstudio.core.errors import ProjectFileError
+from nnstudio.core.fingerprint import fingerprint
 from nnstudio.core.layers.registry import LEGACY_IDS
 from nnstudio.core.project import migrations
 from nnstudio.core.project.io import load_project, save_project
@@ -35,34 +37,88 @@ def v1_data() -> dict:
 
 
 @pytest.fixture
-def pretend_format_2(monkeypatch):
-    """Make this app believe it is at format 2 with an upgrade from 1 that upper-cases the project name."""
-    monkeypatch.setattr(migrations, "CURRENT_VERSION", 2)
-    monkeypatch.setitem(migrations.MIGRATIONS, 1, lambda d: {**d, "name": d.get("name", "").upper()})
+def pretend_format_3(monkeypatch):
+    """Make this app believe it is at format 3 with an upgrade from 2 that upper-cases the project name."""
+    monkeypatch.setattr(migrations, "CURRENT_VERSION", 3)
+    monkeypatch.setitem(migrations.MIGRATIONS, 2, lambda d: {**d, "name": d.get("name", "").upper()})
 
 
 # -- the registry of migrations ----------------------------------------------------------------------------------
 def test_every_older_version_has_a_migration_and_a_fixture():
+    assert migrations.CURRENT_VERSION == 2
     assert sorted(migrations.MIGRATIONS) == list(range(1, migrations.CURRENT_VERSION))
     for version in range(1, migrations.CURRENT_VERSION + 1):
         project = load_project(DATA_DIR / f"project_v{version}.nnstudio")
-        assert project.graph.nodes and project.weights
+        assert project.graph.nodes and project.weights, f"project_v{version}.nnstudio: no graph or no weights"
+        assert project.load_warnings == [], f"project_v{version}.nnstudio: {project.load_warnings}"
 
 
 def test_current_data_passes_unchanged():
-    data = {"format_version": 1, "name": "x", "graph": {"nodes": [{"id": "d", "type": "dense"}], "edges": []}}
+    data = {"format_version": 2, "name": "x", "graph": {"nodes": [{"id": "d", "type": "dense"}], "edges": []},
+            "weights_fingerprint": None}
     snapshot = copy.deepcopy(data)
     assert migrate(data) == snapshot
     assert data == snapshot
 
 
+# -- format 1 -> 2 -----------------------------------------------------------------------------------------------
+def test_v1_to_v2_adds_a_null_fingerprint_and_nothing_else():
+    data = v1_data()
+    snapshot = copy.deepcopy(data)
+    upgraded = migrations.MIGRATIONS[1](data)
+    assert data == snapshot, "the 1 -> 2 step must not change its argument"
+    assert upgraded == {**snapshot, "weights_fingerprint": None}
+    assert migrate(data)["format_version"] == 2
+
+
+def test_the_v1_fixture_opens_as_format_2():
+    project = load_project(DATA_DIR / "project_v1.nnstudio")
+    assert project.name == "XOR fixture"
+    assert list(project.graph.nodes) == ["input_vector_1", "dense_1", "dense_2", "output_1"]
+    assert project.weights_fingerprint is None and project.training_state is None  # format 1 had neither
+    assert set(project.weights) == {"dense_1.weight", "dense_1.bias", "dense_2.weight", "dense_2.bias"}
+    assert project.history == {"epoch": [1, 2], "loss": [0.75, 0.5], "val_loss": [0.8, 0.625]}
+
+
+def test_the_v2_fixture_holds_every_member():
+    path = DATA_DIR / "project_v2.nnstudio"
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == ["history.json", "project.json", "training_state.safetensors",
+                                              "weights.safetensors"]
+        assert json.loads(archive.read("project.json"))["format_version"] == 2
+    project = load_project(path)
+    assert project.load_warnings == []
+    assert project.weights_fingerprint == fingerprint(project.graph)  # trained on this very graph
+    state = project.training_state
+    assert (state.epoch, state.step, state.optimizer, state.schedule) == (3, 12, "adam", "step")
+    assert set(state.params) == set(project.weights) and set(state.rng) == {"torch_cpu", "permutation"}
+    assert state.lrs == [0.025] and state.scheduler["last_epoch"] == 3  # the step schedule halved it once
+    history = project.history
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3] and history["steps"] == 12
+    assert history["task"] == "multiclass" and history["classes"] == ["same sign", "different signs"]
+    assert [p[0] for p in history["step_loss"]] == list(range(1, 13))
+    assert len(history["confusion"]) == 2 and len(history["per_class"]) == 2
+    assert set(history["layers"]["layers"]) == {"dense_1", "dense_2"}
+    assert history["activations"]["layers"]["dense_1"]["dead_fraction"] is not None  # a ReLU layer
+
+
+def test_saving_the_v1_fixture_writes_format_2(tmp_path):
+    project = load_project(DATA_DIR / "project_v1.nnstudio")
+    save_project(project, tmp_path / "p.nnstudio")
+    with zipfile.ZipFile(tmp_path / "p.nnstudio") as archive:
+        data = json.loads(archive.read("project.json"))
+        assert "training_state.safetensors" not in archive.namelist()
+    assert data["format_version"] == 2 and data["weights_fingerprint"] is None
+
+
 # -- the mechanism, with fake migrations -------------------------------------------------------------------------
-def test_fake_migration_is_applied_and_version_set(pretend_format_2):
-    data = {"format_version": 1, "name": "demo", "graph": {"nodes": [], "edges": []}}
+def test_fake_migration_is_applied_and_version_set(pretend_format_3):
+    data = {"format_version": 2, "name": "demo", "graph": {"nodes": [], "edges": []}}
     snapshot = copy.deepcopy(data)
     upgraded = migrate(data)
-    assert upgraded["name"] == "DEMO" and upgraded["format_version"] == 2
+    assert upgraded["name"] == "DEMO" and upgraded["format_version"] == 3
     assert data == snapshot, "migrate must not change its argument"
+    assert migrate({"format_version": 1, "name": "old"})["name"] == "OLD"  # 1 -> 2 -> 3
 
 
 def test_migrations_run_in_order(monkeypatch):
@@ -103,7 +159,7 @@ def test_missing_step_is_an_error(monkeypatch):
 
 
 @pytest.mark.parametrize("version, message", [
-    (2, "newer NN Studio \\(format 2\\); this version reads up to format 1: update NN Studio"),
+    (3, "newer NN Studio \\(format 3\\); this version reads up to format 2: update NN Studio"),
     (0, "at least 1"), (-5, "at least 1"), ("1", "whole number"), (True, "whole number"), (None, "whole number"),
 ])
 def test_versions_it_cannot_handle(version, message):
@@ -112,22 +168,21 @@ def test_versions_it_cannot_handle(version, message):
 
 
 # -- end to end through load_project -----------------------------------------------------------------------------
-def test_loading_the_v1_fixture_applies_the_fake_upgrade(pretend_format_2):
+def test_loading_the_v1_fixture_applies_both_upgrades(pretend_format_3):
     project = load_project(DATA_DIR / "project_v1.nnstudio")
     assert project.name == "XOR FIXTURE"
     assert list(project.graph.nodes) == ["input_vector_1", "dense_1", "dense_2", "output_1"]
 
 
-def test_saving_writes_the_current_version(pretend_format_2, tmp_path):
-    project = load_project(DATA_DIR / "project_v1.nnstudio")
+def test_saving_writes_the_current_version(pretend_format_3, tmp_path):
+    project = load_project(DATA_DIR / "project_v2.nnstudio")
     save_project(project, tmp_path / "p.nnstudio")
     with zipfile.ZipFile(tmp_path / "p.nnstudio") as archive:
-        assert json.loads(archive.read("project.json"))["format_version"] == 2
-    assert load_project(tmp_path / "p.nnstudio").name == "XOR FIXTURE"  # not upgraded a second time
+        assert json.loads(archive.read("project.json"))["format_version"] == 3
+    assert load_project(tmp_path / "p.nnstudio").name == "XOR FIXTURE V2"  # not upgraded a second time
 
 
 def test_a_failing_step_becomes_a_project_file_error(monkeypatch):
-    monkeypatch.setattr(migrations, "CURRENT_VERSION", 2)
     monkeypatch.setitem(migrations.MIGRATIONS, 1, lambda d: d["no such key"])
     with pytest.raises(ProjectFileError, match="cannot be upgraded from format 1"):
         load_project(DATA_DIR / "project_v1.nnstudio")

@@ -23,6 +23,8 @@ from nnstudio.core.project import checks
 from nnstudio.core.project import io as project_io
 from nnstudio.core.project.io import load_project, save_project
 from nnstudio.core.project.model import Project
+from nnstudio.core.training import resume
+from nnstudio.core.training.resume import TrainingState
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -48,8 +50,18 @@ def sample_project() -> Project:
     weights = {"conv2d_1.weight": torch.randn(2, 1, 3, 3), "conv2d_1.bias": torch.randn(2),
                "dense_1.weight": torch.randn(3, 72), "dense_1.bias": torch.zeros(3, dtype=torch.float64),
                "steps": torch.tensor([5], dtype=torch.int32)}
+    params = [n for n in weights if n != "steps"]
+    state = TrainingState(
+        3, 30, 1.5, "val_loss", 0.6, 2, 1, optimizer="adam", lr=0.01, lrs=[0.005], params=params,
+        optimizer_state={n: {"exp_avg": torch.randn_like(weights[n].float()),
+                             "exp_avg_sq": torch.rand_like(weights[n].float()), "step": torch.tensor(30.0)}
+                         for n in params},
+        schedule="plateau", scheduler={"best": 0.6, "mode_worse": float("inf"), "num_bad_epochs": 1,
+                                       "_last_lr": [0.005], "mode": "min"},
+        rng={"torch_cpu": torch.get_rng_state(), "permutation": torch.Generator().get_state()})
     return Project(g, "fuzz", "a sample", {"optimizer": "adam", "epochs": 3}, {"source": "synthetic"}, weights,
-                   {"loss": [0.9, 0.7, 0.6], "accuracy": [0.3, 0.5, 0.6]})
+                   {"loss": [0.9, 0.7, 0.6], "accuracy": [0.3, 0.5, 0.6]}, weights_fingerprint="0" * 64,
+                   training_state=state)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +93,13 @@ def load_bytes(workdir: Path, payload: bytes) -> Project | None:
     assert isinstance(project.graph.validate(), list)
     for warning in project.load_warnings:
         assert warning.startswith(str(path)) and len(warning.splitlines()) == 1
-        member = "history.json" if "history.json" in warning else "weights.safetensors"
-        assert getattr(project, "history" if member == "history.json" else "weights") is None
+        member = next(m for m in ("history.json", "training_state.safetensors", "weights.safetensors")
+                      if m in warning)
+        attribute = {"history.json": "history", "training_state.safetensors": "training_state"}.get(member, "weights")
+        assert getattr(project, attribute) is None, f"{member} is named in a warning but was kept"
+    if project.training_state is not None:  # what opens can be put into an optimizer or said not to fit
+        assert project.weights is not None
+        assert isinstance(project.training_state, TrainingState)
     return project
 
 
@@ -110,9 +127,11 @@ def refused_field(path: Path, match: str | None = None) -> str | None:
 
 
 def left_out(path: Path, member: str, match: str | None = None) -> str:
-    """The warning of a project that opens without its damaged ``member`` (weights or history)."""
+    """The warning of a project that opens without its damaged ``member`` (weights, training state or history)."""
     project = load_project(path)
-    assert getattr(project, "weights" if member == "weights.safetensors" else "history") is None
+    attribute = {"weights.safetensors": "weights", "training_state.safetensors": "training_state"}.get(member,
+                                                                                                       "history")
+    assert getattr(project, attribute) is None
     assert len(project.load_warnings) == 1 and f"{path}: {member}: " in project.load_warnings[0]
     if match:
         assert match in project.load_warnings[0]
@@ -164,6 +183,67 @@ def test_an_oversized_history_is_left_out(tmp_path, monkeypatch, saved):
     assert project.load_warnings == [f"{path}: history.json: is {len(OVERSIZED['history.json']):,} bytes uncompressed; "
                                      f"the limit is {len(OVERSIZED['history.json']) - 1:,}; the project opens "
                                      "without its training history"]
+
+
+def test_the_sample_training_state_round_trips(tmp_path, saved):
+    state = load_project(write(tmp_path, saved[1])).training_state
+    assert (state.epoch, state.step, state.best_value, state.best_epoch, state.bad_epochs) == (3, 30, 0.6, 2, 1)
+    assert state.scheduler["mode_worse"] == float("inf") and state.lrs == [0.005]
+    assert set(state.optimizer_state) == set(sample_project().weights) - {"steps"}
+    assert set(state.rng) == {"torch_cpu", "permutation"}
+
+
+def test_an_oversized_training_state_is_left_out_unpacked(tmp_path, monkeypatch, saved):
+    path = write(tmp_path, saved[1])
+    size = len(saved[1]["training_state.safetensors"])
+    monkeypatch.setattr(project_io, "MAX_TRAINING_STATE_BYTES", size - 1)
+    opened = []
+    real_load = resume.unpack
+    monkeypatch.setattr(resume, "unpack", lambda *a: opened.append(1) or real_load(*a))
+    warning = left_out(path, "training_state.safetensors", "more than the limit")
+    assert opened == [] and "continuing its training starts the optimizer afresh" in warning
+    assert load_project(path).weights is not None  # the weights are kept
+
+
+def test_a_training_state_bomb_is_refused(tmp_path, monkeypatch, saved):
+    monkeypatch.setattr(project_io, "STATE_HEADER_ALLOWANCE", 64 * 1024**2)  # within the size limit
+    padded = {**saved[1], "training_state.safetensors": saved[1]["training_state.safetensors"] + b"\0" * 2_000_000}
+    left_out(write(tmp_path, padded), "training_state.safetensors", "refusing to unpack it")  # deflates ~1000:1
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda t, m: m.update(version="2"), "version: must be 1"),
+    (lambda t, m: m.update(position='{"epoch": -1, "step": 0}'), "position.epoch: must be a whole number >= 0"),
+    (lambda t, m: m.update(optimizer='{"type": "lbfgs", "lr": 0.1}'), "optimizer.type: must be one of"),
+    (lambda t, m: m.pop("position"), "the metadata key 'position' is missing"),
+    (lambda t, m: m.update(scheduler='{"type": "step", "state": {"x": {"y": 1}}}'), "scheduler.state.'x'"),
+    (lambda t, m: t.update({"optimizer.nope.exp_avg": torch.zeros(2)}), "names no parameter"),
+    (lambda t, m: t.update({"rng.torch_cpu": torch.zeros(10, dtype=torch.uint8)}), "holds 10 bytes"),
+    (lambda t, m: t.update({"rng.other": torch.zeros(10, dtype=torch.uint8)}), "is not a tensor of a training"),
+    (lambda t, m: t.update({"optimizer.dense_1.bias.exp_avg": torch.zeros(3, dtype=torch.int64)}), "float tensor"),
+    (lambda t, m: m.update(position="[1, 2"), "is not valid JSON"),
+])
+def test_a_misshapen_training_state_is_left_out_with_a_warning(tmp_path, saved, change, words):
+    from safetensors import safe_open
+    from safetensors.torch import load as safetensors_load
+
+    payload = saved[1]["training_state.safetensors"]
+    (tmp_path / "s.safetensors").write_bytes(payload)
+    with safe_open(str(tmp_path / "s.safetensors"), "pt") as f:
+        metadata = dict(f.metadata())
+    tensors = safetensors_load(payload)
+    change(tensors, metadata)
+    members = {**saved[1], "training_state.safetensors": safetensors_save(tensors, metadata=metadata)}
+    warning = left_out(write(tmp_path, members), "training_state.safetensors", words)
+    assert "the project opens without its training state" in warning
+
+
+def test_a_training_state_without_weights_is_not_read(tmp_path, saved):
+    members = {k: v for k, v in saved[1].items() if k != "weights.safetensors"}
+    project = load_project(write(tmp_path, members))
+    assert project.weights is None and project.training_state is None and project.weights_fingerprint is None
+    assert project.load_warnings == []
+    assert load_project(write(tmp_path, saved[1]), weights=False).weights_fingerprint == "0" * 64
 
 
 def test_a_history_bomb_is_left_out_unpacked(tmp_path, saved):
@@ -239,7 +319,7 @@ def test_truncated_files_are_refused(workdir, saved, cut):
 
 
 @FUZZ
-@given(member=st.sampled_from(["project.json", "weights.safetensors", "history.json"]),
+@given(member=st.sampled_from(["project.json", "weights.safetensors", "training_state.safetensors", "history.json"]),
        flips=st.lists(st.tuples(st.integers(0, 10**9), st.integers(1, 255)), max_size=4),
        cut=st.integers(0, 10**9), junk=st.binary(max_size=8))
 def test_damaged_members_in_a_sound_zip(workdir, saved, member, flips, cut, junk):

@@ -106,7 +106,8 @@ def test_round_trip_keeps_everything(tmp_path):
     with zipfile.ZipFile(path) as archive:
         assert sorted(archive.namelist()) == ["history.json", "project.json", "weights.safetensors"]
         data = json.loads(archive.read("project.json"))
-    assert data["format_version"] == 1 and data["app_version"]
+    assert data["format_version"] == 2 and data["app_version"]
+    assert data["weights_fingerprint"] is None and loaded.weights_fingerprint is None  # set only by training
 
 
 def test_untrained_project_has_only_project_json(tmp_path):
@@ -274,7 +275,7 @@ def test_newer_format_says_update(tmp_path):
     data["format_version"] = 3
     data["graph"] = "a format-3 graph this version cannot know"
     error = refused(tmp_path, data)
-    assert "written by a newer NN Studio (format 3); this version reads up to format 1: update NN Studio" in str(error)
+    assert "written by a newer NN Studio (format 3); this version reads up to format 2: update NN Studio" in str(error)
 
 
 def test_out_of_range_params_load_and_show_as_node_problems(tmp_path):

@@ -1,13 +1,14 @@
 """Reading and writing ``.nnstudio`` project files (the format is described in docs/file-format.md).
 
-A project file is a zip archive holding ``project.json`` and, when the project has them, ``weights.safetensors``
-and ``history.json``. Saving is atomic: the archive is written to a temporary file beside the target, synced
+A project file is a zip archive holding ``project.json`` and, when the project has them, ``weights.safetensors``,
+``training_state.safetensors`` (what continuing the training needs: optimizer and schedule state, random
+generators, position; read with the weights, which it belongs to) and ``history.json``. Saving is atomic: the archive is written to a temporary file beside the target, synced
 to disk and then moved over the target, so a crash never leaves a half-written project. Loading treats the file
-as hostile: only a regular file is opened (never a device, FIFO or folder), only the three known members are
-read and only the ones asked for, sizes are capped before anything is unpacked (the weights by what the graph
-can hold), nothing is unpickled (``torch.load`` is never called) and every problem becomes a ProjectFileError
-naming the file and the bad field. A damaged or mis-shaped history does not stop a project from opening: it is
-left out and ``Project.load_warnings`` says why.
+as hostile: only a regular file is opened (never a device, FIFO or folder), only the four known members are
+read and only the ones asked for, sizes are capped before anything is unpacked (the weights and the training
+state by what the graph can hold), nothing is unpickled (``torch.load`` is never called) and every problem
+becomes a ProjectFileError naming the file and the bad field. A damaged or mis-shaped history, weights or
+training state does not stop a project from opening: it is left out and ``Project.load_warnings`` says why.
 
 A save interrupted by a crash can leave its temporary file (``.NAME.XXXXXXXX.tmp``) beside the target: the next
 save of that target removes it, and ``tempfiles.sweep`` removes those of other folders (the app calls
@@ -39,15 +40,21 @@ from nnstudio.core.project.checks import check_project
 from nnstudio.core.project.model import Project
 from nnstudio.core.text import clip as _clip
 from nnstudio.core.text import kind as _kind
+from nnstudio.core.training import resume
 from nnstudio.core.training.history import history_problem
+from nnstudio.core.training.optim import MAX_STATE_COPIES
 
 PROJECT_JSON = "project.json"
 WEIGHTS = "weights.safetensors"
+TRAINING_STATE = "training_state.safetensors"
 HISTORY = "history.json"
+MEMBERS = (PROJECT_JSON, WEIGHTS, TRAINING_STATE, HISTORY)
 
 # Caps on uncompressed member sizes (bytes) and on how much a member may shrink when compressed.
 MAX_JSON_BYTES = 20 * 1024**2
-MAX_HISTORY_BYTES = 32 * 1024**2  # 100,000 epochs (the most a run has) of ten values each, as the engine writes
+# 100,000 epoch rows of ten values each, as the engine writes them (~25 MB), and what redraws the dashboard:
+# 2,000 step-level points, a 200-class confusion matrix, 500 layers' histograms, 10,000 class names (~9 MB).
+MAX_HISTORY_BYTES = 48 * 1024**2
 MAX_WEIGHTS_BYTES = 4 * 1024**3  # whatever the graph declares
 MAX_RATIO = 200  # JSON compresses ~5-20x and float weights ~1.1x; deflate tops out near 1000x on filler
 RATIO_CHECK_FROM = 1024**2  # small members cannot do harm, whatever their ratio
@@ -64,7 +71,13 @@ MAX_JSON_ITEMS = 2_500_000
 WEIGHTS_DTYPE_FACTOR = 2
 HEADER_ALLOWANCE = 1024**2  # bytes, and per node of the graph:
 HEADER_ALLOWANCE_PER_NODE = 4096
-# The zip's central directory is read whole when the file is opened: a project has three members.
+# The training state holds, per trainable parameter, at most optim.MAX_STATE_COPIES tensors of its size (in any
+# float dtype, as the weights), plus a one-value step tensor per parameter tensor, the random generators' states
+# (a few kB) and the JSON metadata, all within this header allowance:
+STATE_HEADER_ALLOWANCE = 1024**2  # bytes, and per node of the graph:
+STATE_HEADER_ALLOWANCE_PER_NODE = 16 * 1024
+MAX_TRAINING_STATE_BYTES = MAX_STATE_COPIES * 4 * 1024**3  # the optimizer's copies of the largest weights
+# The zip's central directory is read whole when the file is opened: a project has four members.
 MAX_ENTRIES = 10_000
 MAX_DIRECTORY_BYTES = 4 * 1024**2
 
@@ -91,6 +104,8 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
         "graph": project.graph.to_dict(),
         "training": project.training,
         "dataset": project.dataset,
+        # Only with the weights it describes.
+        "weights_fingerprint": project.weights_fingerprint if project.weights is not None else None,
     }
     for key in ("name", "description", "training", "dataset"):  # name the field that is not JSON-safe
         _dumps(data[key], path, key, allow_nan=False)
@@ -99,6 +114,8 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     members = [(PROJECT_JSON, encoded, zipfile.ZIP_DEFLATED)]
     if project.weights is not None:
         members.append((WEIGHTS, _weights_bytes(project.weights, path), zipfile.ZIP_STORED))
+        if project.training_state is not None:  # it belongs to the weights: never saved without them
+            members.append((TRAINING_STATE, _state_bytes(project.training_state, path), zipfile.ZIP_STORED))
     if project.history is not None:
         problem = history_problem(project.history)
         if problem:  # the file could be read, but would open without its history
@@ -136,6 +153,20 @@ def _weights_bytes(weights: dict[str, torch.Tensor], path: Any) -> bytes:
         return safetensors_save(tensors, metadata={"format": "pt"})
     except Exception as exc:  # noqa: BLE001 - safetensors has its own error types; report them all the same way
         raise ProjectFileError(path, f"cannot be saved: {exc}", WEIGHTS) from None
+
+
+def _state_bytes(state: resume.TrainingState, path: Any) -> bytes:
+    tensors, meta = resume.pack(state)
+    for name, tensor in tensors.items():
+        _check_dtype(name, tensor, path, TRAINING_STATE)
+    metadata = {"format": "pt"}
+    for key, value in meta.items():  # each a JSON text: safetensors metadata values are strings
+        metadata[key] = _dumps(value, path, TRAINING_STATE, allow_nan=True).decode("utf-8")
+    try:
+        return safetensors_save({k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()},
+                                metadata=metadata)
+    except Exception as exc:  # noqa: BLE001 - safetensors has its own error types; report them all the same way
+        raise ProjectFileError(path, f"cannot be saved: {exc}", TRAINING_STATE) from None
 
 
 def _write_atomic(target: Path, members: list[tuple[str, bytes, int]]) -> None:
@@ -180,7 +211,9 @@ def load_project(path: str | os.PathLike[str], weights: bool = True, history: bo
     """Read a project file. Any problem with the file raises ProjectFileError naming the file and the field.
 
     ``weights=False`` / ``history=False`` leave those members unread (the project has None there): a summary
-    or a check of the network needs neither. A history that cannot be read or does not have the shape the
+    or a check of the network needs neither. The training state is read with the weights (it belongs to them);
+    ``weights_fingerprint`` is kept from project.json when the weights are not asked for, and is None when they
+    were asked for and are missing or damaged. A history that cannot be read or does not have the shape the
     app reads (``nnstudio.core.training.history``) is left out, and ``project.load_warnings`` says so.
 
     Parameter values out of range are kept as written (``graph.validate()`` reports them on their node), and
@@ -204,12 +237,22 @@ def load_project(path: str | os.PathLike[str], weights: bool = True, history: bo
             graph = Graph.from_dict(data["graph"])
         except GraphError as exc:  # _check_project covers what from_dict refuses; this is a safety net
             raise ProjectFileError(path, str(exc), "graph") from None
-        loaded_weights = None
-        if weights and WEIGHTS in members:
-            try:
-                loaded_weights = _load_weights_member(archive, members[WEIGHTS], graph, path)
-            except ProjectFileError as exc:  # the network is still there to edit and train again
-                warnings_.append(f"{exc}; the project opens without its trained weights")
+        loaded_weights = loaded_state = None
+        fingerprint = data.get("weights_fingerprint")
+        if weights:
+            if WEIGHTS in members:
+                try:
+                    loaded_weights = _load_weights_member(archive, members[WEIGHTS], graph, path)
+                except ProjectFileError as exc:  # the network is still there to edit and train again
+                    warnings_.append(f"{exc}; the project opens without its trained weights")
+            if loaded_weights is None:
+                fingerprint = None  # it describes weights the project does not have
+            elif TRAINING_STATE in members:
+                try:
+                    loaded_state = _load_state_member(archive, members[TRAINING_STATE], graph, path)
+                except ProjectFileError as exc:  # the weights can still be continued, with a fresh optimizer
+                    warnings_.append(f"{exc}; the project opens without its training state (continuing its "
+                                     "training starts the optimizer afresh)")
         loaded_history = None
         if history and HISTORY in members:
             try:
@@ -223,6 +266,8 @@ def load_project(path: str | os.PathLike[str], weights: bool = True, history: bo
         training=data.get("training", {}),
         dataset=data.get("dataset"),
         weights=loaded_weights,
+        weights_fingerprint=fingerprint,
+        training_state=loaded_state,
         history=loaded_history,
         load_warnings=warnings_,
     )
@@ -254,6 +299,59 @@ def _load_weights_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, graph:
             path, f"is compressed {info.file_size // max(info.compress_size, 1):,} to 1, which trained weights "
             "never are: refusing to unpack it", WEIGHTS)
     return _load_weights(_read_member(archive, info, path, limit), path)
+
+
+def training_state_limit(graph: Graph) -> int:
+    """The most bytes a training state member of ``graph`` can take: ``optim.MAX_STATE_COPIES`` copies of every
+    parameter and buffer its layers declare, in float64, plus ``STATE_HEADER_ALLOWANCE`` and
+    ``STATE_HEADER_ALLOWANCE_PER_NODE`` per node for the header, the step tensors and the generators."""
+    from nnstudio.core.memory import state_bytes
+
+    try:
+        declared = int(state_bytes(graph))
+    except Exception:  # noqa: BLE001 - a graph no layer of which can be built declares nothing
+        declared = 0
+    header = STATE_HEADER_ALLOWANCE + STATE_HEADER_ALLOWANCE_PER_NODE * len(graph.nodes)
+    return min(MAX_TRAINING_STATE_BYTES, WEIGHTS_DTYPE_FACTOR * MAX_STATE_COPIES * max(declared, 0) + header)
+
+
+def _load_state_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, graph: Graph,
+                       path: Any) -> resume.TrainingState:
+    limit = training_state_limit(graph)
+    if info.file_size > limit:
+        raise ProjectFileError(
+            path, f"is {info.file_size:,} bytes uncompressed, more than the limit of {limit:,} bytes that the "
+            "optimizer state of the network's parameters can take: this cannot be its training state",
+            TRAINING_STATE)
+    if info.file_size > RATIO_CHECK_FROM and info.file_size > MAX_WEIGHTS_RATIO * max(info.compress_size, 1):
+        raise ProjectFileError(
+            path, f"is compressed {info.file_size // max(info.compress_size, 1):,} to 1, which a training state "
+            "never is: refusing to unpack it", TRAINING_STATE)
+    payload = _read_member(archive, info, path, limit)
+    metadata = _safetensors_metadata(payload, path, TRAINING_STATE)
+    meta = {}
+    for key in resume.METADATA_KEYS:
+        if key not in metadata:
+            raise ProjectFileError(path, f"the metadata key {key!r} is missing", TRAINING_STATE)
+        meta[key] = _parse_json(metadata[key].encode("utf-8"), path, f"{TRAINING_STATE}: {key}", allow_nan=True)
+    tensors = _load_weights(payload, path, TRAINING_STATE)
+    try:
+        return resume.unpack(tensors, meta)
+    except resume.StateError as exc:
+        raise ProjectFileError(path, str(exc), TRAINING_STATE) from None
+
+
+def _safetensors_metadata(payload: bytes, path: Any, member: str) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors blob (an 8-byte little-endian header length, then a JSON header),
+    read without unpacking its tensors."""
+    size = int.from_bytes(payload[:8], "little") if len(payload) >= 8 else -1
+    if not 0 < size <= len(payload) - 8:
+        raise ProjectFileError(path, "is not a valid safetensors file (its header is cut or missing)", member)
+    header = _parse_json(payload[8:8 + size], path, member, allow_nan=False)
+    metadata = header.get("__metadata__", {}) if isinstance(header, dict) else None
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ProjectFileError(path, "is not a valid safetensors file (its metadata is not text by name)", member)
+    return metadata
 
 
 def _load_history(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Any) -> dict[str, Any]:
@@ -318,14 +416,14 @@ def _check_directory(file: Any, path: Any) -> None:
     entries, size = record[zipfile._ECD_ENTRIES_TOTAL], record[zipfile._ECD_SIZE]
     if entries > MAX_ENTRIES or size > MAX_DIRECTORY_BYTES:
         raise ProjectFileError(path, f"is a zip archive of {entries:,} entries ({size:,} bytes of directory): a "
-                               f"project has at most three; refusing to read it")
+                               f"project has at most four; refusing to read it")
 
 
 def _find_members(archive: zipfile.ZipFile, path: Any) -> dict[str, zipfile.ZipInfo]:
     """The entries of the known members. Other names (``../x``, ``/etc/y`` ...) are ignored, never read."""
     found: dict[str, zipfile.ZipInfo] = {}
     for info in archive.infolist():
-        if info.filename in (PROJECT_JSON, WEIGHTS, HISTORY):
+        if info.filename in MEMBERS:
             if info.filename in found:
                 raise ProjectFileError(path, "appears twice in the archive", info.filename)
             found[info.filename] = info
@@ -415,7 +513,7 @@ def _migrate(data: dict[str, Any], path: Any) -> dict[str, Any]:
         raise ProjectFileError(path, f"cannot be upgraded from format {version}: {exc!r}") from None
 
 
-def _load_weights(payload: bytes, path: Any) -> dict[str, torch.Tensor]:
+def _load_weights(payload: bytes, path: Any, member: str = WEIGHTS) -> dict[str, torch.Tensor]:
     try:
         with warnings.catch_warnings():  # torch warns that the bytes it views are read-only; we copy them
             warnings.simplefilter("ignore")
@@ -423,13 +521,13 @@ def _load_weights(payload: bytes, path: Any) -> dict[str, torch.Tensor]:
             # Copies: the loaded tensors view immutable bytes. Popping frees each view as soon as it is copied.
             weights = {name: tensors.pop(name).clone() for name in list(tensors)}
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type on malformed data
-        raise ProjectFileError(path, f"is not a valid safetensors file ({_clip(str(exc), 200)})", WEIGHTS) from None
+        raise ProjectFileError(path, f"is not a valid safetensors file ({_clip(str(exc), 200)})", member) from None
     for name, tensor in weights.items():
-        _check_dtype(name, tensor, path)
+        _check_dtype(name, tensor, path, member)
     return weights
 
 
-def _check_dtype(name: str, tensor: torch.Tensor, path: Any) -> None:
+def _check_dtype(name: str, tensor: torch.Tensor, path: Any, member: str = WEIGHTS) -> None:
     if not (tensor.is_floating_point() or tensor.dtype in _INT_DTYPES):
-        raise ProjectFileError(path, f"{name!r} is a {tensor.dtype} tensor; only float and integer tensors are "
-                               "stored", WEIGHTS)
+        raise ProjectFileError(path, f"{_clip(repr(name), 200)} is a {tensor.dtype} tensor; only float and integer "
+                               "tensors are stored", member)

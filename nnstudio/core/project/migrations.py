@@ -6,8 +6,9 @@ pure function (dict in, new dict out; it must not change its argument) and does 
 ``format_version``: ``migrate`` does that after each step. Every version also keeps a fixture file
 (``tests/data/project_v<N>.nnstudio``) that the tests open, so an upgrade path that breaks old files is caught.
 
-Format 1 is the first format, so there are no migrations yet. Renamed layer types are handled here too:
-``translate_legacy_ids`` replaces an old type id (``linear``) by the current one (``dense``).
+Format 2 added ``weights_fingerprint`` to project.json (and the ``training_state.safetensors`` member, which
+needs no upgrade: a format-1 file has none). Renamed layer types are handled here too: ``translate_legacy_ids``
+replaces an old type id (``linear``) by the current one (``dense``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from typing import Any, Callable
 from nnstudio.core.layers.registry import LEGACY_IDS
 
 # The format version this version of NN Studio writes, and the newest it reads.
-CURRENT_VERSION = 1
+CURRENT_VERSION = 2
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 records which graph the weights were trained on; a format-1 file does not know (null: the app
+    falls back to matching the weights' names and shapes)."""
+    return {**data, "weights_fingerprint": None}
+
 
 # version -> function upgrading a project.json dict of that version to version + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 class MigrationError(ValueError):

@@ -24,6 +24,14 @@ class Project:
     # Training history (per-epoch metrics ...): JSON-safe, shaped as nnstudio.core.training.history describes.
     # None until trained.
     history: dict[str, Any] | None = None
+    # (Format 2; after the older fields, which callers may pass by position.)
+    # nnstudio.core.fingerprint.fingerprint of the graph the weights were trained on (the snapshot that trained,
+    # not the graph at the time of saving). None until trained, and in files older than format 2.
+    weights_fingerprint: str | None = None
+    # What continuing the training of these weights exactly needs (training.resume.TrainingState: optimizer and
+    # schedule state, random generators, position), stored as training_state.safetensors. None until trained,
+    # in files older than format 2, and when the file's is damaged.
+    training_state: Any = None
     # What opening the file left out and why, one plain line each ("...: the project opens without its
     # training history"). Filled by load_project, never saved; the command line prints them, the app shows them.
     load_warnings: list[str] = field(default_factory=list, compare=False, repr=False)

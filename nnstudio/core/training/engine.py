@@ -5,6 +5,22 @@ in batches (no per-sample DataLoader). Callbacks hear about steps (throttled by 
 and probes; a ControlToken pauses, resumes or stops before any step. Faults (NaN loss, out of memory, data that
 does not fit) become TrainingError / DatasetError with a message naming the step or the data; the caller's
 project is never touched.
+
+Continuing. A run returns, besides the weights it kept, a ``training.resume.TrainingState``: the optimizer's
+and the schedule's state, the random generators and the position. ``train(..., resume=state)`` continues from
+it: ``config.epochs`` more epochs, numbered on from ``state.epoch``, the steps counted on, the best value so far
+and early stopping's count carried on; the per-epoch losses are those one longer run would have given (on the
+CPU, to the bit). What a changed setting does is in ``training.resume``.
+
+The state belongs to the weights the run kept. When it keeps an earlier epoch's weights (``restore_best``, or a
+stopped run), the state returned is the one taken at the end of that epoch, together with its weights: a
+continued run goes on from that epoch (the history's later rows are replaced, see ``history.continue_history``),
+exactly as a longer run that had stopped there would have. A run stopped in the middle of an epoch counts that
+epoch as done, as its history row does.
+
+Besides the epoch rows, the history holds what redraws the dashboard (``training.history``): the task and class
+names, the step-level loss (downsampled), the confusion matrix and per-class figures of the weights kept, and
+the last layer statistics and activations (measured once at the end when no callback measured them).
 """
 
 from __future__ import annotations
@@ -20,13 +36,24 @@ from nnstudio.core.compile import CompiledModel
 from nnstudio.core.data.base import DataSplit, Dataset
 from nnstudio.core.errors import DatasetError, TrainingError
 from nnstudio.core.memory import out_of_memory
+from nnstudio.core.text import clip
 from nnstudio.core.training import optim
+from nnstudio.core.training import resume as _resume
 from nnstudio.core.training.config import TrainConfig
 from nnstudio.core.training.control import Callback, ControlToken, emit
 from nnstudio.core.training.device import resolve_device
+from nnstudio.core.training.history import (
+    MAX_CLASSES,
+    MAX_CONFUSION,
+    MAX_NAME,
+    StepLossTrace,
+)
 from nnstudio.core.training.metrics import MetricAccumulator, higher_is_better
 from nnstudio.core.training.reports import EpochReport, StepReport, TrainResult
+from nnstudio.core.training.resume import TrainingState, mismatch
+from nnstudio.core.training.saved_reports import activations_json, layers_json
 from nnstudio.core.training.targets import prepare_targets
+from nnstudio.core.training.telemetry import final_reports
 
 STEP_REPORT_INTERVAL_S = 0.05  # at most twenty step reports a second (and one at the end of each epoch)
 EVAL_BATCH = 1024
@@ -38,16 +65,24 @@ def train(
     config: TrainConfig,
     callbacks: Sequence[Callback] = (),
     token: ControlToken | None = None,
+    resume: TrainingState | None = None,
 ) -> TrainResult:
-    """Train ``compiled.module`` in place on ``split`` and return the history and the weights kept."""
-    return _Run(compiled, split, config, list(callbacks), token or ControlToken()).run()
+    """Train ``compiled.module`` in place on ``split`` and return the history, the weights kept and the state
+    to continue from. ``resume`` (a state an earlier run of these weights returned; the caller has loaded
+    those weights into ``compiled``) continues that run: see the module's doc."""
+    return _Run(compiled, split, config, list(callbacks), token or ControlToken(), resume).run()
 
 
 class _Run:
     def __init__(self, compiled: CompiledModel, split: DataSplit, config: TrainConfig,
-                 callbacks: list[Callback], token: ControlToken) -> None:
+                 callbacks: list[Callback], token: ControlToken, resume: TrainingState | None = None) -> None:
         config.check()
         self.compiled, self.split, self.config, self.callbacks, self.token = compiled, split, config, callbacks, token
+        self.resume = resume
+        if resume is not None:
+            problem = mismatch(resume, compiled.module)
+            if problem:
+                raise TrainingError(f"{problem}: the network changed since training; train again without continuing")
         self.device = resolve_device(config.device)  # a missing device is an error before anything starts
         self.model = compiled.module
         self.task = compiled.task
@@ -82,7 +117,7 @@ class _Run:
 
     # -- the loop ----------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
-        c = self.config
+        c, r = self.config, self.resume
         torch.manual_seed(c.seed)
         gen = torch.Generator().manual_seed(c.seed)
         try:
@@ -112,17 +147,38 @@ class _Run:
         amp = self._autocast()
         scaler = torch.amp.GradScaler("cuda") if amp is not None and amp[1] == torch.float16 else None
         steps_per_epoch = math.ceil(n / c.batch_size)
-        total = steps_per_epoch * c.epochs
         telemetry = self._telemetry(x_tr, y_tr)
+        # Where this run starts: nothing done, or the position of the state it continues.
+        epoch0, step0, elapsed0 = 0, 0, 0.0
+        best_value, best_epoch, best_state, best_snapshot, bad_epochs = None, None, None, None, 0
+        if r is not None:
+            _resume.restore(r, self.model, optimizer, scheduler, scaler, gen, c, self.device)
+            epoch0, step0, elapsed0 = r.epoch, r.step, r.elapsed_s
+            if r.monitor == self.monitor and r.best_value is not None:
+                best_value, best_epoch, bad_epochs = r.best_value, r.best_epoch, r.bad_epochs
+                if r.best_epoch == r.epoch:  # the weights it starts from are the best so far: kept if none beats them
+                    best_state = self._weights()
+                    best_snapshot = r
+        last_epoch = epoch0 + c.epochs
+        total = step0 + steps_per_epoch * c.epochs
         emit(self.callbacks, "on_start", {"device": str(self.device), "steps_per_epoch": steps_per_epoch,
                                           "total_steps": total, "train_samples": n,
-                                          "val_samples": 0 if val is None else int(val[0].shape[0])})
+                                          "val_samples": 0 if val is None else int(val[0].shape[0]),
+                                          "first_epoch": epoch0 + 1, "first_step": step0 + 1})
         epochs: list[dict[str, Any]] = []
-        best_value, best_epoch, best_state = None, None, None
-        stop_reason, step, bad_epochs = "completed", 0, 0
+        trace = StepLossTrace()
+        stop_reason, step = "completed", step0
+        rng_at_start = _resume.rng_states(gen, self.device)
         start = last_report = time.perf_counter()
-        for epoch in range(1, c.epochs + 1):
+
+        def position(epoch_done: int, **best: Any) -> dict[str, Any]:
+            values = {"best_value": best_value, "best_epoch": best_epoch, "bad_epochs": bad_epochs, **best}
+            return {"epoch": epoch_done, "step": step, "elapsed_s": elapsed0 + time.perf_counter() - start,
+                    "monitor": self.monitor, **values}
+
+        for epoch in range(epoch0 + 1, last_epoch + 1):
             self.model.train()
+            rng_at_start = _resume.rng_states(gen, self.device)  # for a stop before this epoch's first step
             perm = torch.randperm(n, generator=gen).to(self.device)
             loss_sum = 0.0
             correct = torch.zeros((), device=self.device, dtype=torch.long)
@@ -154,6 +210,7 @@ class _Run:
                 if not math.isfinite(value):
                     raise TrainingError(f"the loss became {value} at step {step} (epoch {epoch}, batch {b + 1}): "
                                         "lower the learning rate, turn on gradient clipping or check the data")
+                trace.add(step, epoch - 1 + (b + 1) / steps_per_epoch, value)
                 loss_sum += value * len(idx)  # the step's loss is already a float: no extra tensor op
                 seen += len(idx)
                 if self.task != "regression":
@@ -164,10 +221,11 @@ class _Run:
                 if now - last_report >= STEP_REPORT_INTERVAL_S or b == steps_per_epoch - 1:
                     last_report = now
                     elapsed = now - start
+                    done = step - step0
                     emit(self.callbacks, "on_step", StepReport(
-                        epoch, c.epochs, step, total, value, optim.current_lr(optimizer),
-                        step * c.batch_size / elapsed if elapsed > 0 else 0.0, elapsed,
-                        elapsed / step * (total - step)))
+                        epoch, last_epoch, step, total, value, optim.current_lr(optimizer),
+                        done * c.batch_size / elapsed if elapsed > 0 else 0.0, elapsed0 + elapsed,
+                        elapsed / done * (total - step)))
             if stop_reason == "stopped" and seen == 0:
                 break
             row = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "lr": optim.current_lr(optimizer)}
@@ -177,40 +235,86 @@ class _Run:
             if val is not None:
                 details = self.evaluate(*val, loss_fn)
                 row.update({f"val_{k}": v for k, v in details.items() if isinstance(v, float)})
-            row["time_s"] = time.perf_counter() - start
+            row["time_s"] = elapsed0 + time.perf_counter() - start
             epochs.append(row)
             monitored = row[self.monitor]
             improved = best_value is None or self._better(monitored, best_value)
             if improved:
-                best_value, best_epoch = monitored, epoch
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-                bad_epochs = 0
+                best_value, best_epoch, bad_epochs = monitored, epoch, 0
             else:
                 bad_epochs += 1
-            emit(self.callbacks, "on_epoch", EpochReport(epoch, c.epochs, dict(row), details.get("confusion"),
+            emit(self.callbacks, "on_epoch", EpochReport(epoch, last_epoch, dict(row), details.get("confusion"),
                                                          details.get("per_class"), improved))
             if telemetry is not None:
                 telemetry.maybe_probe(step)
-            if stop_reason == "stopped":
-                break
+            # The schedule steps even when the run stops here: the state taken next is the one the next epoch
+            # would have started from.
             if scheduler is not None:
                 scheduler.step(monitored) if c.schedule == "plateau" else scheduler.step()
+            if improved:  # the weights, and what continuing from them needs
+                best_state = self._weights()
+                best_snapshot = _resume.capture(self.model, optimizer, scheduler, scaler, c,
+                                               _resume.rng_states(gen, self.device), **position(epoch))
+            if stop_reason == "stopped":
+                break
             if c.early_stopping and bad_epochs > c.patience:
                 stop_reason = "early_stopping"
                 break
-        if best_state is not None and (c.restore_best or stop_reason == "stopped"):
+        restored = best_state is not None and (c.restore_best or stop_reason == "stopped")
+        if restored:
             self.model.load_state_dict(best_state)
+            state = best_snapshot
+        else:  # the last epoch's weights; an epoch stopped before its first step did not happen
+            rng = rng_at_start if stop_reason == "stopped" and (not epochs or epochs[-1]["epoch"] != epoch) \
+                else _resume.rng_states(gen, self.device)
+            state = _resume.capture(self.model, optimizer, scheduler, scaler, c, rng,
+                                   **position(epoch0 + len(epochs)))
         if telemetry is not None:
             telemetry.maybe_probe(step, final=True)  # show the weights that are kept
-        final = {}
+        final, details = {}, {}
         if val is not None and epochs:
-            final = {f"val_{k}": v for k, v in self.evaluate(*val, loss_fn).items() if isinstance(v, float)}
-        state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            details = self.evaluate(*val, loss_fn)
+            final = {f"val_{k}": v for k, v in details.items() if isinstance(v, float)}
+        weights = self._weights()
         history = {"epochs": epochs, "best_epoch": best_epoch, "stop_reason": stop_reason, "final": final,
                    "device": str(self.device), "steps": step, "config": c.to_dict()}
-        result = TrainResult(history, state, stop_reason, best_epoch, final, str(self.device), step)
+        history.update(self._dashboard(telemetry, trace, details, x_tr, y_tr, loss_fn, step))
+        result = TrainResult(history, weights, stop_reason, best_epoch, final, str(self.device), step,
+                             training_state=state, resumed_from=None if r is None else (r.epoch, r.step))
         emit(self.callbacks, "on_end", result)
         return result
+
+    def _weights(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+
+    def _dashboard(self, telemetry, trace: StepLossTrace, details: dict[str, Any], x_tr, y_tr, loss_fn,
+                   step: int) -> dict[str, Any]:
+        """The history keys that redraw the dashboard (training.history describes them)."""
+        out: dict[str, Any] = {"task": self.task}
+        classes = [clip(str(name), MAX_NAME) for name in self.split.train.classes]
+        if self.task != "regression" and 0 < len(classes) <= MAX_CLASSES:
+            out["classes"] = classes
+        out["step_loss"] = trace.points()
+        confusion = details.get("confusion")
+        if confusion is not None and len(confusion) <= MAX_CONFUSION:
+            out["confusion"] = confusion
+            if details.get("per_class") is not None:
+                out["per_class"] = details["per_class"]
+        layers = telemetry.last_layers if telemetry is not None else None
+        activations = telemetry.last_activations if telemetry is not None else None
+        if layers is None or activations is None:
+            try:
+                final_layers, final_activations = final_reports(self.compiled, self.model, x_tr, y_tr, loss_fn, step)
+            except (MemoryError, RuntimeError) as exc:  # the run is done: its statistics are what is lost
+                if not out_of_memory(exc):
+                    raise
+                _free(self.device)
+            else:
+                layers, activations = layers or final_layers, activations or final_activations
+        for key, value in (("layers", layers_json(layers)), ("activations", activations_json(activations))):
+            if value is not None:
+                out[key] = value
+        return out
 
     def _better(self, value: float, best: float) -> bool:
         delta = self.config.min_delta

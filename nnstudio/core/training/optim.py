@@ -7,6 +7,15 @@ from torch import nn
 
 from nnstudio.core.training.config import TrainConfig
 
+# The state each optimizer keeps, in tensors the size of a parameter (besides a one-value ``step`` tensor per
+# parameter): SGD its momentum buffer; Adam and AdamW the first and second moments (``exp_avg``,
+# ``exp_avg_sq``; amsgrad, which would add a third, is never turned on); RMSprop the running square average and
+# its momentum buffer (``square_avg``, ``momentum_buffer``; ``grad_avg`` only when centered, which is never on).
+# A saved training state is bounded by this (project.io.training_state_limit); a test checks it against the
+# optimizers themselves.
+STATE_COPIES = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 2}
+MAX_STATE_COPIES = max(STATE_COPIES.values())
+
 
 def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device | None = None) -> torch.optim.Optimizer:
     """SGD (momentum, Nesterov), Adam, AdamW or RMSprop. ``l2`` is the weight decay: added to the gradient

@@ -1,12 +1,21 @@
 """Training a whole project: everything between "Train" and a trained project, shared by the command line and
 the GUI worker. Checks happen before any training: the graph, the settings, the device, the data against the
-Input and Output nodes."""
+Input and Output nodes.
+
+    prepared = prepare(project, resume=True)          # or resume=False: start from fresh weights
+    result = train_prepared(prepared, callbacks, token)
+    store_result(project, result)                      # weights, training state, fingerprint, history
+
+Continuing (``resume=True``) starts from the project's weights and its training state, so the run goes on
+exactly where the last one stopped (``training.resume``); the history then goes on too: ``store_result``
+appends the new epochs to the project's history (``history.continue_history``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -14,10 +23,18 @@ from nnstudio.core import memory
 from nnstudio.core.compile import CompiledModel, compile_graph
 from nnstudio.core.data.base import DataSplit
 from nnstudio.core.errors import DatasetError, TrainingError
+from nnstudio.core.fingerprint import fingerprint
 from nnstudio.core.project.model import Project
+from nnstudio.core.training import resume as _resume
 from nnstudio.core.training.config import TrainConfig
+from nnstudio.core.training.control import Callback, ControlToken
 from nnstudio.core.training.device import resolve_device
+from nnstudio.core.training.history import continue_history
 from nnstudio.core.training.reports import TrainResult
+from nnstudio.core.training.resume import TrainingState
+
+OUT_OF_DATE = ("the saved weights were trained on an earlier version of the network: train again without "
+               "continuing")
 
 
 @dataclass
@@ -25,22 +42,33 @@ class PreparedRun:
     compiled: CompiledModel
     split: DataSplit
     config: TrainConfig
+    # What the run continues from (the project's training state, or only a position for an older file), or None.
+    resume: TrainingState | None = None
+    # fingerprint.fingerprint of the graph compiled here (the snapshot that trains).
+    fingerprint: str | None = None
+    # What continuing starts fresh (an older file without optimizer state, a changed optimizer ...), one line each.
+    notes: list[str] = field(default_factory=list)
 
 
 def prepare(project: Project, resume: bool = False, base_dir: str | Path | None = None,
             **overrides: Any) -> PreparedRun:
     """Compile the project's graph, load its dataset and settings (``overrides`` replace settings for this run
-    only). ``resume`` starts from the project's saved weights; ``base_dir`` (the project file's folder) is where
-    relative data paths start. Raises GraphError, DatasetError or TrainingError with a plain message; a run
-    that would not fit in the device's memory is refused (``memory.NotEnoughMemoryError``) before the model is
-    built, and one whose data would not fit on the device too, before anything is moved there."""
+    only). ``resume`` continues the project's last run: from its saved weights and training state (with
+    ``epochs`` meaning this many more); it is refused when there are no weights, or when they belong to another
+    version of the graph (the fingerprint, or for an older file without one their names and shapes, differ).
+    A project without a training state (an older file) continues from the weights alone, with a note saying
+    the optimizer starts fresh. ``base_dir`` (the project file's folder) is where relative data paths start.
+    Raises GraphError, DatasetError or TrainingError with a plain message; a run that would not fit in the
+    device's memory is refused (``memory.NotEnoughMemoryError``) before the model is built, and one whose data
+    would not fit on the device too, before anything is moved there."""
     config = TrainConfig.from_dict(project.training).updated(**overrides)
     device = resolve_device(config.device)
-    if not project.dataset:
-        raise DatasetError("the project has no dataset: choose one (e.g. \"spiral\" or \"digits\") first")
-    from nnstudio.core.data.fit import check_fits, check_targets
     from nnstudio.core.data.registry import load_split
+    from nnstudio.core.problems import NO_DATASET, check_data_fits
     from nnstudio.core.shapes import infer_shapes
+
+    if not project.dataset:
+        raise DatasetError(NO_DATASET)
 
     info = infer_shapes(project.graph)
     need = None
@@ -49,17 +77,57 @@ def prepare(project: Project, resume: bool = False, base_dir: str | Path | None 
                                  config.batch_size, device, "train")
     compiled = compile_graph(project.graph, seed=config.seed)
     split = load_split(project.dataset, base_dir=base_dir)
-    problems = check_fits(split.train, compiled.input_infos, project.dataset) + check_targets(
-        split.train, compiled.task, compiled.output_info.shape)
-    if problems:
-        raise DatasetError("the dataset does not fit the network: " + "; ".join(problems))
+    check_data_fits(split.train, project.graph, info, project.dataset)  # the Problems panel's words
     if need is not None and device.type != "cpu":  # the engine keeps the whole dataset on the device
         memory.check_fits(need, config.batch_size, device, "train", data_bytes=_data_bytes(split))
+    prepared = PreparedRun(compiled, split, config, fingerprint=fingerprint(project.graph))
     if resume:
         if not project.weights:
             raise TrainingError("there are no saved weights to resume from: train without resuming first")
-        load_weights(compiled, project.weights)
-    return PreparedRun(compiled, split, config)
+        load_weights(compiled, project.weights)  # names and shapes first: the more precise message
+        if project.weights_fingerprint is not None and project.weights_fingerprint != prepared.fingerprint:
+            raise TrainingError(OUT_OF_DATE)
+        state = project.training_state
+        if state is not None:
+            problem = _resume.mismatch(state, compiled.module)
+            if problem:
+                raise TrainingError(f"{problem}: {OUT_OF_DATE}")
+        else:
+            state = _position_only(project.history)
+        prepared.resume = state
+        prepared.notes = _resume.continue_notes(project.training_state, config)
+    return prepared
+
+
+def _position_only(history: Any) -> TrainingState:
+    """Where a run continues from weights without a training state (a file older than format 2): after the
+    epoch whose weights were kept (the best one with restore_best, or in a stopped run; else the last), with
+    the step count the history gives. The optimizer, the schedule and the random generators start fresh."""
+    from nnstudio.core.training.history import history_problem
+
+    if not isinstance(history, dict) or history_problem(history) is not None:
+        return TrainingState(0, 0)
+    epochs = [r["epoch"] for r in history.get("epochs", []) if isinstance(r.get("epoch"), int)]
+    config = history.get("config") if isinstance(history.get("config"), dict) else {}
+    kept_best = config.get("restore_best", True) is not False or history.get("stop_reason") == "stopped"
+    best = history.get("best_epoch")
+    epoch = best if kept_best and isinstance(best, int) and best in epochs else max(epochs, default=0)
+    last = max(epochs, default=0)
+    steps = history.get("steps", 0)
+    step = steps * epoch // last if last and epoch != last else steps  # steps of the kept epoch, evenly spread
+    return TrainingState(epoch, int(step))
+
+
+def train_prepared(prepared: PreparedRun, callbacks: Sequence[Callback] = (),
+                   token: ControlToken | None = None) -> TrainResult:
+    """Train a prepared run (continuing it when it was prepared to) and mark the result with the fingerprint
+    of the graph that trained."""
+    from nnstudio.core.training import engine
+
+    result = engine.train(prepared.compiled, prepared.split, prepared.config, callbacks, token,
+                          resume=prepared.resume)
+    result.fingerprint = prepared.fingerprint
+    return result
 
 
 def _data_bytes(split: DataSplit) -> int:
@@ -88,9 +156,17 @@ def load_weights(compiled: CompiledModel, weights: dict[str, torch.Tensor]) -> N
 
 
 def store_result(project: Project, result: TrainResult) -> None:
-    """Keep the trained weights and the history in the project (saved with it)."""
+    """Keep the trained weights, their training state and fingerprint, and the history in the project (saved
+    with it). A run that continued appends to the project's history: the rows up to the epoch it continued
+    from, then its own (``history.continue_history``)."""
     project.weights = {k: v.detach().cpu().clone() for k, v in result.state_dict.items()}
-    project.history = result.history
+    project.training_state = result.training_state
+    project.weights_fingerprint = result.fingerprint
+    if result.resumed_from is not None:
+        epoch, step = result.resumed_from
+        project.history = continue_history(project.history, result.history, epoch, step)
+    else:
+        project.history = result.history
 
 
 def headline(result: TrainResult, task: str) -> str:

@@ -90,4 +90,10 @@ class TrainResult:
     best_epoch: int | None
     final: dict[str, float] = field(default_factory=dict)  # validation values of the weights kept
     device: str = "cpu"
-    steps: int = 0
+    steps: int = 0  # counted over every run the history holds (a continued run goes on counting)
+    # What continuing from these weights needs (training.resume.TrainingState), saved with the project.
+    training_state: Any = None
+    # (epoch, step) the run continued from, or None for a fresh run: store_result then appends to the history.
+    resumed_from: tuple[int, int] | None = None
+    # fingerprint.fingerprint of the graph that trained (set by project_run.train_prepared).
+    fingerprint: str | None = None

@@ -5,6 +5,9 @@ first measurement (so their history stacks into a heatmap), the gradient norm an
 At most a few times a second, and after every epoch: activations of every layer on a fixed probe batch
 (histogram, mean, std, fraction of dead ReLU units, feature maps of one image for conv layers) and, for 2-D
 inputs, the model's prediction over a grid for a decision-boundary plot. Everything handed out is a numpy copy.
+
+The last LayerReport and ActivationReport handed out are kept (``last_layers``, ``last_activations``) for the
+saved history. A run no callback measured gets one measurement at its end instead (:func:`final_reports`).
 """
 
 from __future__ import annotations
@@ -51,8 +54,10 @@ class Telemetry:
         self.started = time.perf_counter()
         self.spent = 0.0  # seconds spent measuring
         self.measuring = False
-        self.watch = self._watched_values()
+        self.watch = watched_values(compiled, model)
         self.grid = _grid_for(x, y, compiled)
+        self.last_layers: LayerReport | None = None  # the last reports handed out
+        self.last_activations: ActivationReport | None = None
 
     def _within_budget(self) -> bool:
         return self.spent <= BUDGET * (time.perf_counter() - self.started)
@@ -85,7 +90,8 @@ class Telemetry:
                 grad_norm=float(g.norm()),
                 update_ratio=float((w - before).norm()) / w_norm if w_norm > 0 else 0.0,
             )
-        emit(self.callbacks, "on_layers", LayerReport(step, stats))
+        self.last_layers = LayerReport(step, stats)
+        emit(self.callbacks, "on_layers", self.last_layers)
         self.spent += time.perf_counter() - t0
         self.maybe_probe(step)
 
@@ -103,28 +109,15 @@ class Telemetry:
         self.model.eval()
         try:
             with torch.no_grad():
-                emit(self.callbacks, "on_activations", ActivationReport(step, self.activations()))
+                self.last_activations = ActivationReport(step, self.activations())
+                emit(self.callbacks, "on_activations", self.last_activations)
                 if self.grid is not None:
                     emit(self.callbacks, "on_boundary", self.boundary(step))
         finally:
             self.model.train(was_training)
 
     def activations(self) -> dict[str, ActivationStats]:
-        recorder = _Recorder(self.model, {fx_name for fx_name, _ in self.watch.values()})
-        recorder.run(self.probe)
-        out = {}
-        for node_id, (fx_name, relu_like) in self.watch.items():
-            a = recorder.values.get(fx_name)
-            if a is None or not a.is_floating_point():
-                continue
-            a = a.float()
-            hist, edges = self._hist(f"a:{node_id}", a.reshape(-1), symmetric=False)
-            maps = None
-            if a.dim() == 4:
-                maps = a[0, :MAX_FEATURE_MAPS].cpu().numpy().copy()
-            out[node_id] = ActivationStats(hist, edges, float(a.mean()), float(a.std()) if a.numel() > 1 else 0.0,
-                                           _dead_fraction(a) if relu_like else None, maps)
-        return out
+        return _activations(self.model, self.watch, self.probe, lambda key, v: self._hist(key, v, symmetric=False))
 
     def boundary(self, step: int) -> BoundaryReport:
         xs, ys, points, labels, grid = self.grid
@@ -147,33 +140,94 @@ class Telemetry:
                               conf.reshape(shape).cpu().numpy().copy(), points, labels)
 
     # -- helpers ------------------------------------------------------------------------------------------
-    def _watched_values(self) -> dict[str, tuple[str, bool]]:
-        """Graph node id -> (fx value name, whether that value comes out of a ReLU) for every layer."""
-        by_name = {n.name: n for n in self.model.graph.nodes}
-        watch = {}
-        for node_id, fx_name in self.compiled.node_outputs.items():
-            node = by_name.get(fx_name)
-            if node is None or node.op == "placeholder":
-                continue
-            watch[node_id] = (fx_name, node.op == "call_function" and node.target in _RELU_LIKE)
-        return watch
-
     def _hist(self, key: str, values: torch.Tensor, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
         """Histogram with edges fixed the first time ``key`` is seen (values outside land in the end bins)."""
         edges = self.edges.get(key)
         if edges is None:
-            lo, hi = (float(values.min()), float(values.max())) if values.numel() else (0.0, 1.0)
-            if symmetric:
-                top = max(abs(lo), abs(hi)) * 1.5 or 1e-3
-                lo, hi = -top, top
-            else:
-                pad = (hi - lo) * 0.25 or 1e-3
-                lo, hi = lo - pad, hi + pad
-            edges = np.linspace(lo, hi, BINS + 1)
-            self.edges[key] = edges
-        lo, hi = float(edges[0]), float(edges[-1])
-        counts = torch.histc(values.float().clamp(lo, hi), bins=BINS, min=lo, max=hi)
-        return counts.cpu().numpy().copy(), edges
+            edges = self.edges[key] = _edges_for(values, symmetric)
+        return _counts(values, edges), edges
+
+
+def final_reports(compiled: CompiledModel, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn,
+                  step: int) -> tuple[LayerReport, ActivationReport]:
+    """One measurement of the weights the run kept, for a run no callback measured: per layer the weights and
+    the gradients of the loss on the probe batch (the first PROBE_SAMPLES training samples, in eval mode, so
+    nothing is drawn from the random generators and no running statistics change; ``update_ratio`` is 0, no
+    step follows), and the activations on that batch. The parameters' ``.grad`` are left as they were."""
+    layers = {name: [p for p in mod.parameters() if p.requires_grad] for name, mod in model.named_children()}
+    layers = {k: v for k, v in layers.items() if v}
+    probe, targets = x[:PROBE_SAMPLES], y[:PROBE_SAMPLES]
+    was_training = model.training
+    model.eval()
+    try:
+        params = [p for ps in layers.values() for p in ps]
+        with torch.enable_grad():
+            loss = loss_fn(model(probe).float(), targets)
+            grads = torch.autograd.grad(loss, params, allow_unused=True)
+        by_param = {id(p): g if g is not None else torch.zeros_like(p) for p, g in zip(params, grads)}
+        stats = {}
+        for name, ps in layers.items():
+            w, g = _flat(ps), _flat([by_param[id(p)] for p in ps])
+            stats[name] = LayerStats(*_histogram(w, symmetric=True), *_histogram(g, symmetric=True),
+                                     weight_norm=float(w.norm()), grad_norm=float(g.norm()), update_ratio=0.0)
+        with torch.no_grad():
+            acts = _activations(model, watched_values(compiled, model), probe,
+                                lambda _key, v: _histogram(v, symmetric=False))
+    finally:
+        model.train(was_training)
+    return LayerReport(step, stats), ActivationReport(step, acts)
+
+
+def watched_values(compiled: CompiledModel, model: fx.GraphModule) -> dict[str, tuple[str, bool]]:
+    """Graph node id -> (fx value name, whether that value comes out of a ReLU) for every layer."""
+    by_name = {n.name: n for n in model.graph.nodes}
+    watch = {}
+    for node_id, fx_name in compiled.node_outputs.items():
+        node = by_name.get(fx_name)
+        if node is None or node.op == "placeholder":
+            continue
+        watch[node_id] = (fx_name, node.op == "call_function" and node.target in _RELU_LIKE)
+    return watch
+
+
+def _activations(model: fx.GraphModule, watch: dict[str, tuple[str, bool]], probe: torch.Tensor,
+                 hist) -> dict[str, ActivationStats]:
+    recorder = _Recorder(model, {fx_name for fx_name, _ in watch.values()})
+    recorder.run(probe)
+    out = {}
+    for node_id, (fx_name, relu_like) in watch.items():
+        a = recorder.values.get(fx_name)
+        if a is None or not a.is_floating_point():
+            continue
+        a = a.float()
+        counts, edges = hist(f"a:{node_id}", a.reshape(-1))
+        maps = None
+        if a.dim() == 4:
+            maps = a[0, :MAX_FEATURE_MAPS].cpu().numpy().copy()
+        out[node_id] = ActivationStats(counts, edges, float(a.mean()), float(a.std()) if a.numel() > 1 else 0.0,
+                                       _dead_fraction(a) if relu_like else None, maps)
+    return out
+
+
+def _edges_for(values: torch.Tensor, symmetric: bool) -> np.ndarray:
+    lo, hi = (float(values.min()), float(values.max())) if values.numel() else (0.0, 1.0)
+    if symmetric:
+        top = max(abs(lo), abs(hi)) * 1.5 or 1e-3
+        lo, hi = -top, top
+    else:
+        pad = (hi - lo) * 0.25 or 1e-3
+        lo, hi = lo - pad, hi + pad
+    return np.linspace(lo, hi, BINS + 1)
+
+
+def _counts(values: torch.Tensor, edges: np.ndarray) -> np.ndarray:
+    lo, hi = float(edges[0]), float(edges[-1])
+    return torch.histc(values.float().clamp(lo, hi), bins=BINS, min=lo, max=hi).cpu().numpy().copy()
+
+
+def _histogram(values: torch.Tensor, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
+    edges = _edges_for(values, symmetric)
+    return _counts(values, edges), edges
 
 
 class _Recorder(fx.Interpreter):
