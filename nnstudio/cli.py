@@ -195,8 +195,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         warn(warning)
     if fmt != "py" and weights_note(args.file, project):  # the script carries no weights
-        warn("the exported weights were trained on an earlier version of the network: train again for weights "
-             "that match it")
+        from nnstudio.core.weights_status import EXPORT_OUT_OF_DATE
+
+        warn(EXPORT_OUT_OF_DATE)
     print(f"wrote {result.path} ({fmt})")
     return EXIT_OK
 

@@ -22,8 +22,9 @@ How the symptoms of "one true state" cannot happen here:
 3. The weights' status comes from the fingerprint of the graph the weights were trained on against the
    current one (names and shapes for old files), recomputed on every ``graph_edited``: an edit makes them
    "out_of_date" (health is cleared, prediction should be disabled), undoing back makes them "current".
-4. ``replace`` (New, Open) resets everything that belonged to the old project: the run (idle, no summary), the
-   telemetry, the health, the selection and ``unsaved_run``.
+4. ``replace`` (New, Open) resets everything that belonged to the old project: the run (idle, with the summary
+   of the new project's saved run if it has one, else none), the telemetry, the health, the selection and
+   ``unsaved_run``.
 5. On ``replace`` the health comes from the last layer statistics the history holds (``history_stats``).
 6. Continue Training can be offered when ``weights_status == "current"`` (``prepare(resume=True)`` refuses
    other weights with the same judgement); ``run_started(resume=True)`` starts such a run.
@@ -50,6 +51,7 @@ from nnstudio.core.session_state import (DATA_STATES, EVENTS, LOCKED, NO_TELEMET
                                          EditRefused, RunState, Telemetry, data_key_for, one_line)
 from nnstudio.core.shapes import infer_shapes
 from nnstudio.core.training import health as _health
+from nnstudio.core.training.project_run import saved_headline
 
 
 class Session:
@@ -189,6 +191,16 @@ class Session:
         """Loading ``key`` failed with ``message``; False when ``key`` is stale."""
         return self._data_answer(key, "failed", None, str(message) or "the data could not be loaded")
 
+    def reload_data(self) -> bool:
+        """Ask for the data to be read again (a Reload button, a file changed on disk, after a cancel): the
+        state goes back to "needed" for the same key. False (nothing changes) when there is nothing to load."""
+        if self._data_key is None:
+            return False
+        self._data_state, self._data, self._data_error = "needed", None, None
+        self._recheck()
+        self._flush()
+        return True
+
     def data_cancelled(self, key: DataKey) -> bool:
         """Loading ``key`` was cancelled: nothing is known of the data; False when ``key`` is stale."""
         return self._data_answer(key, "cancelled", None, None)
@@ -262,6 +274,16 @@ class Session:
         self._flush()
         return True
 
+    def run_abandoned(self, run: int | None = None) -> bool:
+        """The run was stopped to close or replace the project, its result not kept."""
+        if not self._active_run(run):
+            return False
+        self._run = _replaced(self._run, phase="idle", summary="Training stopped: the weights of this run were "
+                              "not kept")
+        self._derive_health()
+        self._flush()
+        return True
+
     def set_telemetry(self, layers: Any = None, activations: Any = None, confusion: Any = None,
                       per_class: Any = None, epoch: int | None = None, run: int | None = None) -> bool:
         """The newest figures of the current project's run (None: that kind unchanged). Dropped (False) when
@@ -283,7 +305,9 @@ class Session:
     def _load(self, project: Project, path: str | Path | None) -> None:
         self._generation += 1
         self._project, self._path = project, Path(path) if path is not None else None
-        self._run = RunState(project=self._generation)
+        saved = saved_headline(project.history)  # a reopened project's panel says how its last run ended
+        self._run = RunState(project=self._generation) if saved is None else \
+            RunState(progress=saved[1], summary=one_line(saved[0]), project=self._generation)
         self._run_fingerprint: str | None = None
         self._telemetry = NO_TELEMETRY
         self._unsaved_run = False

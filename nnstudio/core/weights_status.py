@@ -32,6 +32,9 @@ from nnstudio.core.graph import Graph
 NONE, CURRENT, OUT_OF_DATE, UNKNOWN = "none", "current", "out_of_date", "unknown"
 STATUSES = (NONE, CURRENT, OUT_OF_DATE, UNKNOWN)
 OUT_OF_DATE_TEXT = "the saved weights were trained on an earlier version of the network: train again"
+# What exporting such weights (safetensors, ONNX) warns.
+EXPORT_OUT_OF_DATE = ("the exported weights were trained on an earlier version of the network: train again for "
+                      "weights that match it")
 
 Shapes = dict[str, tuple[int, ...]]
 

@@ -159,6 +159,18 @@ def test_5_reopening_a_trained_project_restores_the_health_tints_from_its_histor
     assert s.weights_status == "out_of_date" and s.health == {}
 
 
+def test_5_reopening_a_trained_project_says_how_its_last_run_ended():
+    history = {"epochs": [{"epoch": e, "train_loss": 0.5, "val_accuracy": 0.9} for e in (1, 2, 3, 4)],
+               "stop_reason": "stopped", "config": {"epochs": 8}, "task": "multiclass",
+               "final": {"val_accuracy": 0.875}}
+    s = Session(spiral_project(history=history))
+    assert s.run == RunState("idle", 0.5, "Trained for 4 epochs (stopped): val_accuracy=0.875", 1, 0)
+    s.replace(Project())
+    assert s.run.summary == "" and s.run.progress == 0.0
+    s.replace(spiral_project(history={"epochs": "not a list"}))  # what cannot be read says nothing
+    assert s.run.summary == ""
+
+
 def test_7_edits_are_refused_while_a_run_is_active():
     s = loaded(Session(spiral_project()))
     run = s.run_started()
@@ -213,6 +225,15 @@ def test_a_run_goes_through_its_phases_and_stores_its_result():
     assert not s.unsaved_run and s.path.name == "spiral.nnstudio"
 
 
+def test_an_abandoned_run_stores_nothing_and_a_late_result_is_dropped():
+    s = loaded(Session(spiral_project()))
+    run = s.run_started()
+    assert s.run_abandoned(run=run)
+    assert not s.run.active and "not kept" in s.run.summary
+    assert not s.run_finished(result_for(s.graph), run=run)
+    assert s.project.weights is None and not s.unsaved_run and s.weights_status == "none"
+
+
 def test_the_trained_fingerprint_given_is_the_one_stored():
     s = loaded(Session(spiral_project()))
     s.run_started()
@@ -249,6 +270,19 @@ def test_a_load_that_fails_or_is_cancelled_says_so():
     assert "cancelled" in s.train_refusal()
     loaded(s)
     assert s.readiness == "ready" and s.ready_to_train and s.train_refusal() is None
+
+
+def test_reload_asks_for_the_same_data_again():
+    s = loaded(Session(spiral_project()))
+    key = s.data_key
+    seen = []
+    s.data_changed.connect(seen.append)
+    assert s.reload_data()
+    assert s.data_state == "needed" and s.data is None and s.data_key == key and s.readiness == "checking"
+    assert seen == ["needed"]
+    assert s.data_cancelled(key) and s.reload_data() and s.data_state == "needed"
+    s.set_dataset(None)
+    assert not s.reload_data() and s.data_state == "none"
 
 
 def test_a_dataset_config_with_problems_is_not_loaded(tmp_path):

@@ -21,7 +21,7 @@ import torch
 
 from nnstudio.core import memory
 from nnstudio.core.compile import CompiledModel, compile_graph
-from nnstudio.core.data.base import DataSplit
+from nnstudio.core.data.base import DataSplit, Dataset
 from nnstudio.core.errors import DatasetError, TrainingError
 from nnstudio.core.fingerprint import fingerprint
 from nnstudio.core.project.model import Project
@@ -51,19 +51,21 @@ class PreparedRun:
 
 
 def prepare(project: Project, resume: bool = False, base_dir: str | Path | None = None,
-            **overrides: Any) -> PreparedRun:
+            dataset: Dataset | None = None, **overrides: Any) -> PreparedRun:
     """Compile the project's graph, load its dataset and settings (``overrides`` replace settings for this run
     only). ``resume`` continues the project's last run: from its saved weights and training state (with
     ``epochs`` meaning this many more); it is refused when there are no weights, or when they belong to another
     version of the graph (the fingerprint, or for an older file without one their names and shapes, differ).
     A project without a training state (an older file) continues from the weights alone, with a note saying
-    the optimizer starts fresh. ``base_dir`` (the project file's folder) is where relative data paths start.
+    the optimizer starts fresh. ``base_dir`` (the project file's folder) is where relative data paths start;
+    ``dataset``: the project's data already loaded (the window's session has them), split here, not read again.
     Raises GraphError, DatasetError or TrainingError with a plain message; a run that would not fit in the
     device's memory is refused (``memory.NotEnoughMemoryError``) before the model is built, and one whose data
     would not fit on the device too, before anything is moved there."""
     config = TrainConfig.from_dict(project.training).updated(**overrides)
     device = resolve_device(config.device)
-    from nnstudio.core.data.registry import load_split
+    from nnstudio.core.data.registry import load_split, split_options
+    from nnstudio.core.data.split import split as split_dataset
     from nnstudio.core.problems import NO_DATASET, check_data_fits
     from nnstudio.core.shapes import infer_shapes
 
@@ -76,7 +78,11 @@ def prepare(project: Project, resume: bool = False, base_dir: str | Path | None 
         need = memory.check_fits(memory.estimate(project.graph, config.batch_size, config.optimizer, info=info),
                                  config.batch_size, device, "train")
     compiled = compile_graph(project.graph, seed=config.seed)
-    split = load_split(project.dataset, base_dir=base_dir)
+    if dataset is None:
+        split = load_split(project.dataset, base_dir=base_dir)
+    else:
+        options = split_options(project.dataset)
+        split = split_dataset(dataset, options["val_fraction"], options["test_fraction"], options["split_seed"])
     check_data_fits(split.train, project.graph, info, project.dataset)  # the Problems panel's words
     if need is not None and device.type != "cpu":  # the engine keeps the whole dataset on the device
         memory.check_fits(need, config.batch_size, device, "train", data_bytes=_data_bytes(split))
@@ -171,8 +177,30 @@ def store_result(project: Project, result: TrainResult) -> None:
 
 def headline(result: TrainResult, task: str) -> str:
     """The one line that sums a run up: ``val_accuracy=0.973`` (classification) or ``val_mse=0.0123``."""
-    values = result.final or (result.history["epochs"][-1] if result.history.get("epochs") else {})
+    return _headline(result.final or (result.history["epochs"][-1] if result.history.get("epochs") else {}), task)
+
+
+def _headline(values: Any, task: str) -> str:
     for key in (("val_accuracy",) if task != "regression" else ("val_mse",)) + ("val_loss", "train_loss"):
-        if key in values:
-            return f"{key}={values[key]:.4g}" if "accuracy" not in key else f"{key}={values[key]:.3f}"
+        value = values.get(key) if isinstance(values, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"{key}={value:.4g}" if "accuracy" not in key else f"{key}={value:.3f}"
     return "no epoch finished"
+
+
+def saved_headline(history: Any) -> tuple[str, float] | None:
+    """What a saved history says of the run that made it, for a reopened project: one line ("Trained for 100
+    epochs (completed): val_accuracy=1.000") and how far the run got (0..1); None without a readable run."""
+    from nnstudio.core.training.history import history_problem
+
+    if not isinstance(history, dict) or history_problem(history) is not None or not history.get("epochs"):
+        return None
+    rows, reason = history["epochs"], str(history.get("stop_reason") or "finished")
+    config = history.get("config") if isinstance(history.get("config"), dict) else {}
+    planned = config.get("epochs")
+    done = reason in ("completed", "early_stopping")
+    progress = 1.0 if done or not isinstance(planned, int) or planned <= 0 else min(1.0, len(rows) / planned)
+    values = history.get("final") if isinstance(history.get("final"), dict) else rows[-1]
+    count = f"{len(rows)} epoch{'s' if len(rows) != 1 else ''}"
+    text = f"Trained for {count} ({reason.replace('_', ' ')}): {_headline(values, str(history.get('task')))}"
+    return text, progress
