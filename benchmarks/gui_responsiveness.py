@@ -102,8 +102,12 @@ class Window:
         run = prepare(EXAMPLES[name](), epochs=epochs, device="cpu")  # for the sample count
         doc = self.main.document
         doc.open_copy(EXAMPLE_FILES / f"{name}.nnstudio")
-        doc.project.training = dict(doc.project.training, epochs=epochs, device="cpu")
-        self.main.training.bind_project()
+        self.main.training.edit_training(dict(doc.session.training, epochs=epochs, device="cpu"))
+        while doc.session.readiness == "checking":  # the window loads and checks the data first
+            app.processEvents()
+            time.sleep(0.005)
+        if doc.session.train_refusal():
+            raise SystemExit(f"cannot train {name}: {doc.session.train_refusal()}")
         frames0 = self.dashboard.frames
         late: list[float] = []
         last = [time.perf_counter()]

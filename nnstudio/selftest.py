@@ -220,21 +220,24 @@ class _SelfTest:
     def train(self) -> str:
         import torch
 
-        from nnstudio.core.training.engine import train
-        from nnstudio.core.training.project_run import headline, prepare, store_result
+        from nnstudio.core.training.project_run import headline, prepare, train_prepared
 
         torch.set_num_threads(1)
-        project = self.window.document.project
-        prepared = prepare(project, base_dir=self.path.resolve().parent, epochs=1, device="cpu")
-        result = train(prepared.compiled, prepared.split, prepared.config)
+        session = self.window.session
+        prepared = prepare(session.project, base_dir=self.path.resolve().parent, epochs=1, device="cpu")
+        run = session.run_started()
+        result = train_prepared(prepared)
         epochs = result.history.get("epochs", [])
         if len(epochs) != 1:
             raise SelfTestFailure(f"expected 1 epoch of history, got {len(epochs)} ({result.stop_reason})")
         loss = epochs[0].get("train_loss")
         if loss is None or not math.isfinite(loss):
             raise SelfTestFailure(f"the training loss is {loss}")
-        store_result(project, result)
-        self.window.document.mark_modified()
+        if not session.run_finished(result, run=run):
+            raise SelfTestFailure("the window's session did not keep the result")
+        if session.weights_status != "current" or not self.window.document.modified:
+            raise SelfTestFailure(f"after training the weights are {session.weights_status!r} and the project "
+                                  f"is {'' if self.window.document.modified else 'not '}marked modified")
         self.app.processEvents()
         return f"{result.steps} steps, train_loss={loss:.4f}, {headline(result, prepared.compiled.task)}"
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from nnstudio.ui.theme import tool_icon
 
@@ -90,7 +91,46 @@ def shortcut_clashes(window) -> dict[str, list[str]]:
 
 
 # Shortcuts of actions made elsewhere (undo/redo here, the Train menu in training_controller).
-OTHER_SHORTCUTS = ("Ctrl+Shift+Z", "Ctrl+Y", "F5", "F6", "Shift+F5")
+OTHER_SHORTCUTS = ("Ctrl+Shift+Z", "Ctrl+Y", "F5", "Ctrl+F5", "F6", "Shift+F5")
+
+
+def _undo_actions(window, acts: SimpleNamespace) -> None:
+    """Undo and Redo of the document's stack, disabled while a run is active (the graph, the dataset and the
+    settings are locked then: undoing one of them would change what is training)."""
+    stack, session = window.document.undo_stack, window.document.session
+    acts.undo = QAction(tool_icon("undo"), "&Undo", window)
+    acts.undo.setObjectName("action_undo")
+    acts.undo.setShortcuts(_sequences((QKeySequence.StandardKey.Undo,)))
+    acts.undo.triggered.connect(lambda: session.locked or stack.undo())
+    acts.redo = QAction(tool_icon("redo"), "&Redo", window)
+    acts.redo.setObjectName("action_redo")
+    acts.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    acts.redo.triggered.connect(lambda: session.locked or stack.redo())
+    for action in (acts.undo, acts.redo):
+        window.addAction(action)
+
+    def refresh(*_args) -> None:
+        if not (isValid(stack) and isValid(acts.undo) and isValid(acts.redo)):
+            return  # the stack says it is empty while it is being destroyed with the window
+        locked = session.locked
+        for action, can, text, verb in ((acts.undo, stack.canUndo(), stack.undoText(), "Undo"),
+                                        (acts.redo, stack.canRedo(), stack.redoText(), "Redo")):
+            action.setEnabled(can and not locked)
+            action.setText(f"&{verb} {text}" if can and text else f"&{verb}")
+            action.setToolTip(session.edit_refusal() if locked and can else action.text().replace("&", ""))
+
+    for signal in (stack.canUndoChanged, stack.canRedoChanged, stack.undoTextChanged, stack.redoTextChanged,
+                   stack.indexChanged):
+        signal.connect(refresh)
+    locked = [session.locked]
+
+    def run_changed(*_args) -> None:  # the run's progress comes four times a second: only a lock counts
+        if locked[0] != session.locked:
+            locked[0] = session.locked
+            refresh()
+
+    session.run_state_changed.connect(run_changed)
+    refresh()
 
 
 def build_actions(window) -> SimpleNamespace:
@@ -141,17 +181,7 @@ def build_actions(window) -> SimpleNamespace:
     action_quit.setMenuRole(QAction.MenuRole.QuitRole)
     acts.about.setMenuRole(QAction.MenuRole.AboutRole)
 
-    stack = window.document.undo_stack
-    acts.undo = stack.createUndoAction(window, "&Undo")
-    acts.undo.setObjectName("action_undo")
-    acts.undo.setShortcuts(_sequences((QKeySequence.StandardKey.Undo,)))
-    acts.undo.setIcon(tool_icon("undo"))
-    acts.redo = stack.createRedoAction(window, "&Redo")
-    acts.redo.setObjectName("action_redo")
-    acts.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-    acts.redo.setIcon(tool_icon("redo"))
-    for action in (acts.undo, acts.redo):
-        window.addAction(action)
+    _undo_actions(window, acts)
 
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")

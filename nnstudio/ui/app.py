@@ -67,8 +67,8 @@ class FileOpenFilter(QObject):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.FileOpen:
             path = event.file()
-            if path and self.window.maybe_save():
-                self.window.load_file(path)
+            if path:
+                self.window.open_file(path)
             return True
         return False
 

@@ -1,24 +1,29 @@
-"""The live training dashboard: loss / metric / learning-rate curves, weight and gradient histograms,
-activations, the decision boundary and the confusion matrix, in tabs.
+"""The training dashboard: loss / metric / learning-rate curves, weight and gradient histograms, activations, the
+decision boundary and the confusion matrix, in tabs.
 
 It draws what the training worker drains (``feed``), never per batch: each ``feed`` stores the reports in the
 plots' buffers and then draws one frame -- the visible plots with something new -- unless the drawing budget
 (below) says to wait, in which case a timer draws it a little later. A hidden tab draws when it is shown.
-``load_history`` shows the curves of a project trained earlier.
+
+Bound to the window's session (``bind_session``), it derives the rest from it: whenever the project is replaced
+(New, Open) every tab is redrawn from the project's saved history (``training.saved_reports``), or says why it
+cannot be; a run that ends with a result leaves the saved figures on screen (the confusion matrix of the weights
+kept, the last histograms and activations), so that reopening the saved project shows the same; and while the
+network differs from the one the weights were trained on, a banner says so above the (earlier) curves.
 
 Integration (main window)::
 
     dashboard = TrainingDashboard()
+    dashboard.bind_session(session)    # project_replaced, weights_status_changed, run_state_changed
     dashboard.connect_worker(worker)   # drained -> feed, finished -> finish, failed -> fail
+    worker.started -> dashboard.reset(info)
     canvas selection -> dashboard.select_layer(node_id)
     dashboard.layer_selected -> select the node on the canvas (optional)
-    on opening a trained project: dashboard.load_history(project.history, classes)
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import deque
 from typing import Any, Iterable
@@ -27,7 +32,9 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from nnstudio.core.training.reports import EpochReport
-from nnstudio.ui.plots import LivePlot, PaintClock, export
+from nnstudio.core.training.saved_reports import saved_reports
+from nnstudio.core.weights_status import OUT_OF_DATE, OUT_OF_DATE_TEXT
+from nnstudio.ui.plots import LivePlot, Notice, PaintClock, export, saved
 from nnstudio.ui.plots.activations import ActivationsPlot
 from nnstudio.ui.plots.boundary import BoundaryPlot
 from nnstudio.ui.plots.confusion import ConfusionPlot
@@ -38,10 +45,9 @@ from nnstudio.ui.workers.training_worker import Drained
 
 log = logging.getLogger(__name__)
 
-
-def _is_epoch(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-        and abs(value) < 1e9
+NO_TRAINING = "No training yet: press Start in the training panel."
+CANNOT_SHOW = "This project's training history cannot be shown."
+BANNER_STYLE = "QLabel { background: #fdf2d0; color: #5c4400; border: 1px solid #e0c060; padding: 3px 6px; }"
 
 
 # Drawing runs on the GUI thread holding Python's GIL, which the training thread needs too (PySide keeps the GIL
@@ -122,16 +128,16 @@ class TrainingDashboard(QWidget):
         curves.addWidget(lower)
         curves.setStretchFactor(0, 3)
         curves.setStretchFactor(1, 2)
-        self.curves_page = curves
+        self.curves_page = Notice(curves)  # the Curves tab, or why it has nothing to draw
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(curves, "Curves")
+        self.tabs.addTab(self.curves_page, "Curves")
         self.tabs.addTab(self.boundary, "Decision boundary")
         self.tabs.addTab(self.confusion, "Confusion matrix")
         self.tabs.addTab(self.histograms, "Weights && gradients")
         self.tabs.addTab(self.activations, "Activations")
 
-        self.status = plain(QLabel("No training yet: press Start in the training panel."))
+        self.status = plain(QLabel(NO_TRAINING))
         # its text changes at every drain: it must never change the layout (and so repaint every plot)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.png_button = QPushButton("Save plot as PNG…")
@@ -149,7 +155,16 @@ class TrainingDashboard(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(top)
+        # the saved weights (and so these curves) are of an earlier network: see _show_banner
+        self.banner = plain(QLabel(OUT_OF_DATE_TEXT))
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner.setVisible(False)
+        layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
+        self.session = None
+        self.source = "none"  # what the plots show: none (no training), history (the saved one) or run (live)
+        self._history: Any = None  # the history object last drawn (a run that stores another one redraws)
         self.frames = 0  # drawn frames (the benchmark reads them)
         self.frame_cost = 0.0  # seconds the last frame took
         self.budget = DrawBudget()
@@ -161,6 +176,28 @@ class TrainingDashboard(QWidget):
         self.tabs.currentChanged.connect(lambda _i: self._frame())
 
     # -- wiring --------------------------------------------------------------------------------------------
+    def bind_session(self, session) -> None:
+        """Show ``session``'s project (a ``core.session.Session``) now and after every replacement, and follow
+        its weights' status and the end of its runs (see the module's doc)."""
+        if self.session is not None:
+            self.session.project_replaced.disconnect(self.show_saved)
+            self.session.weights_status_changed.disconnect(self._show_banner)
+            self.session.run_state_changed.disconnect(self._run_changed)
+        self.session = session
+        session.project_replaced.connect(self.show_saved)
+        session.weights_status_changed.connect(self._show_banner)
+        session.run_state_changed.connect(self._run_changed)
+        self.show_saved()
+
+    def _run_changed(self, run) -> None:
+        """A run ended: when it stored a history (a result), the saved figures are what stay on screen."""
+        if run.active or self.session.project.history is self._history:
+            return
+        if self.source == "run":
+            self._agree_with_saved()
+        else:
+            self.show_saved()
+
     def connect_worker(self, worker) -> None:
         """Draw what ``worker`` (a TrainingWorker) drains and say how its runs end."""
         worker.drained.connect(self.feed)
@@ -179,11 +216,16 @@ class TrainingDashboard(QWidget):
 
     # -- data ----------------------------------------------------------------------------------------------
     def reset(self, info: dict[str, Any] | None = None) -> None:
-        """Forget the plots' data; ``info`` (the worker's start info) names the task, classes and layers."""
-        self.info = dict(info or {})
-        self.rows = []
-        for plot in self.plots:
-            plot.clear()
+        """Forget the plots' data; ``info`` (the worker's start info, at the start of a run) names the task,
+        classes and layers. Without ``info`` every tab says that there was no training yet."""
+        self._clear(info)
+        if not info:
+            self.source = "none"
+            self._say_untrained()
+            self._show_banner()
+            self.refresh()
+            return
+        self._go_live()
         task = self.info.get("task", "multiclass")
         classes = list(self.info.get("classes", []))
         self.boundary.set_classes(classes, task)
@@ -196,12 +238,42 @@ class TrainingDashboard(QWidget):
             self.histograms.set_layers(list(self.info["layers"]))
         if self.info.get("watched"):
             self.activations.set_layers(list(self.info["watched"]))
-        self.status.setText("Training started…" if info else "No training yet: press Start in the training panel.")
+        self.status.setText("Training started…")
         self.refresh()
+
+    def _clear(self, info: dict[str, Any] | None) -> None:
+        self.info = dict(info or {})
+        self.rows = []
+        self._last_step = None
+        for plot in self.plots:
+            plot.clear()
+
+    def _go_live(self) -> None:
+        """A run's reports arrive: every tab shows its plot (the run says what it lacks)."""
+        self.source = "run"
+        self.curves_page.say(None)
+        for plot in self.plots:
+            plot.say(None)
+        self._show_banner()
+
+    def _say_untrained(self) -> None:
+        self.curves_page.say(saved.UNTRAINED["curves"])
+        for plot, part in ((self.confusion, "confusion"), (self.histograms, "layers"),
+                           (self.activations, "activations"), (self.boundary, "boundary")):
+            plot.say(saved.UNTRAINED[part])
+        self.status.setText(NO_TRAINING)
+
+    def _show_banner(self, *_status: Any) -> None:
+        """The banner says the weights are of an earlier network while the plots show their saved history."""
+        out = self.session is not None and self.session.weights_status == OUT_OF_DATE and self.source == "history"
+        if self.banner.isHidden() == out:
+            self.banner.setVisible(out)
 
     def feed(self, contents: Drained | Iterable[Drained]) -> None:
         """Take what the worker drained (one ``Drained`` or several) and redraw the visible plots once."""
         batches = [contents] if isinstance(contents, Drained) else list(contents)
+        if self.source != "run" and any(batches):
+            self._go_live()
         for d in batches:
             if d.start is not None:
                 self.reset(d.start)
@@ -261,39 +333,69 @@ class TrainingDashboard(QWidget):
         if last.confusion is not None:
             self.confusion.ingest(last.epoch, last.confusion, last.per_class)
 
-    def load_history(self, history: dict[str, Any] | None, classes: list[str] | None = None,
-                     task: str | None = None) -> None:
-        """Show the curves of a finished training (a project's saved ``history``). A history from a file may
-        hold anything: rows that are not epochs are left out, and one that cannot be drawn at all is said so."""
+    def show_saved(self, _project: Any = None) -> None:
+        """Redraw every tab from the bound session's project (on ``project_replaced``): its saved history, or
+        what a project never trained shows. A tab the history cannot redraw says why."""
+        history = self.session.project.history if self.session is not None else None
         try:
-            self._load_history(history, classes, task)
-        except Exception:  # noqa: BLE001 - the project opens; its curves are what is lost
+            self._show_saved(history)
+        except Exception:  # noqa: BLE001 - the project opens; its plots are what is lost
             log.warning("the training history cannot be drawn", exc_info=True)
-            self.reset()
-            self.status.setText("This project's training history cannot be shown.")
+            self._clear(None)
+            self.source, self._history = "none", history
+            for page in (self.curves_page, self.confusion, self.histograms, self.activations, self.boundary):
+                page.say(CANNOT_SHOW)
+            self.status.setText(CANNOT_SHOW)
+            self._show_banner()
 
-    def _load_history(self, history: Any, classes: list[str] | None, task: str | None) -> None:
-        rows = [r for r in export.history_rows(history) if _is_epoch(r.get("epoch", 0))]
-        if task is None:
-            task = "regression" if rows and "val_mse" in rows[-1] else "multiclass"
-        self.reset({"task": task, "classes": list(classes or [])})
+    def _show_saved(self, history: Any) -> None:
+        self._history = history
+        reports = saved_reports(history)
+        if history is None:
+            self.reset()
+            if self.session is not None and self.session.project.weights:  # trained, its history left out
+                for page in (self.curves_page, self.confusion, self.histograms, self.activations, self.boundary):
+                    page.say(saved.NO_HISTORY)
+                self.status.setText(saved.NO_HISTORY)
+            return
+        rows = saved.epoch_rows(reports)
+        task = reports.task or ("regression" if rows and "val_mse" in rows[-1] else "multiclass")
+        self._clear({"task": task, "classes": list(reports.classes)})
+        self.source = "history"
         self.rows = rows
-        for plot in (self.loss, self.metrics, self.lr):
-            plot.x_limit = float(max((r.get("epoch", 0) for r in rows), default=1))
-        self.loss.ingest_epochs(rows, history=True)
-        self.metrics.ingest_epochs(rows, history=True)
-        self.lr.ingest_epochs(rows, history=True)
-        if rows:
-            reason = history.get("stop_reason") if isinstance(history, dict) else None
-            reason = one_line(reason.replace("_", " "), 80) if isinstance(reason, str) else ""
-            self.status.setText(f"Trained for {len(rows)} epoch{'s' if len(rows) != 1 else ''}"
-                                + (f" ({reason})" if reason else "")
-                                + ". Train again to see the live plots.")
-        else:
-            self.status.setText("This project has not been trained yet.")
+        self.curves_page.say(saved.draw_curves(self.loss, self.metrics, self.lr, reports, history))
+        saved.draw_confusion(self.confusion, reports, True)
+        saved.draw_layers(self.histograms, reports, True,
+                          history.get("steps") if isinstance(history, dict) else None)
+        saved.draw_activations(self.activations, reports, True)
+        saved.draw_boundary(self.boundary, reports, True)
+        self.status.setText(saved.status_line(reports, rows, history) or CANNOT_SHOW)
+        self._show_banner()
         for plot in self.plots:
             plot.unthrottle()
         self.refresh()
+
+    def _agree_with_saved(self) -> None:
+        """The run just stored its history: what stays on screen is what reopening the saved project shows --
+        the confusion matrix of the weights kept, the last histograms and activations (added when the live
+        plots have not shown them yet), and for a run that continued an earlier one, the curves of the whole
+        history. What only a live run shows (the histograms over time, the boundary) stays."""
+        history = self.session.project.history
+        self._history = history
+        reports = saved_reports(history)
+        self.source = "history"
+        if [r.get("epoch") for r in reports.rows] != [r.get("epoch") for r in self.rows] or not len(self.loss.raw):
+            for plot in (self.loss, self.metrics, self.lr):
+                plot.clear()
+            self.rows = saved.epoch_rows(reports)
+            self.curves_page.say(saved.draw_curves(self.loss, self.metrics, self.lr, reports, history))
+        saved.draw_confusion(self.confusion, reports, True)
+        if reports.layers is not None and reports.layers.step != self.histograms.last_step:
+            saved.draw_layers(self.histograms, reports, True)
+        if reports.activations is not None and reports.activations.step != self.activations.step:
+            saved.draw_activations(self.activations, reports, True)
+        self._show_banner()
+        self._final_frame()
 
     def finish(self, result) -> None:
         """Draw what is left and say how the run ended (connect the worker's ``finished``)."""
@@ -317,6 +419,22 @@ class TrainingDashboard(QWidget):
     def refresh(self, force: bool = False) -> int:
         """Redraw the plots that have new data and are visible (``force``: all of them); how many drew."""
         return sum(plot.refresh(force) for plot in self.plots)
+
+    # -- what is shown (for tests and the window) ---------------------------------------------------------
+    def banner_text(self) -> str:
+        """The out-of-date banner's text while it is shown, else ""."""
+        return "" if self.banner.isHidden() else self.banner.text()
+
+    def step_loss_points(self) -> int:
+        return len(self.loss.raw)
+
+    def confusion_total(self) -> int:
+        """The samples the confusion matrix shown counts (0: none shown)."""
+        return 0 if self.confusion.matrix is None else int(self.confusion.matrix.sum())
+
+    def histogram_layers(self) -> list[str]:
+        """The layers whose weight histograms are held."""
+        return list(self.histograms.history)
 
     # -- saving --------------------------------------------------------------------------------------------
     def current_page(self) -> QWidget:

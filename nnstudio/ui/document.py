@@ -1,6 +1,8 @@
-"""The open project: the Project itself, where it lives on disk, its undo stack and its live shape inference.
+"""The open project: the window's session (``core.session.Session``: the project, where it lives on disk and
+everything derived from it), its undo stack and the relay that tells the session of graph edits.
 
-"Unsaved changes" is ``not undo_stack.isClean()``; saving marks the stack clean. Opening a file that cannot be
+"Unsaved changes" is ``not undo_stack.isClean()`` or a trained run stored since the last save
+(``session.unsaved_run``); saving marks both clean, New and Open start clean. Opening a file that cannot be
 read raises ProjectFileError and leaves the current project exactly as it was. What opening a file left out or
 changed (a malformed history dropped by the loader, layers placed off the canvas and arranged again) is in
 ``warnings``, one plain line each, until the next project replaces it; a changed project opens unsaved.
@@ -15,6 +17,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QUndoStack
 
 from nnstudio.core.project import Project, load_project, save_project
+from nnstudio.core.session import Session
 from nnstudio.ui.canvas.layout import repair_layout
 from nnstudio.ui.inference import ShapeWatcher
 
@@ -25,8 +28,8 @@ RECENT_KEY = "recent_files"
 
 
 class Document(QObject):
-    """Signals: ``project_replaced(Project)`` after new/open (the graph object changed: views re-bind),
-    ``modified_changed(bool)`` when the unsaved state flips, ``path_changed(str)`` when the file is renamed
+    """Signals: ``project_replaced(Project)`` after new/open (the graph object changed: views re-bind; the
+    session's own ``project_replaced`` event comes first), ``modified_changed(bool)`` when the unsaved state flips, ``path_changed(str)`` when the file is renamed
     (save as) or replaced ('' for untitled)."""
 
     project_replaced = Signal(object)
@@ -37,24 +40,30 @@ class Document(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
-        self.watcher = ShapeWatcher(self)
-        self.project = Project()
-        self.path: Path | None = None
+        self.session = Session()
+        self.watcher = ShapeWatcher(self.session, self)
         self.warnings: list[str] = []  # what opening the file left out or changed, one line each
-        self.undo_stack.cleanChanged.connect(self._on_clean_changed)  # a method: gone with the document
-        self.watcher.set_graph(self.project.graph)
+        self._modified = False
+        self.undo_stack.cleanChanged.connect(self._announce_modified)  # a method: gone with the document
+        self.session.unsaved_run_changed.connect(self._announce_modified)
 
-    def _on_clean_changed(self, clean: bool) -> None:
-        self.modified_changed.emit(not clean)
+    def _announce_modified(self, *_args) -> None:
+        modified = self.modified
+        if modified != self._modified:
+            self._modified = modified
+            self.modified_changed.emit(modified)
 
     # -- state ------------------------------------------------------------------------------------------
+    project = property(lambda self: self.session.project)
+    path = property(lambda self: self.session.path, doc="The project's file (resolved), None for untitled.")
+
     @property
     def graph(self):
-        return self.project.graph
+        return self.session.graph
 
     @property
     def modified(self) -> bool:
-        return not self.undo_stack.isClean()
+        return not self.undo_stack.isClean() or self.session.unsaved_run
 
     @property
     def display_name(self) -> str:
@@ -90,10 +99,6 @@ class Document(QObject):
         self.undo_stack.resetClean()  # nothing on the stack, yet the work is not on disk
         return project
 
-    def mark_modified(self) -> None:
-        """Changes made outside the undo stack (training settings, trained weights) still need saving."""
-        self.undo_stack.resetClean()
-
     def save(self) -> bool:
         """Save to the current path; False when the project has none yet (the caller asks for one)."""
         if self.path is None:
@@ -110,19 +115,20 @@ class Document(QObject):
             self.project.name = path.stem
         save_project(self.project, path)
         renamed = self.path != path.resolve()
-        self.path = path.resolve()
+        self.session.saved(path.resolve())
         self.undo_stack.setClean()
+        self._announce_modified()
         if renamed:
             self.path_changed.emit(str(self.path))
         self.saved.emit(str(self.path))
 
     def _replace(self, project: Project, path: Path | None, warnings: list[str] | None = None) -> None:
         self.undo_stack.clear()  # commands refer to the old graph; clear() also marks the stack clean
-        self.project = project
-        self.path = path
         self.warnings = list(warnings or [])
-        self.project_replaced.emit(project)  # views re-bind to the new graph first ...
-        self.watcher.set_graph(project.graph)  # ... then get its shapes (inferred) at once
+        self.session.replace(project, path)  # the watcher follows the new graph; views re-bind on its event ...
+        self._announce_modified()
+        self.project_replaced.emit(project)
+        self.watcher.announce()  # ... and then get its shapes
         self.path_changed.emit(str(path) if path else "")
 
 

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 from nnstudio.core.errors import NNStudioError
 from nnstudio.core.export import FORMATS, ExportResult, export
 from nnstudio.core.project.model import Project
+from nnstudio.core.weights_status import EXPORT_OUT_OF_DATE as STALE_WEIGHTS
+from nnstudio.core.weights_status import OUT_OF_DATE
 from nnstudio.ui.error_report import reason
 from nnstudio.ui.safe_text import message_box, safe_stem
 
@@ -59,10 +61,10 @@ def resolve_target(path: str | os.PathLike[str], chosen_filter: str) -> tuple[Pa
 
 def export_project_interactively(parent: QWidget | None, project: Project, suggested_name: str,
                                  start_dir: str | os.PathLike[str] | None = None,
-                                 format: str | None = None) -> ExportResult | None:
+                                 format: str | None = None, weights_status: str | None = None) -> ExportResult | None:
     """Ask for a file, export ``project`` there and report: the ExportResult, or None when the person cancelled
-    or the export failed (the reason was shown). Warnings (an untrained network, ...) are shown after a
-    successful export."""
+    or the export failed (the reason was shown). Warnings (an untrained network, weights trained on an earlier
+    version of the network: ``weights_status`` "out_of_date" ...) are shown after a successful export."""
     fmt = format if format in FORMATS else DEFAULT_FORMAT
     stem = safe_stem(suggested_name)
     suggested = str(Path(start_dir) / f"{stem}{FORMATS[fmt]}") if start_dir else f"{stem}{FORMATS[fmt]}"
@@ -90,9 +92,12 @@ def export_project_interactively(parent: QWidget | None, project: Project, sugge
                      reason(exc))
         return None
     _restore_cursor()
-    if result.warnings:
-        lines = [f"• {w}" for w in result.warnings] + [f"• {n}" for n in result.notes]
-        what = "a warning" if len(result.warnings) == 1 else "warnings"
+    warnings = list(result.warnings)
+    if weights_status == OUT_OF_DATE and fmt != "py":  # the script carries no weights
+        warnings.append(STALE_WEIGHTS)
+    if warnings:
+        lines = [f"• {w}" for w in warnings] + [f"• {n}" for n in result.notes]
+        what = "a warning" if len(warnings) == 1 else "warnings"
         show_message(parent, QMessageBox.Icon.Warning, TITLE, f"Exported {result.path.name}, with {what}:",
                      "\n".join(lines))
     return result

@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings()
         self.recent = RecentFiles(self.settings)
         self.document = Document(self)
+        self.session = self.document.session  # the one owner of the project's state: views derive from it
         self.docks: dict[str, QDockWidget] = {}
         self._layout_restored = False
         self._needs_default_sizes = False
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.add_dock(self.summary, "Model Summary", "dock_summary", Qt.DockWidgetArea.BottomDockWidgetArea)
         self.add_dock(self.problems, "Problems", "dock_problems", Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.docks["dock_summary"], self.docks["dock_problems"], Qt.Orientation.Horizontal)
+        self.session.project_replaced.connect(self._bind_project)  # first: views re-bind before panels read
         from nnstudio.ui.training_controller import TrainingController
 
         self.training = TrainingController(self)
@@ -105,6 +107,7 @@ class MainWindow(QMainWindow):
         self.params_label.setObjectName("statusParams")
         self.state_label = QLabel()
         self.state_label.setObjectName("statusState")
+        self._state_shown: tuple[str, str, str] | None = None
         for label in (self.params_label, self.state_label):
             label.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(label)
@@ -112,11 +115,14 @@ class MainWindow(QMainWindow):
         self.autosaver = Autosaver(self.document, autosave_folder, parent=self)
         self.autosaver.failed.connect(self.show_status)
 
-        doc = self.document
-        doc.project_replaced.connect(self._bind_project)
+        doc, session = self.document, self.session
         doc.modified_changed.connect(self.update_title)
         doc.path_changed.connect(self.update_title)
         doc.watcher.inferred.connect(self._on_inferred)
+        for event in (session.problems_changed, session.readiness_changed, session.run_state_changed):
+            event.connect(self._update_state)
+        session.selection_changed.connect(self._show_selection)
+        self.problems.bind_session(session)
         self.scene.selectionChanged.connect(self._on_selection_changed)
         self.scene.status_message.connect(self.show_status)
         self.scene.locked_changed.connect(self.inspector.set_locked)
@@ -200,21 +206,37 @@ class MainWindow(QMainWindow):
         self.inspector.set_graph(doc.graph, doc.undo_stack)
         self.summary.set_graph(doc.graph)
         self.problems.set_file_warnings(doc.warnings)
+        self.statusBar().clearMessage()  # the last project's messages (a run's result) are not this one's
+        self._show_selection(self.session.selection)
         self.update_title()
 
     def _on_inferred(self, info: GraphInfo) -> None:
         self.summary.update_info(self.document.graph, info)
-        self.problems.update_info(info)
         self.inspector.set_info(info)
         self.params_label.setText(f"{info.total_params:,} parameters")
-        count = len(info.problems())
-        if not self.document.graph.nodes:
+        self._update_state()
+
+    def _update_state(self, *_args) -> None:
+        """The status bar's state: the run's phase while one is active, else whether the project can train."""
+        session = self.session
+        run, count = session.run, len(session.problems)
+        if run.active:
+            words = {"preparing": "preparing to train", "paused": "training paused", "stopping": "stopping"}
+            state, color = words.get(run.phase, f"training {run.progress:.0%}"), "#2f6fb0"
+        elif not session.graph.nodes:
             state, color = "empty", ""
         elif count:
             state, color = f"{count} problem{'s' if count != 1 else ''}", "#c0392b"
+        elif session.readiness == "checking":
+            state, color = "checking the data…", "#8a6d1f"
         else:
             state, color = "ready", "#2e8b57"
+        shown = (state, color, session.train_refusal() or "Ready to train (F5)")
+        if shown == self._state_shown:
+            return  # the run's progress comes four times a second; a restyle costs a relayout
+        self._state_shown = shown
         self.state_label.setText(state)
+        self.state_label.setToolTip(shown[2])
         self.state_label.setStyleSheet(f"color: {color}; font-weight: bold;" if color else "")
 
     def update_title(self, *_args) -> None:
@@ -222,7 +244,9 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.document.modified)
 
     def _on_selection_changed(self) -> None:
-        ids = self.scene.selected_node_ids()
+        self.session.select(self.scene.selected_node_ids())
+
+    def _show_selection(self, ids: tuple[str, ...]) -> None:
         self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
         self.summary.select_node(ids[0] if len(ids) == 1 else None)
         if len(ids) == 1 and hasattr(self, "training"):
@@ -319,13 +343,30 @@ class MainWindow(QMainWindow):
         return QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                     QMessageBox.StandardButton.No)
 
+    def ask_continue(self, epochs: int) -> str | None:
+        """F5 on a trained project: "continue" (more epochs from its weights and optimizer state), "restart"
+        (train from the beginning) or None (cancel). Tests patch this method."""
+        box = message_box(
+            self, QMessageBox.Icon.Question, "Continue training?",
+            "This network has been trained. Continue from its weights, or start over?",
+            f"Continue trains {epochs} more epoch{'s' if epochs != 1 else ''} from where the last run stopped "
+            "(the optimizer's state too); Start Over trains the network from new random weights, and the "
+            "current weights are replaced when it finishes.",
+            buttons=QMessageBox.StandardButton.Cancel, default=None)
+        go_on = box.addButton("&Continue Training", QMessageBox.ButtonRole.AcceptRole)
+        over = box.addButton("Start &Over", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(go_on)
+        box.exec()
+        clicked = box.clickedButton()
+        return "continue" if clicked is go_on else "restart" if clicked is over else None
+
     def export_project(self) -> None:
         from nnstudio.ui.export_dialog import export_project_interactively
 
         doc = self.document
         result = export_project_interactively(
             self, doc.project, doc.path.stem if doc.path else (doc.project.name or "model"),
-            start_dir=doc.path.parent if doc.path else None)
+            start_dir=doc.path.parent if doc.path else None, weights_status=self.session.weights_status)
         if result:
             self.show_status(f"Exported {result.path.name}", 5000)
 
@@ -368,6 +409,11 @@ class MainWindow(QMainWindow):
         return ExamplesDialog.choose(self)
 
     # -- file menu ----------------------------------------------------------------------------------------
+    def may_replace(self, what: str) -> bool:
+        """True when the current project may be closed or replaced (``what`` says by what, for the question
+        asked while training runs): no run is active or the person stopped it, and nothing unsaved is lost."""
+        return self.training.confirm_drop(what) and self.maybe_save()
+
     def maybe_save(self) -> bool:
         """True when it is fine to drop the current project (saved, discarded, or nothing to save)."""
         if not self.document.modified:
@@ -378,20 +424,20 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Discard
 
     def new_project(self) -> bool:
-        if not self.maybe_save():
+        if not self.may_replace("create a new project"):
             return False
         self.document.new()
         return True
 
     def open_dialog(self) -> bool:
-        if not self.maybe_save():
+        if not self.may_replace("open another project"):
             return False
         path = self.ask_open_path()
         return self.load_file(path) if path else False
 
     def open_file(self, path: str | Path) -> bool:
         """Open ``path`` after asking about unsaved changes."""
-        return self.maybe_save() and self.load_file(path)
+        return self.may_replace("open another project") and self.load_file(path)
 
     def load_file(self, path: str | Path) -> bool:
         """Open ``path`` now; a file that cannot be read is reported and the current project stays as it is."""
@@ -431,7 +477,7 @@ class MainWindow(QMainWindow):
         return True
 
     def open_example(self) -> bool:
-        if not self.maybe_save():
+        if not self.may_replace("open an example"):
             return False
         path = self.choose_example()
         if path is None:
@@ -491,7 +537,7 @@ class MainWindow(QMainWindow):
         if not self.ask_recover(item):
             item.discard()
             return False
-        if not self.maybe_save():
+        if not self.may_replace("recover the autosaved copy"):
             return False
         try:
             self.document.recover(item.copy, item.original)
@@ -527,10 +573,11 @@ class MainWindow(QMainWindow):
 
     # -- closing ------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.training.confirm_close() or not self.maybe_save():
+        if not self.may_replace("close"):
             event.ignore()
             return
         self.save_layout()
+        self.training.feeder.shutdown()  # a read still running is cancelled and left behind, never waited for
         self.autosaver.shutdown()
         if self._copied:
             release_clipboard()

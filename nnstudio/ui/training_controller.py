@@ -1,9 +1,12 @@
-"""Training inside the main window: the Dataset, Training and Dashboard docks, the Train menu, the canvas lock
-while a run goes on, the health tint on the nodes, and keeping the result in the project.
+"""Training inside the main window: the Dataset, Training, Dashboard and Predict docks, the Train menu, the
+worker that trains, and the session it reports to.
 
-Choice made for "edits during training": the graph is LOCKED while training runs (the canvas shows a banner,
-the inspector is read-only, edits are refused with a message), because the trained weights must match the
-graph they are saved with.
+The panels only show the session (``document.session``) and ask for edits by signals; this controller turns
+those into undo commands, starts, pauses and stops the worker, and tells the session how the run goes
+(``run_started`` ... ``run_finished``), so the run's state, the weights' status and the health tints have one
+owner. The graph, the dataset and the settings are locked while a run is active (the canvas shows a banner,
+the inspector is read-only, undo/redo and the Dataset and Training panels are disabled), because the weights
+must match the project they are saved with. New, Open and Close ask first, with the run paused meanwhile.
 """
 
 from __future__ import annotations
@@ -15,26 +18,35 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox
 
-from nnstudio.core.training.project_run import headline, store_result
+from nnstudio.core.data.base import Dataset
+from nnstudio.core.errors import NNStudioError
+from nnstudio.core.weights_status import CURRENT
 from nnstudio.ui.dashboard import TrainingDashboard
-from nnstudio.ui.health import layer_health
 from nnstudio.ui.panels.dataset import DatasetPanel
 from nnstudio.ui.panels.predict import PredictPanel
-from nnstudio.ui.panels.training import TrainingPanel
+from nnstudio.ui.panels.training import TrainingPanel, format_eta
+from nnstudio.ui.session_commands import push_dataset, push_training
+from nnstudio.ui.workers.data_feeder import DataFeeder
 from nnstudio.ui.workers.training_worker import TrainingWorker
 
 if TYPE_CHECKING:
     from nnstudio.ui.main_window import MainWindow
 
 STOP_TIMEOUT_S = 15.0
-HEALTH_INTERVAL_S = 0.5  # the canvas tint is judged again at most twice a second
+TELEMETRY_INTERVAL_S = 0.5  # the canvas tint is judged again at most twice a second
+PROGRESS_INTERVAL_S = 0.25  # the run's progress line, at most four times a second
+CONTINUE, RESTART = "continue", "restart"
+_NOTHING_TO_CONTINUE = {"out_of_date": "the weights were trained on an earlier version of the network",
+                        "unknown": "the saved weights cannot be checked against the network"}
 
 
 class TrainingController(QObject):
     def __init__(self, window: "MainWindow") -> None:
         super().__init__(window)
         self.window = window
+        self.session = session = window.document.session
         self.worker = TrainingWorker(self)
+        self.feeder = DataFeeder(session, self)
         self.dataset_panel = DatasetPanel()
         self.training_panel = TrainingPanel()
         self.dashboard = TrainingDashboard()
@@ -54,23 +66,33 @@ class TrainingController(QObject):
         # middle of the window when a dock is tabified into a split bottom area.
         window.splitDockWidget(window.docks["dock_problems"], window.docks["dock_dashboard"], Qt.Orientation.Horizontal)
         window.docks["dock_inspector"].raise_()
-        self.training_panel.attach(self.worker)
-        self.dashboard.connect_worker(self.worker)
-        self._health: dict[str, tuple[str, str]] = {}
-        self._latest: dict[str, object] = {"layers": None, "activations": None}  # the newest telemetry reports
-        self._health_at = 0.0
+        self._run_id = 0
+        self._shown_state: tuple | None = None  # (phase, weights status, has weights) the actions show
+        self._progress_at = 0.0
+        self._telemetry_at = 0.0
+        self._latest: dict[str, object] = {}  # telemetry drained but not yet handed to the session
         self._build_menu()
 
-        doc = window.document
-        doc.project_replaced.connect(self.bind_project)
-        self.training_panel.changed.connect(doc.mark_modified)
-        self.dataset_panel.changed.connect(doc.mark_modified)
+        session.project_replaced.connect(self._on_replaced)
+        session.run_state_changed.connect(self._on_run_state)
+        session.weights_status_changed.connect(self._on_run_state)
+        session.health_changed.connect(self._apply_health)
+        self.dataset_panel.bind_session(session, self.feeder)
+        self.training_panel.bind_session(session)
+        self.predict_panel.bind_session(session)
+        self.dashboard.bind_session(session)
+        self.dashboard.connect_worker(self.worker)
+        self.dataset_panel.dataset_edited.connect(self.edit_dataset)
+        self.training_panel.settings_edited.connect(self.edit_training)
+        self.training_panel.start_requested.connect(self.start)
+        self.training_panel.pause_requested.connect(self.pause_resume)
+        self.training_panel.stop_requested.connect(self.worker.stop)
         self.worker.started.connect(self._on_started)
-        self.worker.state_changed.connect(self._on_state)
+        self.worker.state_changed.connect(self._on_worker_state)
         self.worker.drained.connect(self._on_drained)
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
-        self.bind_project()
+        self._on_replaced()
 
     # -- menu ----------------------------------------------------------------------------------------------
     def _build_menu(self) -> None:
@@ -78,48 +100,114 @@ class TrainingController(QObject):
         help_menu = next((a for a in bar.actions() if a.text() == "&Help"), None)
         menu = bar.addMenu("&Train") if help_menu is None else bar.insertMenu(help_menu, QMenu("&Train", self.window)).menu()
         menu.setObjectName("menu_train")
-        self.start_action = QAction("&Start Training", self.window)
-        self.start_action.setShortcut(QKeySequence("F5"))
-        self.start_action.triggered.connect(self.start)
-        self.pause_action = QAction("&Pause", self.window)
-        self.pause_action.setShortcut(QKeySequence("F6"))
-        self.pause_action.triggered.connect(self.pause_resume)
-        self.stop_action = QAction("S&top", self.window)
-        self.stop_action.setShortcut(QKeySequence("Shift+F5"))
-        self.stop_action.triggered.connect(self.worker.stop)
-        for action in (self.start_action, self.pause_action, self.stop_action):
+        self.start_action = self._action("&Start Training", "F5", self.start, "action_train_start")
+        self.continue_action = self._action("&Continue Training", "Ctrl+F5", self.continue_training,
+                                            "action_train_continue")
+        self.continue_action.setStatusTip("Train more epochs from where the last run stopped, with its optimizer "
+                                          "state")
+        self.pause_action = self._action("&Pause", "F6", self.pause_resume, "action_train_pause")
+        self.stop_action = self._action("S&top", "Shift+F5", self.worker.stop, "action_train_stop")
+        for action in (self.start_action, self.continue_action, self.pause_action, self.stop_action):
             menu.addAction(action)
         menu.addSeparator()
         for name in ("dock_dataset", "dock_training", "dock_dashboard", "dock_predict"):
             menu.addAction(self.window.docks[name].toggleViewAction())
-        self._on_state("idle")
 
-    # -- project -------------------------------------------------------------------------------------------
-    def bind_project(self, _project=None) -> None:
-        """Show the current project's dataset, settings and (if it was trained) its curves."""
-        doc = self.window.document
-        base = doc.path.parent if doc.path is not None else None
-        self.dataset_panel.set_project(doc.project, base)
-        self.training_panel.set_project(doc.project, base)
-        self.predict_panel.set_project(doc.project, base)
-        self.dashboard.reset()
+    def _action(self, text: str, shortcut: str, slot, name: str) -> QAction:
+        action = QAction(text, self.window)
+        action.setObjectName(name)
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        self.window.addAction(action)
+        return action
+
+    # -- edits the panels ask for --------------------------------------------------------------------------
+    def edit_dataset(self, config) -> bool:
+        """The Dataset panel's edit, as an undo command (refused in the status bar while a run is active)."""
+        return self._push(push_dataset, config)
+
+    def edit_training(self, settings) -> bool:
+        return self._push(push_training, settings)
+
+    def _push(self, push, value) -> bool:
+        try:
+            return push(self.window.document.undo_stack, self.session, value)
+        except NNStudioError as exc:
+            self.window.show_status(str(exc), 6000)
+            return False
+
+    # -- the project ---------------------------------------------------------------------------------------
+    def _on_replaced(self, _project=None) -> None:
+        self._shown_state = None  # a new scene and new weights: show everything afresh
         # The dashboard shows up when there is something to plot: a trained project's curves, or a run.
-        self.window.docks["dock_dashboard"].setVisible(bool(doc.project.history))
-        if doc.project.history:
-            self.dashboard.load_history(doc.project.history)
-        self._health = {}  # the canvas makes fresh node items for the new graph, untinted
+        if self.session.project.history:
+            self._reveal_dashboard()
+        else:
+            self.window.docks["dock_dashboard"].hide()
+        self._on_run_state()
+        self._apply_health()  # the canvas made fresh node items for the new graph
+
+    def _apply_health(self, *_args) -> None:
+        health = self.session.health
+        for node_id in self.session.graph.nodes:
+            item = self.window.scene.node_item(node_id)
+            if item is not None:
+                item.set_health(health.get(node_id))
 
     # -- running -------------------------------------------------------------------------------------------
-    def start(self) -> None:
-        if self.worker.running:
-            return
-        problems = self.window.document.graph.validate()
+    def start(self) -> bool:
+        """F5 and the Start button: train when the project can; a trained project whose weights are current
+        asks whether to continue from them or start over. True when a run started."""
+        if self.worker.running or not self._can_train("Cannot train yet"):
+            return False
+        resume = False
+        if self.session.weights_status == CURRENT and self.session.project.weights:
+            choice = self.window.ask_continue(int(self.session.training.get("epochs", 0) or 0))
+            if choice not in (CONTINUE, RESTART):
+                return False
+            resume = choice == CONTINUE
+        return self._begin(resume)
+
+    def continue_training(self) -> bool:
+        """Train > Continue Training: more epochs from the saved weights and optimizer state."""
+        if self.worker.running or not self._can_train("Cannot continue training"):
+            return False
+        if self.session.weights_status != CURRENT or not self.session.project.weights:
+            why = _NOTHING_TO_CONTINUE.get(self.session.weights_status, "the network has not been trained")
+            self.window.show_error("Cannot continue training", f"There is nothing to continue: {why}. Start "
+                                   "Training (F5) trains the network from the beginning.")
+            return False
+        return self._begin(True)
+
+    def _can_train(self, title: str) -> bool:
+        watcher = self.window.document.watcher
+        if watcher.pending:  # an edit of this very turn of the event loop: judge the graph as it is now
+            watcher.refresh()
+        refusal = self.session.train_refusal()
+        if refusal is None:
+            return True
+        problems = self.session.problems
         if problems:
-            self.window.show_error("Cannot train yet", "Fix these problems first:\n" +
-                                   "\n".join(f"• {p.text()}" for p in problems[:10]))
-            return
+            lines = [f"• {p.text()}" for p in problems[:10]]
+            more = [f"… and {len(problems) - 10} more (see Problems)"] if len(problems) > 10 else []
+            self.window.show_error(title, "Fix these problems first:\n" + "\n".join(lines + more))
+        else:
+            self.window.show_error(title, refusal[0].upper() + refusal[1:] + ".")
+        return False
+
+    def _begin(self, resume: bool) -> bool:
+        session = self.session
+        self._run_id = session.run_started(resume)
+        self._latest, self._progress_at, self._telemetry_at = {}, 0.0, 0.0
+        try:
+            data = session.data if session.data_state == "loaded" and isinstance(session.data, Dataset) else None
+            self.worker.start_project(session.project, base_dir=session.base_dir, resume=resume, dataset=data)
+        except Exception as exc:  # noqa: BLE001 - a start that fails is a message, the window stays
+            session.run_failed(str(exc), run=self._run_id)
+            self.window.show_error("Training failed", str(exc))
+            return False
         self.window.docks["dock_training"].raise_()
-        self.training_panel.start_button.click()
+        return True
 
     def pause_resume(self) -> None:
         if self.worker.state == "paused":
@@ -127,76 +215,112 @@ class TrainingController(QObject):
         else:
             self.worker.pause()
 
-    def _on_started(self, info: dict) -> None:
+    def _on_worker_state(self, state: str) -> None:
+        session, run = self.session, self._run_id
+        if state == "paused":
+            session.run_paused(run=run)
+        elif state == "running":
+            session.run_resumed(run=run)
+        elif state == "stopping":
+            session.run_stopping(run=run)
+
+    def _on_run_state(self, *_args) -> None:
+        """What may be done now follows the session's run (and the weights, for Continue); the run's progress
+        alone changes nothing here (it comes four times a second)."""
+        phase, status = self.session.run.phase, self.session.weights_status
+        if (phase, status, self.session.project.weights is not None) == self._shown_state:
+            return
+        self._shown_state = (phase, status, self.session.project.weights is not None)
+        active = self.session.run.active
+        self.window.scene.set_locked(active)
+        self.start_action.setEnabled(not active)
+        self.continue_action.setEnabled(not active and self.session.weights_status == CURRENT
+                                        and bool(self.session.project.weights))
+        self.pause_action.setEnabled(phase in ("preparing", "running", "paused"))
+        self.pause_action.setText("&Resume" if phase == "paused" else "&Pause")
+        self.stop_action.setEnabled(phase in ("preparing", "running", "paused"))
+
+    def _reveal_dashboard(self) -> None:
+        """Show the dashboard with room for its plots: most of the bottom width, a good part of the height
+        (only when the dock appears: a size the person chose stays)."""
         w, docks = self.window, self.window.docks
-        self._latest = {"layers": None, "activations": None}
-        self._health_at = 0.0
-        self._set_health({})
         dock = docks["dock_dashboard"]
         if not dock.isVisible():
             dock.show()
-            # Give the plots room while they are live: most of the bottom width, a good part of the height
-            # (only when the dock appears: a size the person chose stays).
             row = [docks["dock_summary"], docks["dock_problems"], dock]
             width = sum(d.width() for d in row if d.isVisible())
             w.resizeDocks(row, [200, 100, max(400, width - 300)], Qt.Orientation.Horizontal)
             w.resizeDocks([dock], [max(380, w.height() // 2)], Qt.Orientation.Vertical)
         dock.raise_()
-        self.window.show_status(f"Training on {info.get('device', '?')}", 0)
 
-    def _on_state(self, state: str) -> None:
-        running = state in ("running", "paused", "stopping")
-        self.window.scene.set_locked(running)
-        self.start_action.setEnabled(not running)
-        self.pause_action.setEnabled(state in ("running", "paused"))
-        self.pause_action.setText("&Resume" if state == "paused" else "&Pause")
-        self.stop_action.setEnabled(state in ("running", "paused"))
+    def _on_started(self, info: dict) -> None:
+        self._reveal_dashboard()
+        how = "Continuing training" if info.get("resume") else "Training"
+        text = (f"{how} on {info.get('device', '?')}: {info.get('train_samples', 0):,} training samples, "
+                f"{info.get('val_samples', 0):,} for validation")
+        self.session.run_progress(0.0, text, run=self._run_id)
+        notes = list(info.get("notes") or [])
+        self.window.show_status(text + (f" ({'; '.join(notes)})" if notes else ""), 0)
 
     def _on_drained(self, contents) -> None:
-        if contents.layers is None and contents.activations is None:
-            return
-        # Layer and activation reports come at different moments: judge each node on the latest of both, so
-        # that a drain with only one of them does not flip the tint back and forth.
-        if contents.layers is not None:
-            self._latest["layers"] = contents.layers
-        if contents.activations is not None:
-            self._latest["activations"] = contents.activations
         now = time.perf_counter()
-        if now - self._health_at >= HEALTH_INTERVAL_S:  # the tint changes slowly; tooltips cost GUI time
-            self._health_at = now
-            self._set_health(layer_health(self._latest["layers"], self._latest["activations"]))
+        steps = getattr(contents, "steps", None)
+        if steps:
+            r = steps[-1]
+            if now - self._progress_at >= PROGRESS_INTERVAL_S or r.step >= r.total_steps:
+                self._progress_at = now
+                self.session.run_progress(
+                    r.progress, f"Epoch {r.epoch}/{r.epochs} · step {r.step:,}/{r.total_steps:,} · "
+                    f"ETA {format_eta(r.eta_s)} · {r.samples_per_sec:,.0f} samples/s", run=self._run_id)
+        # Layer and activation reports come at different moments: the session keeps the latest of each, so a
+        # drain with only one of them does not flip the tint back and forth.
+        for kind in ("layers", "activations"):
+            if getattr(contents, kind, None) is not None:
+                self._latest[kind] = getattr(contents, kind)
+        epochs = getattr(contents, "epochs", None)
+        if epochs:
+            last = epochs[-1]
+            self._latest.update(confusion=last.confusion, per_class=last.per_class, epoch=last.epoch)
+        if self._latest and now - self._telemetry_at >= TELEMETRY_INTERVAL_S:  # tooltips cost GUI time
+            self._flush_telemetry(now)
 
-    def _set_health(self, health: dict[str, tuple[str, str]]) -> None:
-        self._health = health
-        for node_id in self.window.document.graph.nodes:
-            item = self.window.scene.node_item(node_id)
-            if item is not None:
-                item.set_health(health.get(node_id))
+    def _flush_telemetry(self, now: float) -> None:
+        self._telemetry_at = now
+        latest, self._latest = self._latest, {}
+        self.session.set_telemetry(run=self._run_id, **latest)
 
     def _on_finished(self, result) -> None:
-        if self._latest["layers"] is not None or self._latest["activations"] is not None:
-            self._set_health(layer_health(self._latest["layers"], self._latest["activations"]))  # the final figures
-        project = self.window.document.project
-        store_result(project, result)
-        self.window.document.mark_modified()
-        doc = self.window.document
-        self.predict_panel.set_project(project, doc.path.parent if doc.path is not None else None)
-        task = next((n.params.get("task", "multiclass") for n in project.graph.nodes.values() if n.spec.is_output),
-                    "multiclass")
-        self.window.show_status(f"Training {result.stop_reason.replace('_', ' ')}: {headline(result, task)}", 0)
+        if self._latest:
+            self._flush_telemetry(time.perf_counter())  # the final figures
+        if self.session.run_finished(result, run=self._run_id):
+            self.window.show_status(self.session.run.summary, 20000)
 
     def _on_failed(self, message: str) -> None:
-        self.window.show_status("Training failed", 0)
-        self.window.show_error("Training failed", message)
+        if self.session.run_failed(message, run=self._run_id):
+            self.window.show_status("Training failed", 8000)
+            self.window.show_error("Training failed", message)
 
-    # -- closing -------------------------------------------------------------------------------------------
-    def confirm_close(self) -> bool:
-        """Called before the window closes: while training runs, ask; if the person agrees, stop the run and
-        wait for the training thread to end (no crash, no hang). False keeps the window open."""
+    # -- closing and replacing -----------------------------------------------------------------------------
+    def confirm_drop(self, what: str = "close") -> bool:
+        """Before the project is closed or replaced (``what``: "close", "create a new project", "open another
+        project"): while a run is active, ask with the run paused; if the person agrees, stop it and wait for
+        the training thread to end (no crash, no hang). False keeps the project and the run going."""
         if not self.worker.running:
             return True
+        paused_here = self.worker.state == "running"
+        if paused_here:
+            self.worker.pause()
         answer = self.window.ask_question(
-            "Training is running", "Stop training and close? The weights of this run are not kept.")
+            "Training is running", f"Stop training and {what}? The weights of this run are not kept.")
         if answer != QMessageBox.StandardButton.Yes:
+            if paused_here:
+                self.worker.resume()
             return False
-        return self.worker.wait_stopped(STOP_TIMEOUT_S)
+        if not self.worker.wait_stopped(STOP_TIMEOUT_S):
+            self.window.show_status("Training did not stop in time: try again in a moment", 8000)
+            return False
+        self.session.run_abandoned(run=self._run_id)
+        return True
+
+    def confirm_close(self) -> bool:
+        return self.confirm_drop("close")

@@ -39,13 +39,14 @@ class Canvas:
 
     def __init__(self, qtbot, graph: Graph, stack: QUndoStack) -> None:
         from nnstudio.ui.canvas import GraphScene, GraphView
+        from nnstudio.core.project.model import Project
+        from nnstudio.core.session import Session
         from nnstudio.ui.inference import ShapeWatcher
 
         self.graph, self.stack = graph, stack
         self.scene = GraphScene()
         self.scene.set_graph(graph, stack)
-        self.watcher = ShapeWatcher()
-        self.watcher.set_graph(graph)
+        self.watcher = ShapeWatcher(Session(Project(graph=graph)))
         self.scene.attach(self.watcher)
         self.view = GraphView(self.scene)
         qtbot.addWidget(self.view)

@@ -36,12 +36,13 @@ def test_set_graph_builds_items_and_swapping_graphs_unhooks_the_old_one(qapp, ch
 
 
 def test_a_graph_set_after_its_inference_shows_it(qapp, chain_graph, stack):
+    from nnstudio.core.project.model import Project
+    from nnstudio.core.session import Session
     from nnstudio.ui.inference import ShapeWatcher
 
-    watcher = ShapeWatcher()
+    watcher = ShapeWatcher(Session(Project(graph=chain_graph)))  # inferred before the scene shows the graph
     scene = GraphScene()
     scene.attach(watcher)
-    watcher.set_graph(chain_graph)  # inferred before the scene shows the graph
     scene.set_graph(chain_graph, stack)
     assert "(N, 8)" in scene.node_item("dense_1").face_text()
 

@@ -160,3 +160,58 @@ def test_bad_clipboard_is_refused_whole(stack, chain_graph):
             paste_nodes(stack, chain_graph, clip)
     assert stack.count() == 0
     assert chain_graph.to_dict() == before
+
+
+# -- dataset and training settings: undo commands on the session ------------------------------------------------
+def test_dataset_and_settings_edits_are_undone_like_graph_edits(stack):
+    from nnstudio.core.project.model import Project
+    from nnstudio.core.session import Session
+    from nnstudio.ui.session_commands import push_dataset, push_training
+
+    session = Session(Project())
+    settings = session.training
+    assert push_dataset(stack, session, {"name": "spiral"})
+    assert session.dataset == {"name": "spiral"} and stack.undoText() == "Choose Dataset spiral"
+    assert push_training(stack, session, dict(session.training, epochs=7))
+    assert session.training["epochs"] == 7 and stack.undoText() == "Change epochs"
+    assert not push_dataset(stack, session, {"name": "spiral"})  # nothing changes: nothing on the stack
+    assert stack.count() == 2
+    stack.undo()
+    assert session.training == settings
+    stack.undo()
+    assert session.dataset is None and stack.isClean()
+    stack.redo()
+    assert session.dataset == {"name": "spiral"}
+
+
+def test_steps_of_one_option_merge_into_one_command_and_a_new_dataset_does_not(stack):
+    from nnstudio.core.project.model import Project
+    from nnstudio.core.session import Session
+    from nnstudio.ui.session_commands import push_dataset
+
+    session = Session(Project())
+    push_dataset(stack, session, {"name": "spiral"})
+    for samples in (101, 102, 103):  # a spin box's steps
+        push_dataset(stack, session, {"name": "spiral", "samples": samples})
+    assert stack.count() == 2 and session.dataset == {"name": "spiral", "samples": 103}
+    push_dataset(stack, session, {"name": "spiral", "samples": 103, "noise": 0.3})  # another option
+    push_dataset(stack, session, {"name": "moons"})
+    assert stack.count() == 4
+    stack.undo()
+    stack.undo()
+    stack.undo()
+    assert session.dataset == {"name": "spiral"}
+
+
+def test_an_edit_while_training_is_refused_before_the_stack_takes_it(stack):
+    from nnstudio.core.project.model import Project
+    from nnstudio.core.session import EditRefused, Session
+    from nnstudio.ui.session_commands import push_dataset, push_training
+
+    session = Session(Project(dataset={"name": "spiral"}))
+    session.run_started()
+    with pytest.raises(EditRefused, match="training is running"):
+        push_dataset(stack, session, {"name": "moons"})
+    with pytest.raises(EditRefused):
+        push_training(stack, session, {"epochs": 3})
+    assert stack.count() == 0 and session.dataset == {"name": "spiral"}

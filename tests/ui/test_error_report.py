@@ -167,13 +167,14 @@ def window(qtbot, tmp_path):
 
 
 def test_running_out_of_memory_in_training_is_a_dialog_and_the_window_stays_usable(window, qtbot, monkeypatch):
-    from nnstudio.ui.workers import training_worker
+    from nnstudio.core.training import engine
 
     def no_memory(*_args, **_kwargs):
         raise MemoryError()
 
-    monkeypatch.setattr(training_worker.engine, "train", no_memory)
+    monkeypatch.setattr(engine, "train", no_memory)
     assert window.load_file(EXAMPLES / "spiral_mlp.nnstudio")
+    qtbot.waitUntil(lambda: window.session.readiness == "ready", timeout=20_000)
     window.training.start()
     qtbot.waitUntil(lambda: bool(window.errors), timeout=60_000)
     title, message = window.errors[0]

@@ -71,6 +71,17 @@ def test_writes_weights_and_warns_that_they_are_untrained(parent, spiral, tmp_pa
     assert icon == QMessageBox.Icon.Warning and "net.safetensors" in text and "not trained" in details
 
 
+def test_weights_trained_on_an_earlier_network_are_exported_with_a_warning(parent, spiral, tmp_path, monkeypatch):
+    from nnstudio.core.weights_status import EXPORT_OUT_OF_DATE
+
+    dialogs = Dialogs(monkeypatch, str(tmp_path / "net.safetensors"))
+    assert export_project_interactively(parent, spiral, "spiral", weights_status="out_of_date") is not None
+    assert EXPORT_OUT_OF_DATE in dialogs.messages[-1][3]
+    dialogs = Dialogs(monkeypatch, str(tmp_path / "net.py"))  # the script carries no weights: nothing to say
+    assert export_project_interactively(parent, spiral, "spiral", weights_status="out_of_date") is not None
+    assert dialogs.messages == []
+
+
 @pytest.mark.skipif(not HAVE_ONNX, reason="ONNX export needs the onnx extra (pip install nnstudio[onnx])")
 def test_writes_onnx(parent, spiral, tmp_path, monkeypatch):
     Dialogs(monkeypatch, str(tmp_path / "net.onnx"))

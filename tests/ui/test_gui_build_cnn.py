@@ -12,6 +12,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
+from nnstudio.core.problems import NO_DATASET  # noqa: E402
 from nnstudio.ui.main_window import MainWindow  # noqa: E402
 
 LAYERS = ["input_image", "conv2d", "maxpool2d", "conv2d", "maxpool2d", "flatten", "dense", "dense", "output"]
@@ -91,8 +92,10 @@ def test_build_the_reference_cnn_through_the_gui(window, qtbot):
     assert "121,930" in summary.totals.text()
     rows = [(summary.table.item(r, 2).text(), summary.table.item(r, 3).text()) for r in range(9)]
     assert rows == [(s, f"{p:,}") for s, p in zip(SHAPES, PARAMS)]
-    assert window.problems.count() == 0
-    assert window.state_label.text() == "ready"
+    # the network is sound; what is left is the project's: it has no dataset yet (issue 11: never "ready")
+    assert [p.source for p in window.problems.problems] == ["dataset"]
+    assert window.problems.problems[0].message == NO_DATASET
+    assert window.state_label.text() == "1 problem"
     assert window.params_label.text() == "121,930 parameters"
     assert window.isWindowModified()
 

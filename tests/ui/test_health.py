@@ -43,11 +43,12 @@ def test_the_canvas_tint_uses_the_latest_of_both_reports(qtbot, tmp_path, monkey
     from nnstudio.ui.main_window import MainWindow
     from nnstudio.ui.workers.training_worker import Drained
 
-    monkeypatch.setattr(training_controller, "HEALTH_INTERVAL_S", 0.0)
+    monkeypatch.setattr(training_controller, "TELEMETRY_INTERVAL_S", 0.0)
     w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), autosave_folder=tmp_path / "a")
     qtbot.addWidget(w)
     assert w.load_file(EXAMPLES / "spiral_mlp.nnstudio")
     c = w.training
+    c._run_id = w.session.run_started()  # the reports of this run
     item = w.scene.node_item("dense_1")
     c._on_drained(Drained(activations=ActivationReport(1, {"dense_1": act(0.6)})))
     assert item.health[0] == "bad"

@@ -210,12 +210,12 @@ def test_questions_and_panels_show_hostile_text_plainly(window, tmp_path, boxes,
     assert gallery.list.item(0).text() == text
 
     training = window.training.training_panel
-    training.set_project(Project(training={"optimizer": text}))
+    window.session.replace(Project(training={"optimizer": text}))
     problem = training.forms[0].problems["optimizer"]
     assert text in problem.text() and problem.textFormat() == Qt.TextFormat.PlainText
 
     dashboard = window.training.dashboard
-    dashboard.load_history({"epochs": [{"epoch": 1, "train_loss": 0.5}], "stop_reason": text})
+    window.session.replace(Project(history={"epochs": [{"epoch": 1, "train_loss": 0.5}], "stop_reason": text}))
     assert text in dashboard.status.text() and dashboard.status.textFormat() == Qt.TextFormat.PlainText
     dashboard.boundary.set_classes([text, "other"], "multiclass")
     _sample, legend_label = dashboard.boundary.legend.items[0]
@@ -261,7 +261,7 @@ def test_a_history_of_any_shape_draws_or_says_it_cannot(window):
     dashboard = window.training.dashboard
     for history in ({"epochs": "x"}, {"epochs": [1, "a", None]}, {"epochs": [{"epoch": "one"}, {"epoch": 1e308}]},
                     {"epochs": [{"epoch": 1, "train_loss": "low"}], "stop_reason": ["a"]}, [], "text", 5):
-        dashboard.load_history(history)
+        window.session.replace(Project(history=history))  # what a loader let through, or worse
         assert dashboard.status.text()
 
 

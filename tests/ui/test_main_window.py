@@ -381,7 +381,8 @@ def test_status_bar_shows_parameters_and_state(make_window, qtbot):
     node = edit(w, "lstm")
     qtbot.waitUntil(lambda: "problem" in w.state_label.text())
     count = len(w.document.watcher.info.problems())
-    assert w.state_label.text() == f"{count} problems"
+    assert w.state_label.text() == f"{count + 1} problems"  # the network's, and the project has no dataset
+    assert len(w.session.problems) == count + 1
     w.scene.status_message.emit("a refused edit")
     assert w.statusBar().currentMessage() == "a refused edit"
     w.load_file(DIGITS)

@@ -13,6 +13,8 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage
 
 from nnstudio.core.examples import EXAMPLES
+from nnstudio.core.project.model import Project
+from nnstudio.core.session import Session
 from nnstudio.core.training import engine, telemetry
 from nnstudio.core.training.project_run import prepare
 from nnstudio.core.training.reports import (
@@ -254,9 +256,10 @@ def test_history_csv_handles_missing_values():
     assert export.history_csv(None) == "epoch\n"
 
 
-def test_load_history_shows_a_trained_projects_curves(dashboard, qtbot):
-    history = {"epochs": [fake_epoch(e).values for e in (1, 2, 3, 4)], "stop_reason": "early_stopping"}
-    dashboard.load_history(history, classes=["a", "b"])
+def test_a_saved_history_shows_a_trained_projects_curves(dashboard, qtbot):
+    history = {"epochs": [fake_epoch(e).values for e in (1, 2, 3, 4)], "stop_reason": "early_stopping",
+               "classes": ["a", "b"]}
+    dashboard.bind_session(Session(Project(history=history)))
     qtbot.wait(10)
     assert data_len(dashboard.loss.smooth_curve) == 4  # training loss per epoch
     assert data_len(dashboard.loss.val_curve) == 4

@@ -26,13 +26,17 @@ def window(qtbot, tmp_path):
 
 
 def set_epochs(w: MainWindow, epochs: int) -> None:
-    w.document.project.training = dict(w.document.project.training, epochs=epochs)
-    w.training.bind_project()
+    assert w.training.edit_training(dict(w.session.training, epochs=epochs))
+
+
+def ready(w: MainWindow, qtbot) -> None:
+    qtbot.waitUntil(lambda: w.session.readiness == "ready", timeout=20000)
 
 
 def test_train_menu_trains_locks_the_canvas_and_keeps_the_result(window, qtbot):
     w = window
     set_epochs(w, 2)
+    ready(w, qtbot)
     assert w.document.project.weights is None
     w.training.start_action.trigger()
     qtbot.waitUntil(lambda: w.training.worker.state != "idle", timeout=5000)
@@ -54,20 +58,27 @@ def test_train_menu_trains_locks_the_canvas_and_keeps_the_result(window, qtbot):
     assert w.training.predict_panel.mode == "points" and abs(sum(probs.values()) - 1) < 1e-5
 
 
-def test_a_worker_error_is_shown_and_a_new_run_then_succeeds(window, qtbot):
+def test_a_worker_error_is_shown_and_a_new_run_then_succeeds(window, qtbot, monkeypatch):
+    from nnstudio.core.errors import TrainingError
+    from nnstudio.core.training import project_run
+
     w = window
     set_epochs(w, 1)
-    good = dict(w.document.project.dataset)
-    w.document.project.dataset = {"name": "digits"}  # 64 features per sample: does not fit the 2-input network
-    w.training.bind_project()
+    ready(w, qtbot)
+    real = project_run.prepare
+
+    def broken(*args, **kwargs):  # what the checks before training cannot foresee (a file gone meanwhile ...)
+        raise TrainingError("the data file vanished while training started")
+
+    monkeypatch.setattr(project_run, "prepare", broken)
     w.training.start()
     qtbot.waitUntil(lambda: bool(w.errors), timeout=30000)
     title, message = w.errors[0]
-    assert title == "Training failed" and "Input" in message
+    assert title == "Training failed" and "vanished" in message
     qtbot.waitUntil(lambda: not w.training.worker.running, timeout=10000)
     assert not w.scene.locked and w.document.project.weights is None
-    w.document.project.dataset = good
-    w.training.bind_project()
+    assert not w.session.run.active and "vanished" in w.session.run.summary
+    monkeypatch.setattr(project_run, "prepare", real)
     w.training.start()
     qtbot.waitUntil(lambda: w.document.project.weights is not None, timeout=60000)
     assert len(w.errors) == 1
@@ -85,6 +96,7 @@ def test_a_graph_with_problems_is_not_trained(window, qtbot):
 def test_closing_mid_training_asks_stops_and_closes(window, qtbot):
     w = window
     set_epochs(w, 10_000)
+    ready(w, qtbot)
     w.training.start()
     qtbot.waitUntil(lambda: w.training.worker.state == "running", timeout=10000)
     w.reply = No
@@ -94,3 +106,25 @@ def test_closing_mid_training_asks_stops_and_closes(window, qtbot):
     assert w.close()
     assert w.questions == ["Training is running", "Training is running"]
     assert not w.training.worker.running
+
+
+def test_training_uses_the_data_the_window_loaded_and_checked_without_reading_them_again(window, qtbot,
+                                                                                          monkeypatch):
+    from nnstudio.core.data import registry
+
+    w = window
+    set_epochs(w, 1)
+    ready(w, qtbot)
+    checked = w.session.data
+
+    def read_again(*_args, **_kwargs):
+        raise AssertionError("the data were read a second time")
+
+    monkeypatch.setattr(registry, "load_split", read_again)
+    monkeypatch.setattr(registry, "load_dataset", read_again)
+    w.training.start()
+    qtbot.waitUntil(lambda: not w.session.run.active, timeout=60000)
+    assert w.errors == [] and w.session.weights_status == "current"
+    assert w.session.data is checked
+    history = w.session.project.history
+    assert sum(map(sum, history["confusion"])) == round(len(checked) * 0.2)  # the validation part of those data

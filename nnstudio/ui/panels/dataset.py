@@ -1,23 +1,25 @@
-"""The dataset panel: choose a dataset (built from ``data.registry.DATASETS``), set its options and the split,
-see a preview (scatter of 2-D points or a curve, a grid of images, table rows, sample sentences) and, in plain
-words, whether the data fit the network's Input and Output nodes (``fit.check_fits`` / ``check_targets``).
+"""The dataset panel: a view of the session's dataset. Choose a dataset (built from ``data.registry.DATASETS``),
+set its options and the split, see a preview of the loaded data (scatter of 2-D points or a curve, a grid of
+images, table rows, sample sentences) and, in plain words, the session's problems with the dataset and the data
+(those with source "dataset" or "data", e.g. data that do not fit the Input).
 
-Settings are read from and written to ``project.dataset``; each accepted edit emits ``dataset_edited(dict)``
-and, with ``auto_apply`` (the default), writes the project and emits ``changed``. File and folder options use
-:func:`choose_path`, the panel's one dialog function (tests patch it). After a short pause in editing, the data
-load on a background thread (``workers.data_loader``: a large file must not freeze the window) and the preview
-and the checks follow; ``loading`` is True meanwhile and ``loaded`` is emitted when they are shown. While a load
-runs a progress bar says how far it got and Cancel stops it at once (the panel is usable again immediately;
-Reload reads the data again). Closing the panel never waits for a read.
+Everything shown comes from the :class:`~nnstudio.core.session.Session` given to :meth:`DatasetPanel.bind_session`
+(``dataset``, ``data``, ``data_state``, ``problems``, ``locked``); the panel keeps no copy of the project. An edit
+is a request: ``dataset_edited(config)`` with the whole new config (the window makes it an undo command that calls
+``session.set_dataset``), and the panel shows it once the session has it. The data are loaded by the window's
+:class:`~nnstudio.ui.workers.data_feeder.DataFeeder`: its progress shows in a bar with Cancel (the panel is usable
+again at once), Reload asks for the data again. While a run is active the editors are disabled and a note says
+why. File and folder options use :func:`choose_path`, the panel's one dialog function (tests patch it). Closing
+the panel never waits for a read.
 """
 
 from __future__ import annotations
 
+import functools
 import html
-from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,15 +36,26 @@ from PySide6.QtWidgets import (
 )
 
 from nnstudio.core.data.base import Dataset
-from nnstudio.core.data.registry import DATASETS, KINDS, PATH_KINDS, SPLIT_KEYS, SPLIT_PARAMS
-from nnstudio.core.layers.base import Param, TensorInfo
-from nnstudio.ui.panels.training import ERROR_STYLE, ParamForm, _editor_for
+from nnstudio.core.data.registry import (
+    DATASETS,
+    KINDS,
+    PATH_KINDS,
+    SPLIT_KEYS,
+    SPLIT_PARAMS,
+)
+from nnstudio.core.layers.base import Param
+from nnstudio.ui import safe_text
 from nnstudio.ui.panels.dataset_preview import DatasetPreview
-from nnstudio.ui.workers.data_loader import DataLoader
+from nnstudio.ui.panels.training import ERROR_STYLE, ParamForm, _editor_for
 
-PREVIEW_DELAY_MS = 250
 KIND_TITLES = {"synthetic": "Generated", "bundled": "Bundled real data", "import": "Your own data"}
+PLACEHOLDER = "Choose a dataset…"
+NO_DATASET_TEXT = "The project has no dataset yet: choose one above to see its data."
+LOADING_TEXT = "Loading the data…"
+FAILED_TEXT = "No preview: the data could not be loaded (see above)."
+INVALID_TEXT = "No preview: the dataset's settings have a problem (see above)."
 CANCELLED_TEXT = "Loading was cancelled: press Reload to read the data."
+SHOWN_SOURCES = ("dataset", "data")  # the session's problems this panel shows
 
 
 def choose_path(parent: QWidget | None, kind: str, caption: str, start: str = "") -> str | None:
@@ -105,26 +118,6 @@ def dataset_editor(param: Param) -> QWidget:
     return _editor_for(param)
 
 
-def network_of(graph) -> tuple[list[TensorInfo], str | None, tuple[int, ...] | None] | None:
-    """(Input infos, the Output's task, the shape reaching the Output) from shape inference; None when the graph
-    has no Output node or its shapes are not known yet."""
-    from nnstudio.core.shapes import infer_shapes
-
-    if graph is None:
-        return None
-    info = infer_shapes(graph)
-    inputs = [info.nodes[nid].output for nid, n in graph.nodes.items() if n.spec.is_input]
-    if any(i is None for i in inputs):
-        return None
-    out_id = next((nid for nid, n in graph.nodes.items() if n.spec.is_output), None)
-    if out_id is None:
-        return inputs, None, None
-    task = graph.nodes[out_id].params.get("task")
-    wires = graph.inputs_of(out_id)
-    src = info.nodes[wires[0].src].output if wires else None
-    return inputs, task, (tuple(src.shape) if src is not None else None)
-
-
 def describe(data: Dataset) -> str:
     shape = ", ".join(str(d) for d in data.input_shape)
     what = "token ids" if data.input_dtype == "long" else {1: "features", 3: "images"}.get(len(data.input_shape),
@@ -142,35 +135,29 @@ def describe(data: Dataset) -> str:
 
 
 class DatasetPanel(QWidget):
-    changed = Signal()
-    dataset_edited = Signal(dict)
-    loaded = Signal()  # the preview and the checks show the current options' data (or why there are none)
-    load_cancelled = Signal()  # a load was cancelled (Cancel, or the loader's own cancelling)
+    """See the module's doc. ``loaded`` is emitted when the preview shows the data's settled state (loaded,
+    failed, or nothing to load), ``load_cancelled`` when it shows a cancelled load."""
+
+    dataset_edited = Signal(object)  # the whole new dataset config (a dict), None for "no dataset"
+    loaded = Signal()
+    load_cancelled = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("datasetPanel")
-        self.project = None
-        self.base_dir: str | Path | None = None
-        self.auto_apply = True
-        self.config: dict[str, Any] = {"name": "spiral"}
-        self.data: Dataset | None = None
-        self.load_error: str | None = None
-        self.loading = False  # the data are being read on the loader's thread
-        self._request = 0  # the loader's number of the load awaited (0: none)
-        self.loader = DataLoader(self)
-        self.loader.loaded.connect(self._loaded)
-        self.loader.failed.connect(self._failed)
-        self.loader.cancelled.connect(self._cancelled)
-        self.loader.progress.connect(self._progress)
-        self._graph = None
-        self._network = None
+        self.session = None
+        self.feeder = None
+        self._handlers: dict[str, Any] = {}
+        self._form_name: str | None = None  # the dataset the option form was built for
+        self._shown: dict[str, Any] = {}  # the values the option and split editors show, by key
+        self._announced: tuple | None = None  # the data state last announced with loaded / load_cancelled
 
         self.chooser = QComboBox()
         self.chooser.setObjectName("datasetChooser")
+        self.chooser.addItem(PLACEHOLDER, None)
+        self.chooser.model().item(0).setEnabled(False)  # shown when there is no dataset; not a choice
         for kind in KINDS:
-            if self.chooser.count():
-                self.chooser.insertSeparator(self.chooser.count())
+            self.chooser.insertSeparator(self.chooser.count())
             for spec in DATASETS.values():
                 if spec.kind == kind:
                     self.chooser.addItem(spec.title, spec.name)
@@ -178,31 +165,32 @@ class DatasetPanel(QWidget):
                                              f"{KIND_TITLES.get(kind, kind)}: {spec.description}",
                                              Qt.ItemDataRole.ToolTipRole)
         self.chooser.currentIndexChanged.connect(self._chosen)
-        self.description = QLabel()
-        self.description.setTextFormat(Qt.TextFormat.PlainText)  # may quote a dataset name from the file
+        self.description = safe_text.plain(QLabel())  # may quote a dataset name from the file
         self.description.setWordWrap(True)
+        self.lock_note = safe_text.plain(QLabel())
+        self.lock_note.setObjectName("datasetLockNote")
+        self.lock_note.setWordWrap(True)
+        self.lock_note.hide()
         self.options_box = QGroupBox("Options")
         self.options_layout = QVBoxLayout(self.options_box)
         self.options_layout.setContentsMargins(0, 0, 0, 0)
         self.options: ParamForm | None = None
         self.split = ParamForm(SPLIT_PARAMS)
         self.split.edited.connect(self._option_edited)
-        split_box = QGroupBox("Split")
-        QVBoxLayout(split_box).addWidget(self.split)
-        split_box.layout().setContentsMargins(0, 0, 0, 0)
+        self.split_box = QGroupBox("Split")
+        QVBoxLayout(self.split_box).addWidget(self.split)
+        self.split_box.layout().setContentsMargins(0, 0, 0, 0)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.problems_label = QLabel()
+        self.problems_label = safe_text.plain(QLabel())  # messages quote the file's own cells
         self.problems_label.setWordWrap(True)
-        self.problems_label.setTextFormat(Qt.TextFormat.PlainText)  # messages quote the file's own cells
         self.problems_label.setStyleSheet(ERROR_STYLE)
         self.problems_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problems_label.hide()
         self.preview = DatasetPreview()
         self.progress_bar = QProgressBar()
         self.progress_bar.setObjectName("datasetProgress")
-        self.progress_bar.setRange(0, 0)  # busy until the loader says how far it got
         self.progress_bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("datasetCancel")
@@ -225,9 +213,10 @@ class DatasetPanel(QWidget):
         top.addWidget(QLabel("Dataset"))
         top.addWidget(self.chooser, 1)
         layout.addLayout(top)
+        layout.addWidget(self.lock_note)
         layout.addWidget(self.description)
         layout.addWidget(self.options_box)
-        layout.addWidget(split_box)
+        layout.addWidget(self.split_box)
         layout.addWidget(self.summary)
         layout.addLayout(status)
         layout.addWidget(self.problems_label)
@@ -239,133 +228,182 @@ class DatasetPanel(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
         outer.addWidget(scroll)
+        self._show_busy(False)
+        self._show_config()
+        self.preview.show_message(NO_DATASET_TEXT)
 
-        self.timer = QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(PREVIEW_DELAY_MS)
-        self.timer.timeout.connect(self.reload)
-        self.check_timer = QTimer(self)
-        self.check_timer.setSingleShot(True)
-        self.check_timer.setInterval(PREVIEW_DELAY_MS)
-        self.check_timer.timeout.connect(self.check)
-        self._show_loading(False)
+    # -- the session ---------------------------------------------------------------------------------------
+    def bind_session(self, session, feeder) -> None:
+        """Show ``session``'s dataset and data from now on; ``feeder`` (a DataFeeder of that session) loads
+        them and tells how far it got."""
+        if self.session is not None:
+            _disconnect(self.session, self._handlers)
+            self.feeder.progress.disconnect(self._progress)
+            self.feeder.busy_changed.disconnect(self._show_busy)
+        self.session, self.feeder = session, feeder
+        self._handlers = {"project_replaced": self._replaced, "dataset_changed": self._dataset_changed,
+                          "data_changed": self._data_changed, "problems_changed": self._problems_changed,
+                          "run_state_changed": self._run_changed}
+        for name, handler in self._handlers.items():
+            getattr(session, name).connect(handler)
+        # Deleted before the session: it must not call a panel that is gone.
+        self.destroyed.connect(functools.partial(_disconnect, session, self._handlers))
+        feeder.progress.connect(self._progress)
+        feeder.busy_changed.connect(self._show_busy)
+        self._replaced()
+
+    @property
+    def loading(self) -> bool:
+        """The feeder is reading the data."""
+        return self.feeder is not None and self.feeder.busy
+
+    def reload(self) -> None:
+        """Read the data again (the Reload button)."""
+        if self.feeder is not None:
+            self.feeder.reload()
+
+    def cancel(self) -> None:
+        """Stop the running load now; the panel is usable at once (Reload reads the data again)."""
+        if self.feeder is not None:
+            self.feeder.cancel()
+
+    def problems(self) -> list[str]:
+        """The problems the panel shows (capitalised, without their mark)."""
+        text = self.problems_label.text()
+        return [] if not text else [line.removeprefix("⚠ ") for line in text.split("\n")]
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.feeder is not None:
+            self.feeder.shutdown()  # a read still running is cancelled and left behind, never waited for
+        super().closeEvent(event)
+
+    # -- what the session says -----------------------------------------------------------------------------
+    def _replaced(self, _project: Any = None) -> None:
+        self._form_name, self._announced = None, None  # everything is shown afresh
+        self._show_config()
+        self._show_busy(self.loading)
+        self._show_data()
+        self._show_lock()
+
+    def _dataset_changed(self, _config: Any = None) -> None:
         self._show_config()
 
-    # -- the project ---------------------------------------------------------------------------------------
-    def set_project(self, project, base_dir: str | Path | None = None) -> None:
-        """Show ``project``'s dataset and check it against the project's graph (rechecked on graph changes)."""
-        if self._graph is not None:
-            self._graph.changed.disconnect(self._graph_changed)
-        self.project, self.base_dir = project, base_dir
-        self._graph = getattr(project, "graph", None)
-        if self._graph is not None:
-            self._graph.changed.connect(self._graph_changed)
-        self._network = network_of(self._graph)
-        self.config = dict(project.dataset) if project is not None and project.dataset else {"name": "spiral"}
-        self._show_config()
-        self.reload()
+    def _data_changed(self, _state: Any = None) -> None:
+        self._show_data()
 
-    def set_network(self, input_infos: list[TensorInfo], task: str | None,
-                    output_shape: tuple[int, ...] | None) -> None:
-        """Check the data against these Input infos and Output (when there is no project graph to read)."""
-        self._network = (list(input_infos), task, output_shape)
-        self.check()
+    def _problems_changed(self, _problems: Any = None) -> None:
+        self._show_problems()
 
-    def _graph_changed(self) -> None:
-        self._network = None
-        self.check_timer.start()  # the data stay; only the fit is checked again
+    def _run_changed(self, _run: Any = None) -> None:
+        self._show_lock()
 
     def _show_config(self) -> None:
-        name = self.config.get("name")
-        spec = DATASETS.get(name)
+        config = self.session.dataset if self.session is not None else None
+        name = config.get("name") if config else None
+        spec = DATASETS.get(name) if isinstance(name, str) else None
         with QSignalBlocker(self.chooser):
-            index = self.chooser.findData(name)
-            self.chooser.setCurrentIndex(index)
+            self.chooser.setCurrentIndex(0 if config is None else self.chooser.findData(name) if spec else -1)
+        if spec is None or spec.name != self._form_name:
+            self._drop_options()
+        self.split_box.setVisible(spec is not None)
+        if config is None:
+            self.description.setText("This project has no dataset yet: choose one above.")
+            self.options_box.hide()
+            return
+        if spec is None:
+            safe_text.set_plain(self.description, f"“{safe_text.one_line(name, 80)}” is not a dataset NN Studio "
+                                                  "knows: choose one above.")
+            self.options_box.hide()
+            return
+        self.description.setText(spec.description)
+        if self.options is None:
+            self.options = ParamForm(spec.params, dataset_editor)
+            self.options.edited.connect(self._option_edited)
+            self.options_layout.addWidget(self.options)
+            self._form_name = spec.name
+        self.options_box.setVisible(bool(spec.params))
+        for form in (self.options, self.split):
+            for key, param in form.params.items():
+                value = config.get(key, param.default)
+                if key in self._shown and self._shown[key] == value:
+                    continue  # an editor is only touched when its value changed: focus and typing stay
+                form.editors[key].set_value(value)
+                form.set_problem(key, param.check(value))
+                self._shown[key] = value
+
+    def _drop_options(self) -> None:
+        self._form_name, self._shown = None, {}
         if self.options is not None:
             self.options_layout.removeWidget(self.options)
             self.options.hide()
             self.options.setParent(None)
             self.options.deleteLater()
             self.options = None
-        if spec is None:
-            self.description.setText(f"“{name}” is not a dataset NN Studio knows: choose one above.")
-            self.options_box.hide()
+
+    def _show_data(self) -> None:
+        s = self.session
+        if s is None:
             return
-        self.description.setText(spec.description)
-        self.options = ParamForm(spec.params, dataset_editor)
-        self.options.edited.connect(self._option_edited)
-        self.options.set_values(self.config)
-        self.options_layout.addWidget(self.options)
-        self.options_box.setVisible(bool(spec.params))
-        self.split.set_values(self.config)
-
-    # -- edits ---------------------------------------------------------------------------------------------
-    def _chosen(self, index: int) -> None:
-        name = self.chooser.itemData(index)
-        if not name or name == self.config.get("name"):
-            return
-        new = {"name": name, **{k: v for k, v in self.config.items() if k in SPLIT_KEYS}}
-        self._write(new)
-        self._show_config()
-
-    def _option_edited(self, key: str, value: Any) -> None:
-        new = dict(self.config)
-        new[key] = value
-        self._write(new)
-
-    def _write(self, new: dict[str, Any]) -> None:
-        self.config = new
-        self.dataset_edited.emit(dict(new))
-        if self.auto_apply and self.project is not None:
-            self.project.dataset = dict(new)
-            self.changed.emit()
-        self.timer.start()
-
-    # -- loading and checking ------------------------------------------------------------------------------
-    def reload(self) -> None:
-        """Load the dataset as configured, show its preview and check it against the network."""
-        self.timer.stop()
-        self.data, self.load_error = None, None
-        self._request = 0  # no answer of the loader is awaited (until one is asked for below)
-        spec = DATASETS.get(self.config.get("name"))
-        missing = [p for p in (spec.params if spec else ()) if p.kind in PATH_KINDS and not self.config.get(p.name)]
-        if spec is None:
-            self.loader.cancel()
-            self.load_error = f"there is no dataset called {self.config.get('name')!r}"
-        elif missing:
-            self.loader.cancel()
-            self._show_loading(False)
-            self.preview.show_message(f"Choose the {missing[0].title.lower()} of your data (Browse…) to see a "
-                                      "preview.")
-            self.summary.setText("")
-            self._show_problems([])
-            self.loaded.emit()
-            return
+        state, data = s.data_state, s.data
+        if state == "loaded" and isinstance(data, Dataset):
+            self.preview.show_dataset(data)
+            # rich text for the small source line: what came from the file (class names, the path) is escaped
+            self.summary.setText(html.escape(describe(data)) + (
+                f"<br><small>{html.escape(data.source)}</small>" if data.source else ""))
         else:
-            self._request = self.loader.load(self.config, self.base_dir)
-            self._show_loading(True)
-            self.preview.show_message("Loading the data…")
-            self.summary.setText("Loading…")
-            return
-        self._show_data()
+            self.preview.show_message(self._message(state))
+            self.summary.setText("Loading…" if state in ("needed", "loading") else "")
+        self.reload_button.setEnabled(s.data_key is not None and not s.locked)
+        self._show_problems()
+        now = (state, s.data_key, s.data_error, id(data))
+        if now != self._announced:
+            self._announced = now
+            if state == "cancelled":
+                self.load_cancelled.emit()
+            elif state not in ("needed", "loading"):
+                self.loaded.emit()
 
-    def cancel(self) -> None:
-        """Stop the running load now; the panel is usable at once (Reload reads the data again)."""
-        if self._request:
-            self.loader.cancel()  # answers with cancelled(number) before it returns
+    def _message(self, state: str) -> str:
+        config = self.session.dataset or {}
+        spec = DATASETS.get(config.get("name")) if isinstance(config.get("name"), str) else None
+        if state == "none":
+            return NO_DATASET_TEXT
+        if state == "invalid":
+            missing = [p for p in (spec.params if spec else ()) if p.kind in PATH_KINDS and not config.get(p.name)]
+            if missing:
+                return f"Choose the {missing[0].title.lower()} of your data (Browse…) to see a preview."
+            return INVALID_TEXT
+        if state == "cancelled":
+            return CANCELLED_TEXT
+        if state == "failed":
+            return FAILED_TEXT
+        return LOADING_TEXT if state in ("needed", "loading") else "No preview"
 
-    def _show_loading(self, loading: bool) -> None:
-        self.loading = loading
-        if loading:
-            self.progress_bar.setRange(0, 0)
+    def _show_problems(self) -> None:
+        problems = [p.message for p in self.session.problems if p.source in SHOWN_SOURCES] \
+            if self.session is not None else []
+        lines = [p[0].upper() + p[1:] if p else p for p in problems]
+        self.problems_label.setText("\n".join(f"⚠ {p}" for p in lines))
+        self.problems_label.setVisible(bool(problems))
+
+    def _show_lock(self) -> None:
+        refusal = self.session.edit_refusal() if self.session is not None else None
+        for widget in (self.chooser, self.options_box, self.split_box):
+            widget.setEnabled(refusal is None)
+        self.reload_button.setEnabled(refusal is None and self.session is not None
+                                      and self.session.data_key is not None)
+        safe_text.set_plain(self.lock_note, f"Locked: {refusal}." if refusal else "")
+        self.lock_note.setVisible(refusal is not None)
+
+    def _show_busy(self, busy: bool) -> None:
+        if busy:
+            self.progress_bar.setRange(0, 0)  # busy until the feeder says how far it got
             self.progress_bar.setFormat("Reading…")
-        self.progress_bar.setVisible(loading)
-        self.cancel_button.setVisible(loading)
-        self.reload_button.setVisible(not loading)
+        self.progress_bar.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.reload_button.setVisible(not busy)
 
-    def _progress(self, number: int, done: int, total: int, what: str) -> None:
-        if number != self._request:
-            return
+    def _progress(self, done: int, total: int, what: str) -> None:
         what = what.replace("%", "\u066a")  # a file name's % must not be read as the bar's %p / %v / %m
         if total > 0:
             fraction = min(1.0, max(0.0, done / total))
@@ -376,66 +414,25 @@ class DatasetPanel(QWidget):
             self.progress_bar.setRange(0, 0)
             self.progress_bar.setFormat(what)
 
-    def _loaded(self, number: int, data: Dataset) -> None:
-        if number == self._request:  # an older request's data are not what the options now say
-            self.data = data
-            self._show_data()
-
-    def _failed(self, number: int, message: str) -> None:
-        if number == self._request:
-            self.load_error = message
-            self._show_data()
-
-    def _cancelled(self, number: int) -> None:
-        if number != self._request:
+    # -- edits (requests: the session has the last word) --------------------------------------------------
+    def _chosen(self, index: int) -> None:
+        name = self.chooser.itemData(index)
+        if self.session is None or not isinstance(name, str):
             return
-        self._request = 0
-        self.data, self.load_error = None, None
-        self._show_loading(False)
-        self.preview.show_message(CANCELLED_TEXT)
-        self.summary.setText("")
-        self._show_problems([])
-        self.load_cancelled.emit()
+        config = self.session.dataset or {}
+        if config.get("name") != name:
+            self.dataset_edited.emit({"name": name, **{k: v for k, v in config.items() if k in SPLIT_KEYS}})
+        self._show_config()  # what the session has now (the edit may have been refused)
 
-    def _show_data(self) -> None:
-        self._request = 0
-        self._show_loading(False)
-        if self.data is None:
-            self.preview.show_message("No preview: the data could not be loaded.")
-            self.summary.setText("")
-        else:
-            self.preview.show_dataset(self.data)
-            # rich text for the small source line: what came from the file (class names, the path) is escaped
-            self.summary.setText(html.escape(describe(self.data)) + (
-                f"<br><small>{html.escape(self.data.source)}</small>" if self.data.source else ""))
-        self.check()
-        self.loaded.emit()
+    def _option_edited(self, key: str, value: Any) -> None:
+        config = self.session.dataset if self.session is not None else None
+        if config is None:
+            return
+        config[key] = value
+        self._shown[key] = value  # the editor shows it already
+        self.dataset_edited.emit(config)
 
-    def closeEvent(self, event: QCloseEvent) -> None:
-        self.loader.shutdown()  # a read still running is cancelled and left behind, never waited for
-        super().closeEvent(event)
 
-    def check(self) -> list[str]:
-        """Problems of the data against the network (and loading problems), shown in the panel and returned."""
-        problems = [self.load_error] if self.load_error else []
-        if self.data is not None:
-            if self._network is None and self._graph is not None:
-                self._network = network_of(self._graph)
-            if self._network is not None:
-                from nnstudio.core.data.fit import check_fits, check_targets
-
-                inputs, task, out_shape = self._network
-                problems += check_fits(self.data, inputs, self.config)
-                if task is not None:
-                    problems += check_targets(self.data, task, out_shape)
-        self._show_problems(problems)
-        return problems
-
-    def problems(self) -> list[str]:
-        text = self.problems_label.text()
-        return [] if not text else [line.removeprefix("⚠ ") for line in text.split("\n")]
-
-    def _show_problems(self, problems: list[str]) -> None:
-        lines = [p[0].upper() + p[1:] if p else p for p in problems]
-        self.problems_label.setText("\n".join(f"⚠ {p}" for p in lines))
-        self.problems_label.setVisible(bool(problems))
+def _disconnect(session: Any, handlers: dict[str, Any], *_args: Any) -> None:
+    for name, handler in handlers.items():
+        getattr(session, name).disconnect(handler)

@@ -1,5 +1,6 @@
 """Try a trained network by hand: click a point of a 2-D dataset, draw or load an image, or type a sentence,
-and see the class probabilities the network gives it (sorted, most likely first)."""
+and see the class probabilities the network gives it (sorted, most likely first). Only with weights trained on
+the network as it is now (``session.weights_status == "current"``): never with stale ones."""
 
 from __future__ import annotations
 
@@ -9,32 +10,42 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 import torch
-import torch.nn.functional as F
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from nnstudio.core.layers.base import LONG
+from nnstudio.core import weights_status
+from nnstudio.core.weights_status import OUT_OF_DATE_TEXT
+from nnstudio.ui.binding import rebind
+from nnstudio.ui.panels.predict_parts import (  # noqa: F401 - resize_array & co. are used from here too
+    CANVAS_SIZE,
+    NOT_BUILT,
+    TEXT_NEEDS_DATA,
+    TRAINING,
+    UNKNOWN_WEIGHTS,
+    UNSUPPORTED,
+    UNTRAINED,
+    DrawCanvas,
+    ProbabilityTable,
+    class_names,
+    image_file_array,
+    input_mode,
+    network_io,
+    resize_array,
+)
 from nnstudio.ui.safe_text import clean, one_line, plain
 
-UNTRAINED = "Train the network first to try it"
-UNSUPPORTED = "Predict needs 2-D points, images or text"
-CANVAS_SIZE = 28
 MODES = ("message", "points", "image", "text")
 _MAX_POINTS = 3000
+_STALE = object()  # the scatter shows nothing known: fill it again
 
 
 def choose_image_file(parent: QWidget | None) -> str:
@@ -44,180 +55,43 @@ def choose_image_file(parent: QWidget | None) -> str:
     return path
 
 
-def image_file_array(path: str | Path, height: int, width: int) -> np.ndarray:
-    """A picture file as an (height, width) float32 greyscale array in [0, 1]."""
-    from PIL import Image
-
-    with Image.open(path) as img:
-        grey = img.convert("L").resize((width, height), Image.BILINEAR)
-        return np.asarray(grey, dtype=np.float32) / 255.0
-
-
-def resize_array(a: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize a 2-D [0, 1] array. Shrinking averages areas and then stretches the result back to a peak of 1 (a
-    thin stroke would otherwise fade: the bundled 8 x 8 digits have full-brightness strokes); growing is
-    bilinear, as the bundled digits are grown to 28 x 28."""
-    if a.shape == (height, width):
-        return a.astype(np.float32)
-    t = torch.from_numpy(a.astype(np.float32))[None, None]
-    if height <= a.shape[0] and width <= a.shape[1]:
-        out = F.interpolate(t, size=(height, width), mode="area")
-        peak = float(out.max())
-        if peak > 0:
-            out = out / peak
-    else:
-        out = F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False)
-    return out.clamp_(0.0, 1.0)[0, 0].numpy()
-
-
-class DrawCanvas(QWidget):
-    """A square of ``size`` x ``size`` logical pixels, drawn white on black with the mouse (a soft round brush).
-    ``drawn`` is emitted when a stroke ends (mouse release, ``draw_line``, ``clear``, ``set_array``)."""
-
-    drawn = Signal()
-
-    def __init__(self, size: int = CANVAS_SIZE, scale: int = 8, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.size_px = size
-        self.scale = scale
-        self.brush_radius = 1.3
-        self.pixels = np.zeros((size, size), dtype=np.float32)
-        self._last: QPointF | None = None
-        self.setFixedSize(size * scale, size * scale)
-        self.setCursor(Qt.CursorShape.CrossCursor)
-        self.setToolTip("Draw with the mouse (white on black); the prediction updates when you let go")
-
-    def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(self.size_px * self.scale, self.size_px * self.scale)
-
-    # -- drawing -------------------------------------------------------------------------------------------
-    def clear(self) -> None:
-        self.pixels[:] = 0.0
-        self.update()
-        self.drawn.emit()
-
-    def set_array(self, a: np.ndarray) -> None:
-        """Show a [0, 1] array (resized to the canvas)."""
-        self.pixels = resize_array(np.asarray(a, dtype=np.float32), self.size_px, self.size_px).copy()
-        self.update()
-        self.drawn.emit()
-
-    def array(self) -> np.ndarray:
-        return self.pixels.copy()
-
-    def _stamp(self, x: float, y: float) -> None:
-        r = self.brush_radius
-        ys, xs = np.mgrid[0:self.size_px, 0:self.size_px]
-        d = np.hypot(xs + 0.5 - x, ys + 0.5 - y)
-        ink = np.clip(1.0 - (d - r) / 1.0, 0.0, 1.0)  # full inside the radius, fading over one pixel
-        np.maximum(self.pixels, ink.astype(np.float32), out=self.pixels)
-
-    def _segment(self, x0: float, y0: float, x1: float, y1: float) -> None:
-        steps = max(1, int(np.ceil(np.hypot(x1 - x0, y1 - y0) * 3)))
-        for i in range(steps + 1):
-            t = i / steps
-            self._stamp(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t)
-        self.update()
-
-    def draw_line(self, x0: float, y0: float, x1: float, y1: float) -> None:
-        """Draw one stroke between two points in logical pixels (0 .. size) and end it (emits ``drawn``)."""
-        self._segment(x0, y0, x1, y1)
-        self.drawn.emit()
-
-    def _logical(self, pos: QPointF) -> tuple[float, float]:
-        return pos.x() / self.scale, pos.y() / self.scale
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._last = event.position()
-            x, y = self._logical(self._last)
-            self._segment(x, y, x, y)
-        event.accept()
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._last is not None:
-            pos = event.position()
-            x0, y0 = self._logical(self._last)
-            x1, y1 = self._logical(pos)
-            self._segment(x0, y0, x1, y1)
-            self._last = pos
-        event.accept()
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._last is not None and event.button() == Qt.MouseButton.LeftButton:
-            self._last = None
-            self.drawn.emit()
-        event.accept()
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        grey = (self.pixels * 255).clip(0, 255).astype(np.uint8)
-        grey = np.ascontiguousarray(grey)
-        image = QImage(grey.data, self.size_px, self.size_px, self.size_px, QImage.Format.Format_Grayscale8)
-        painter = QPainter(self)
-        painter.drawImage(QRectF(0, 0, self.width(), self.height()), image)
-        painter.setPen(QColor("#555555"))
-        painter.drawRect(0, 0, self.width() - 1, self.height() - 1)
-        painter.end()
-
-
-class ProbabilityTable(QTableWidget):
-    """Class name, probability and a bar per class, most likely first."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(0, 3, parent)
-        self.setHorizontalHeaderLabels(["Class", "Probability", ""])
-        self.verticalHeader().setVisible(False)
-        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-
-    def show_probabilities(self, probs: dict[str, float]) -> None:
-        ranked = sorted(probs.items(), key=lambda kv: -kv[1])
-        self.setRowCount(len(ranked))
-        for row, (name, p) in enumerate(ranked):
-            self.setItem(row, 0, QTableWidgetItem(one_line(name, 200)))
-            item = QTableWidgetItem(f"{p * 100:.1f} %")
-            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.setItem(row, 1, item)
-            bar = self.cellWidget(row, 2)
-            if not isinstance(bar, QProgressBar):  # reuse the bars: replaced ones linger until deleted later
-                bar = QProgressBar()
-                bar.setRange(0, 1000)
-                bar.setTextVisible(False)
-                bar.setMaximumHeight(14)
-                self.setCellWidget(row, 2, bar)
-            bar.setValue(int(round(p * 1000)))
-
-    def rows(self) -> list[tuple[str, str]]:
-        return [(self.item(r, 0).text(), self.item(r, 1).text()) for r in range(self.rowCount())]
-
-
 class PredictPanel(QWidget):
-    """``set_project(project, base_dir)`` picks the input mode from the network's Input and the dataset;
+    """A view of the window's Session (``bind_session``): the input mode comes from the network's Input (and
+    the data's preview for 2-D points), the class names from the last run's history or the data, the points
+    and the vocabulary from ``session.data``. It predicts only while ``session.weights_status`` is "current"
+    and no run is active, with a model built from the project's graph and weights when first needed and dropped
+    whenever they may have changed; otherwise the inputs are disabled under a banner that says why.
     ``predict_point``, ``predict_image``, ``predict_text`` return ``{class name: probability}`` and show it."""
 
     predicted = Signal(dict)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.project: Any = None
-        self.base_dir: str | Path | None = None
-        self.compiled: Any = None
-        self.dataset: Any = None
+        self.session: Any = None
         self.mode = "message"
         self.classes: list[str] = []
         self.vocab: list[str] | None = None
         self.input_shape: tuple[int, ...] = ()
         self.last_result: dict[str, float] = {}
+        self._input: Any = None  # the Input's TensorInfo
+        self._model: Any = None  # built for (_model_key): the graph's fingerprint and the weights object
+        self._model_key: tuple[Any, Any] | None = None
+        self._view: tuple[Any, ...] | None = None  # what the panel shows now (to skip refreshes that change nothing)
+        self._view_data: Any = None
+        self._points_of: Any = _STALE  # the data the scatter shows
+        self._run_seen: tuple[bool, int] | None = None
         self._loaded: np.ndarray | None = None  # an image loaded from a file, at the network's H x W
 
         layout = QVBoxLayout(self)
         self.title = plain(QLabel("Predict"))  # names the project: plain text
         self.title.setStyleSheet("font-weight: bold;")
         layout.addWidget(self.title)
+        self.banner = plain(QLabel(""))  # why the network cannot be tried now
+        self.banner.setObjectName("predictBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background: #fcf3cf; color: #7d6608; padding: 4px;")
+        self.banner.setVisible(False)
+        layout.addWidget(self.banner)
         self.stack = QStackedWidget()
         layout.addWidget(self.stack, 1)
 
@@ -292,7 +166,75 @@ class PredictPanel(QWidget):
         layout.addWidget(self.error)
         self._show_message(UNTRAINED)
 
-    # -- project -------------------------------------------------------------------------------------------
+    # -- the session -------------------------------------------------------------------------------------------
+    def bind_session(self, session: Any) -> None:
+        """Show ``session`` (a ``nnstudio.core.session.Session``) from now on."""
+        rebind(self.session, session, self._handlers())
+        self.session = session
+        self._project_replaced()
+
+    def _handlers(self) -> list[tuple[str, Any]]:
+        return [("project_replaced", self._project_replaced), ("weights_status_changed", self._weights_changed),
+                ("run_state_changed", self._run_changed), ("telemetry_changed", self._drop_model),
+                ("data_changed", self._refresh), ("shapes_changed", self._refresh)]
+
+    def _project_replaced(self, _project: Any = None) -> None:
+        self._drop_model()
+        self._loaded, self._points_of, self._view, self._view_data = None, _STALE, None, None
+        self.last_result = {}
+        self.marker.setData([], [])
+        self.point_label.setText("")
+        self._refresh()
+
+    def _weights_changed(self, _status: Any = None) -> None:
+        self._drop_model()
+        self._refresh()
+
+    def _run_changed(self, run: Any = None) -> None:
+        run = self.session.run
+        seen = (run.active, run.run)
+        if seen == self._run_seen:
+            return  # progress of the same run: nothing here changes
+        self._run_seen = seen
+        self._drop_model()  # a run stores new weights, which may be "current" as the old ones were
+        self._refresh()
+
+    def _drop_model(self, _value: Any = None) -> None:
+        self._model, self._model_key = None, None
+
+    @property
+    def compiled(self) -> Any:
+        """The model built for the project's weights (None until a prediction needs it)."""
+        return self._model
+
+    def reason(self) -> str | None:
+        """Why the network cannot be tried now (None: it can)."""
+        s = self.session
+        if s is None:
+            return UNTRAINED
+        if s.run.active:
+            return TRAINING
+        status = s.weights_status
+        if status == weights_status.CURRENT:
+            return None
+        return {weights_status.OUT_OF_DATE: OUT_OF_DATE_TEXT, weights_status.UNKNOWN: UNKNOWN_WEIGHTS}.get(
+            status, UNTRAINED)
+
+    @property
+    def available(self) -> bool:
+        return self.mode != "message" and self.reason() is None
+
+    def prediction_enabled(self) -> bool:
+        return self.available
+
+    def banner_text(self) -> str:
+        """Why predicting is disabled now ("" when it is not), as the banner or the message page says it."""
+        return self.reason() or ""
+
+    def title_text(self) -> str:
+        return self.title.text()
+
+    # -- what is shown -----------------------------------------------------------------------------------------
     def _show_message(self, text: str) -> None:
         self.mode = "message"
         self.message.setText(clean(text, 2000))
@@ -300,92 +242,101 @@ class PredictPanel(QWidget):
         self.table.setVisible(False)
         self.error.setVisible(False)
 
-    def _set_mode(self, mode: str) -> None:
-        self.mode = mode
-        self.stack.setCurrentIndex(MODES.index(mode))
+    def _refresh(self, _value: Any = None) -> None:
+        """Show the session as it is now (skipped when nothing the panel shows has changed)."""
+        s = self.session
+        if s is None:
+            return
+        io = network_io(s.graph, s.info)
+        data = self._data()
+        self.vocab = list(data.vocab) if data is not None and data.vocab else None
+        self.classes = class_names(io, s.project.history, data)
+        reason = self.reason()
+        mode, text = input_mode(io, data, self.vocab is not None, reason, s)
+        name = one_line(s.project.name or "the network", 120)
+        shape = tuple(io[0][0].shape) if io is not None and len(io[0]) == 1 else ()
+        title = {"points": f"Predict with {name}: points", "text": f"Predict with {name}: text",
+                 "image": f"Predict with {name}: images {shape[1:] and ' x '.join(map(str, shape[1:]))}"}.get(
+            mode, f"Predict with {name}" if s.graph.nodes else "Predict")
+        view = (mode, text, reason, shape, tuple(self.classes), title)
+        if view == self._view and data is self._view_data:
+            return
+        self._view, self._view_data = view, data
+        self.title.setText(title)
+        self._input = io[0][0] if mode != "message" else None
+        self.input_shape = shape
+        self.banner.setText(clean(reason or "", 2000))
+        self.banner.setVisible(bool(reason) and text != reason)
+        if mode == "message":
+            self.last_result = {}
+            self._show_message(text)
+            return
+        if self.mode != mode:
+            self.mode = mode
+            self.stack.setCurrentIndex(MODES.index(mode))
+            self.table.setRowCount(0)
+            self.error.setVisible(False)
         self.table.setVisible(True)
-        self.table.setRowCount(0)
-        self.error.setVisible(False)
-
-    def set_project(self, project: Any, base_dir: str | Path | None = None) -> None:
-        self.project = project
-        self.base_dir = base_dir
-        self.compiled = None
-        self.dataset = None
-        self.last_result = {}
-        self._loaded = None
-        if project is None or getattr(project, "weights", None) is None:
-            self._show_message(UNTRAINED)
-            return
-        try:
-            from nnstudio.core.compile import compile_graph
-            from nnstudio.core.training.project_run import load_weights
-
-            compiled = compile_graph(project.graph)
-            load_weights(compiled, project.weights)
-        except Exception as exc:  # noqa: BLE001 - any failure is shown, not raised
-            self._show_message(f"Cannot run the network: {exc}")
-            return
-        self.compiled = compiled
-        if len(compiled.input_infos) != 1 or compiled.task == "regression":
-            self._show_message(UNSUPPORTED)
-            return
-        info = compiled.input_infos[0]
-        self.input_shape = tuple(info.shape)
-        try:
-            from nnstudio.core.data.registry import load_dataset
-
-            self.dataset = load_dataset(project.dataset, base_dir) if project.dataset else None
-        except Exception as exc:  # noqa: BLE001
-            self.dataset = None
-            dataset_error = str(exc)
-        else:
-            dataset_error = ""
-        n_out = int(compiled.output_info.shape[-1]) if compiled.output_info and compiled.output_info.shape else 1
-        classes = list(self.dataset.classes) if self.dataset is not None and self.dataset.classes else []
-        if not classes:
-            classes = [str(i) for i in range(max(2, n_out))]
-        self.classes = classes
-        self.vocab = list(self.dataset.vocab) if self.dataset is not None and self.dataset.vocab else None
-        preview = self.dataset.preview if self.dataset is not None else ""
-        name = one_line(getattr(project, "name", "") or "the network", 120)
-        if info.dtype == LONG:
-            if self.vocab is None:
-                self._show_message(UNSUPPORTED + (f" (the dataset could not be loaded: {dataset_error})"
-                                                  if dataset_error else ""))
-                return
-            self._set_mode("text")
-            self.title.setText(f"Predict with {name}: text")
-            self.tokens_label.setText("")
-            if self.text_edit.text():
-                self.predict_text(self.text_edit.text())
-        elif self.input_shape == (2,) and preview == "points2d":
-            self._set_mode("points")
-            self.title.setText(f"Predict with {name}: points")
-            self._fill_points()
+        page = self.stack.currentWidget()
+        page.setEnabled(reason is None)
+        if reason is not None:  # nothing predicted before may stay on screen
+            self.last_result = {}
+            self.table.setRowCount(0)
+            self.error.setVisible(False)
             self.marker.setData([], [])
             self.point_label.setText("")
-        elif len(self.input_shape) == 3 and self.input_shape[0] in (1, 3):
-            self._set_mode("image")
-            self.title.setText(f"Predict with {name}: images {self.input_shape[1]} x {self.input_shape[2]}")
-            if self.canvas.pixels.any():
+            self.tokens_label.setText("")
+        if mode == "points":
+            if self._points_of is not data:
+                self._fill_points(data)
+        elif reason is None:  # (again) available: show what the inputs hold, with the names as they are now
+            if mode == "text" and self.text_edit.text():
+                self.predict_text(self.text_edit.text())
+            elif mode == "image" and self.canvas.pixels.any():
                 self.predict_image()
-        else:
-            self._show_message(UNSUPPORTED)
 
-    def _fill_points(self) -> None:
+    def _data(self) -> Any:
+        """The loaded data as one Dataset (the training part of a split), or None."""
+        s = self.session
+        if s is None or s.data_state != "loaded" or s.data is None:
+            return None
+        return getattr(s.data, "train", s.data)
+
+    def _fill_points(self, data: Any) -> None:
         from nnstudio.ui.plots import class_color
 
-        x = self.dataset.x[:_MAX_POINTS].numpy()
-        y = self.dataset.y[:_MAX_POINTS].numpy().reshape(len(x), -1)[:, 0].astype(int)
+        self._points_of = data
+        split = self.session.data if data is not None else None
+        parts = [p for p in (getattr(split, "train", split), getattr(split, "val", None),
+                             getattr(split, "test", None)) if p is not None]
+        if not parts:
+            self.scatter.setData(x=[], y=[])
+            return
+        x = torch.cat([p.x for p in parts])[:_MAX_POINTS].numpy()
+        y = torch.cat([p.y for p in parts])[:_MAX_POINTS].numpy().reshape(len(x), -1)[:, 0].astype(int)
         cache: dict[int, Any] = {}
         brushes = [cache.setdefault(int(v), pg.mkBrush(class_color(int(v)))) for v in y]
         self.scatter.setData(x=x[:, 0], y=x[:, 1], brush=brushes)
         self.plot.autoRange()
 
     # -- prediction ----------------------------------------------------------------------------------------
-    def _probabilities(self, x: torch.Tensor) -> dict[str, float]:
-        out = self.compiled.predict(x)[0].reshape(-1).double()
+    def _model_now(self) -> Any:
+        """The model for the project's graph and weights as they are now (built when first needed)."""
+        s = self.session
+        key = (s.fingerprint, s.project.weights)
+        if self._model is None or self._model_key is None or self._model_key[0] != key[0] \
+                or self._model_key[1] is not key[1]:
+            from nnstudio.core.compile import compile_graph
+            from nnstudio.core.training.project_run import load_weights
+
+            self._drop_model()
+            compiled = compile_graph(s.project.graph)
+            load_weights(compiled, s.project.weights)
+            self._model, self._model_key = compiled, key
+        return self._model
+
+    def _probabilities(self, model: Any, x: torch.Tensor) -> dict[str, float]:
+        out = model.predict(x)[0].reshape(-1).double()
         if out.numel() == 1:
             p1 = float(out[0])
             names = self.classes if len(self.classes) == 2 else ["0", "1"]
@@ -396,11 +347,11 @@ class PredictPanel(QWidget):
         return dict(sorted(probs.items(), key=lambda kv: -kv[1]))
 
     def _run(self, x: torch.Tensor) -> dict[str, float]:
-        if self.compiled is None:
-            raise RuntimeError(UNTRAINED)
+        if not self.available:
+            raise RuntimeError(self.reason() or self.message.text())
         try:
-            probs = self._probabilities(x)
-        except Exception as exc:  # noqa: BLE001
+            probs = self._probabilities(self._model_now(), x)
+        except Exception as exc:  # noqa: BLE001 - any failure is shown, not raised
             self.error.setText(clean(f"Prediction failed: {exc}", 2000))
             self.error.setVisible(True)
             return {}
@@ -421,7 +372,7 @@ class PredictPanel(QWidget):
         return probs
 
     def _on_plot_clicked(self, event: Any) -> None:
-        if self.mode != "points" or event.button() != Qt.MouseButton.LeftButton:
+        if self.mode != "points" or not self.available or event.button() != Qt.MouseButton.LeftButton:
             return
         view = self.plot.getPlotItem().vb
         pos = event.scenePos()
@@ -446,7 +397,7 @@ class PredictPanel(QWidget):
 
     def _on_drawn(self) -> None:
         self._loaded = None
-        if self.mode == "image" and self.compiled is not None:
+        if self.mode == "image" and self.available:
             self.predict_image()
 
     def load_image(self, path: str | Path) -> dict[str, float]:
@@ -463,7 +414,7 @@ class PredictPanel(QWidget):
         return self.predict_image()
 
     def _on_load_clicked(self) -> None:
-        path = choose_image_file(self)
+        path = choose_image_file(self) if self.mode == "image" and self.available else ""
         if path:
             self.load_image(path)
 
@@ -473,7 +424,7 @@ class PredictPanel(QWidget):
 
         length = int(self.input_shape[0]) if self.input_shape else 32
         ids = encode([tokenize(text)], self.vocab or ["<pad>", "<unk>"], length)
-        limit = self.compiled.input_infos[0].vocab if self.compiled is not None else None
+        limit = self._input.vocab if self._input is not None else None
         if limit:
             ids = torch.where(ids >= int(limit), torch.ones_like(ids), ids)
         return ids
@@ -489,5 +440,6 @@ class PredictPanel(QWidget):
         return self._run(self.text_tensor(text))
 
     def _on_text_changed(self, text: str) -> None:
-        if self.mode == "text" and self.compiled is not None:
+        if self.mode == "text" and self.available:
             self.predict_text(text)
+

@@ -15,7 +15,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
+
+from nnstudio.ui.safe_text import clean, plain
 
 TITLE_SIZE = "10pt"  # titles inside the plots: the dock beside the canvas is often narrow
 
@@ -344,13 +346,63 @@ class Readout:
         self.line.hide()
 
 
+class Notice(QStackedWidget):
+    """A plot's content or, in its place, one message saying why there is nothing to draw (a tab must never be
+    an empty plot without words). The message may quote a file, so it is plain text."""
+
+    def __init__(self, content: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.content = content
+        self.label = plain(QLabel(""))
+        self.label.setWordWrap(True)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label.setMargin(12)
+        self.addWidget(content)
+        self.addWidget(self.label)
+
+    def say(self, text: str | None) -> None:
+        """Show ``text`` instead of the content; None (or "") shows the content again."""
+        if text:
+            self.label.setText(clean(text))
+            self.setCurrentWidget(self.label)
+        else:
+            self.label.setText("")
+            self.setCurrentWidget(self.content)
+
+    @property
+    def said(self) -> str | None:
+        """The message shown, or None while the content is."""
+        return self.label.text() if self.currentWidget() is self.label else None
+
+
+def layer_page(owner: QWidget, layers: QWidget, graphics: QWidget, stats: QWidget) -> Notice:
+    """The page of a per-layer plot (weights, activations): the layer list left, the plots over their one-line
+    statistics right, all in a Notice laid into ``owner``; returns the Notice."""
+    right = QWidget(owner)
+    column = QVBoxLayout(right)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.addWidget(graphics, 1)
+    column.addWidget(stats)
+    content = QWidget(owner)
+    row = QHBoxLayout(content)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(layers)
+    row.addWidget(right, 1)
+    notice = Notice(content, owner)
+    layout = QVBoxLayout(owner)
+    layout.setContentsMargins(2, 2, 2, 2)
+    layout.addWidget(notice)
+    return notice
+
+
 class LivePlot(QWidget):
     """Base of the dashboard's plots: ``ingest`` stores, ``refresh`` draws when something new arrived and the
     plot is visible, at most once per ``min_interval_s``; ``draws`` counts the redraws (the benchmark and the
-    tests read it)."""
+    tests read it). ``say(text)`` shows why there is nothing to draw in place of the plot (its ``notice``)."""
 
     title = ""
     min_interval_s = 0.0  # plots whose data come slowly redraw less often than the frames of the live curves
+    notice: Notice | None = None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -392,6 +444,16 @@ class LivePlot(QWidget):
 
     def draw(self) -> None:  # pragma: no cover - every plot overrides it
         raise NotImplementedError
+
+    def say(self, text: str | None) -> None:
+        """Why there is nothing to draw, shown in place of the plot; None shows the plot."""
+        if self.notice is not None:
+            self.notice.say(text)
+
+    @property
+    def said(self) -> str | None:
+        """The message shown in place of the plot, or None."""
+        return self.notice.said if self.notice is not None else None
 
     def clear(self) -> None:
         self._dirty = True

@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from nnstudio.core.training.reports import ActivationReport, ActivationStats
-from nnstudio.ui.plots import COLORS, TITLE_SIZE, LayoutView, fixed_lines, fmt, quiet_plot, style_plot
+from nnstudio.ui.plots import COLORS, TITLE_SIZE, LayoutView, fixed_lines, fmt, layer_page, quiet_plot, style_plot
 from nnstudio.ui.plots.histograms import LayerList, LayerPlot
 from nnstudio.ui.safe_text import rich
 
@@ -70,15 +70,7 @@ class ActivationsPlot(LayerPlot):
         self.stats.setWordWrap(True)
         fixed_lines(self.stats, 2)
         self.stats.setTextFormat(Qt.TextFormat.RichText)
-        right = QWidget(self)
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.graphics, 1)
-        rl.addWidget(self.stats)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.layers)
-        layout.addWidget(right, 1)
+        self.notice = layer_page(self, self.layers, self.graphics, self.stats)
         self._show_maps(False)
         self.apply_palette()
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import QLabel, QStackedLayout, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from nnstudio.core.training.reports import BoundaryReport
-from nnstudio.ui.plots import LivePlot, PlotView, class_color, class_rgb, quiet_plot, style_plot
+from nnstudio.ui.plots import LivePlot, Notice, PlotView, class_color, class_rgb, quiet_plot, style_plot
 from nnstudio.ui.safe_text import one_line, rich
 
 VALUES = pg.colormap.get("viridis")
@@ -61,17 +61,13 @@ class BoundaryPlot(LivePlot):
         self.legend = self.item.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self._legend_items: list[pg.ScatterPlotItem] = []
         self.caption = QLabel("<b>Decision boundary</b>")
-        self.message = QLabel(NOT_2D)
-        self.message.setWordWrap(True)
-        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.stack = QStackedLayout()
-        self.stack.addWidget(self.plot)
-        self.stack.addWidget(self.message)
+        self.notice = Notice(self.plot, self)
+        self.message = self.notice.label
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
         layout.addWidget(self.caption)
-        layout.addLayout(self.stack, 1)
+        layout.addWidget(self.notice, 1)
         self.apply_palette()
 
     def apply_palette(self) -> None:
@@ -79,15 +75,14 @@ class BoundaryPlot(LivePlot):
 
     @property
     def available(self) -> bool:
-        return self.stack.currentWidget() is self.plot
+        return self.said is None
 
     def set_available(self, on: bool, input_shape: list[int] | None = None) -> None:
         """Whether the data are 2-D points (otherwise a message says where the plot applies)."""
         text = NOT_2D
         if not on and input_shape:
             text += f" This network's input is ({', '.join(['N', *map(str, input_shape)])})."
-        self.message.setText(text)
-        self.stack.setCurrentWidget(self.plot if on else self.message)
+        self.say(None if on else text)
 
     def set_classes(self, classes: list[str], task: str) -> None:
         self.classes, self.task = list(classes), task

@@ -15,17 +15,17 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QSplitter,
-    QStackedLayout,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from nnstudio.ui.plots import LivePlot, PlotView, style_plot
+from nnstudio.ui.plots import LivePlot, Notice, PlotView, style_plot
 from nnstudio.ui.safe_text import one_line
 
 CELLS = pg.colormap.get("CET-L12")  # white to blue
+NOT_CLASSIFICATION = "The confusion matrix is drawn after each epoch for classification networks with validation data."
 
 
 class CountsItem(pg.GraphicsObject):
@@ -108,42 +108,37 @@ class ConfusionPlot(LivePlot):
         for c in range(1, 5):
             self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         self.caption = QLabel("<b>Confusion matrix</b> (validation data)")
-        self.message = QLabel("The confusion matrix is drawn after each epoch for classification networks "
-                              "with validation data.")
-        self.message.setWordWrap(True)
-        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(self.plot)
         split.addWidget(self.table)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
-        self.stack = QStackedLayout()
-        self.stack.addWidget(split)
-        self.stack.addWidget(self.message)
-        self._split = split
+        self.notice = Notice(split, self)
+        self.message = self.notice.label
+        self.when: str | None = None  # what the matrix is of, when not an epoch ("the weights kept")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
         layout.addWidget(self.caption)
-        layout.addLayout(self.stack, 1)
+        layout.addWidget(self.notice, 1)
         self.apply_palette()
 
     def apply_palette(self) -> None:
         style_plot(self.plot, self.palette())
 
     def set_available(self, on: bool) -> None:
-        self.stack.setCurrentWidget(self._split if on else self.message)
+        self.say(None if on else NOT_CLASSIFICATION)
 
     @property
     def available(self) -> bool:
-        return self.stack.currentWidget() is self._split
+        return self.said is None
 
     def set_classes(self, classes: list[str]) -> None:
         self.classes = list(classes)
 
     def clear(self) -> None:
         super().clear()
-        self.matrix, self.per_class, self.epoch = None, None, None
+        self.matrix, self.per_class, self.epoch, self.when = None, None, None, None
         self._k = 0
         self.image.clear()
         self.counts.set_counts(np.zeros((0, 0)), np.zeros((0, 0), dtype=bool))
@@ -151,12 +146,14 @@ class ConfusionPlot(LivePlot):
         self.caption.setText("<b>Confusion matrix</b> (validation data)")
 
     def ingest(self, epoch: int, confusion: list[list[int]] | None,
-               per_class: list[dict[str, Any]] | None) -> None:
+               per_class: list[dict[str, Any]] | None, when: str | None = None) -> None:
+        """The matrix of ``epoch``; ``when`` says what it is of instead (a saved history keeps the matrix of
+        the weights kept, which may be an earlier epoch's)."""
         if confusion is None:
             return
         self.matrix = np.asarray(confusion, dtype=np.float64)
         self.per_class = per_class
-        self.epoch = epoch
+        self.epoch, self.when = epoch, when
         self._dirty = True
 
     def _names(self, k: int) -> list[str]:
@@ -188,7 +185,8 @@ class ConfusionPlot(LivePlot):
         self._fill_table(k)
         total = m.sum()
         accuracy = np.trace(m) / total if total else 0.0
-        self.caption.setText(f"<b>Confusion matrix</b> (validation data, epoch {self.epoch}): "
+        when = self.when or f"epoch {self.epoch}"
+        self.caption.setText(f"<b>Confusion matrix</b> (validation data, {when}): "
                              f"{int(np.trace(m))} of {int(total)} right ({accuracy:.1%})")
 
     def _fill_table(self, k: int) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QWidget
 
 from nnstudio.core.training.reports import LayerReport, LayerStats
 from nnstudio.ui.plots import (
@@ -22,6 +22,7 @@ from nnstudio.ui.plots import (
     StableRange,
     fixed_lines,
     fmt,
+    layer_page,
     quiet_plot,
     style_plot,
 )
@@ -186,15 +187,7 @@ class HistogramPlot(LayerPlot):
                             "(every few steps, see “Layer statistics every”).")
         self.stats.setWordWrap(True)
         fixed_lines(self.stats, 2)
-        right = QWidget(self)
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.graphics, 1)
-        rl.addWidget(self.stats)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.layers)
-        layout.addWidget(right, 1)
+        self.notice = layer_page(self, self.layers, self.graphics, self.stats)
         self.apply_palette()
 
     def apply_palette(self) -> None:
@@ -223,6 +216,11 @@ class HistogramPlot(LayerPlot):
             hist.add(report.step, stats)
         self.layers.ensure(list(report.layers))
         self._dirty = True
+
+    @property
+    def last_step(self) -> int | None:
+        """The step of the newest measurement held (None: none yet)."""
+        return max((h.steps[-1] for h in self.history.values() if h.steps), default=None)
 
     def _chosen(self, node_id: str) -> None:
         for pair in (self.weights, self.grads):

@@ -2,7 +2,8 @@
 
 The x axis is in epochs everywhere: a step report at step s sits at s / steps_per_epoch, an epoch row at its
 epoch number, so the training loss (per step: raw and EMA-smoothed) and the validation loss (per epoch) share an
-axis. A trained project's history (epoch rows only) draws the same plots with the per-epoch training loss.
+axis. A trained project's history draws the same plots from its saved step-level loss (``ingest_step_points``),
+or, for an older file without it, from the per-epoch training loss (with a ``note`` saying why).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 import time
 from typing import Any, Iterable
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -18,6 +20,7 @@ from nnstudio.core.training.reports import StepReport
 from nnstudio.ui.plots import (
     COLORS,
     LivePlot,
+    Notice,
     PlotView,
     Readout,
     Series,
@@ -28,6 +31,7 @@ from nnstudio.ui.plots import (
     quiet_plot,
     style_plot,
 )
+from nnstudio.ui.safe_text import clean, plain
 
 # Smoothing of the per-step training loss (debiased, as TensorBoard does). Step reports are throttled by time
 # (about twenty a second), so a point can stand for many batches: a light smoothing keeps the curve from lagging.
@@ -75,11 +79,16 @@ class _CurvePlot(LivePlot):
         self.log_box.toggled.connect(self.set_log)
         self.log_box.setVisible(log_box)
         self.header.addWidget(self.log_box)
+        self.note = plain(QLabel(""))  # what a saved history could not give this plot (one line, rarely shown)
+        self.note.setWordWrap(True)
+        self.note.setVisible(False)
+        self.notice = Notice(self.plot, self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
         layout.addLayout(self.header)
-        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.note)
+        layout.addWidget(self.notice, 1)
         self.readout = Readout(self.item, self.describe)
         self.item.setLogMode(y=self.log_default)
         self.range = StableRange(self.item, min_span=1.0)  # at least one epoch wide
@@ -99,6 +108,12 @@ class _CurvePlot(LivePlot):
         super().clear()
         self.range.reset()
         self.x_limit = None
+        self.set_note(None)
+
+    def set_note(self, text: str | None) -> None:
+        """A line above the plot saying what it lacks (e.g. a saved history without the step-level loss)."""
+        self.note.setText(clean(text or "", 1000))
+        self.note.setVisible(bool(text))
 
     def fit_range(self, series: Iterable[Series], include_zero: bool = False) -> None:
         """Keep the view around the data (see StableRange)."""
@@ -158,8 +173,21 @@ class LossPlot(_CurvePlot):
             self.smooth.append(x, self._ema / (1 - EMA_BETA ** self._count))
             self._dirty = True
 
+    def ingest_step_points(self, epochs: np.ndarray, losses: np.ndarray) -> None:
+        """A saved step-level loss: the loss of each step at its epoch position (``SavedReports.step_loss``),
+        drawn as the live curve is (raw and smoothed)."""
+        for x, loss in zip(np.asarray(epochs, dtype=np.float64), np.asarray(losses, dtype=np.float64)):
+            if not (math.isfinite(x) and math.isfinite(loss)):
+                continue
+            self.raw.append(x, loss)
+            self._count += 1
+            self._ema = EMA_BETA * self._ema + (1 - EMA_BETA) * loss
+            self.smooth.append(x, self._ema / (1 - EMA_BETA ** self._count))
+            self._dirty = True
+
     def ingest_epochs(self, rows: Iterable[dict[str, Any]], history: bool = False) -> None:
-        """Epoch rows: validation loss; from a saved history also the per-epoch training loss."""
+        """Epoch rows: validation loss; from a saved history without step-level loss (``history``) also the
+        per-epoch training loss."""
         for row in rows:
             epoch = float(row.get("epoch", len(self.val) + 1))
             if history and _finite(row.get("train_loss")):

@@ -29,7 +29,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from nnstudio.core.data.reading import LoadCancelled, LoadToken, using
 from nnstudio.core.errors import NNStudioError, TrainingError
-from nnstudio.core.training import engine
+from nnstudio.core.training.project_run import train_prepared
 from nnstudio.core.training.control import Callback, ControlToken
 from nnstudio.core.training.reports import (
     ActivationReport,
@@ -156,6 +156,8 @@ def run_info(prepared: Any) -> dict[str, Any]:
         "preview": split.train.preview,
         "input_shape": list(split.train.input_shape),
         "epochs": prepared.config.epochs,
+        "resume": prepared.resume is not None,
+        "notes": list(getattr(prepared, "notes", []) or []),  # what continuing starts fresh, one line each
     }
 
 
@@ -255,14 +257,15 @@ class TrainingWorker(QObject):
     def start(self, prepared: Any) -> None:
         """Train a :class:`PreparedRun` (``project_run.prepare``) on the training thread."""
         info = run_info(prepared)
-        self._launch(lambda cb, token: engine.train(prepared.compiled, prepared.split, prepared.config, [cb], token),
-                     info)
+        self._launch(lambda cb, token: train_prepared(prepared, [cb], token), info)
 
     def start_project(self, project: Any, base_dir: str | Path | None = None, resume: bool = False,
-                      **overrides: Any) -> None:
+                      dataset: Any = None, **overrides: Any) -> None:
         """Prepare (compile, load the data, check they fit) and train, all on the training thread, so a slow
         dataset does not freeze the window and a dataset that does not fit ends as ``failed(message)``.
-        The project itself is never changed; the caller stores the result (``project_run.store_result``)."""
+        ``dataset``: the project's data as the window already loaded them (not read again; they are only read
+        by training). The project itself is never changed; the caller stores the result
+        (``project_run.store_result``)."""
         from nnstudio.core.training.project_run import prepare
 
         # a snapshot taken here, on the GUI thread: the user may edit the graph while the training thread reads it
@@ -272,10 +275,11 @@ class TrainingWorker(QObject):
         load_token = LoadToken()
 
         def target(cb: BufferCallback, token: ControlToken) -> TrainResult:
-            prepared = _prepare_stoppably(lambda: prepare(snapshot, resume=resume, base_dir=base_dir, **overrides),
-                                          token, load_token)
+            prepared = _prepare_stoppably(
+                lambda: prepare(snapshot, resume=resume, base_dir=base_dir, dataset=dataset, **overrides),
+                token, load_token)
             cb.extra_info = run_info(prepared)
-            return engine.train(prepared.compiled, prepared.split, prepared.config, [cb], token)
+            return train_prepared(prepared, [cb], token)
 
         self._launch(target, {}, load_token)
 
