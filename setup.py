@@ -9,7 +9,7 @@ setup(
     package_dir={"nnstudio.resources": "resources"},
     package_data={
         "nnstudio": ["core/project/*.json"],
-        "nnstudio.resources": ["examples/*.nnstudio", "data/*.csv", "data/*.npz", "data/*.md",
-                               "icons/*.png", "icons/*.svg"],
+        "nnstudio.resources": ["examples/*.nnstudio", "examples/*.png", "data/*.csv", "data/*.npz", "data/*.md",
+                               "icons/*.png", "icons/*.svg", "guide/*.md", "guide/*.png"],
     },
 )

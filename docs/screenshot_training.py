@@ -19,6 +19,20 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def train_for(window, app, seconds: float) -> None:
+    """Train the window's project (once its data are loaded and checked) for at most ``seconds``."""
+    from PySide6.QtCore import QEventLoop
+
+    while window.session.readiness == "checking":
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 30)
+    window.training.start()
+    start = time.perf_counter()
+    while window.training.worker.running or time.perf_counter() - start < 0.5:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 30)
+        if time.perf_counter() - start >= seconds:
+            break
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("example")
@@ -27,7 +41,7 @@ def main() -> int:
     parser.add_argument("--tab", default="", help="dashboard tab to show, e.g. 'Decision boundary'")
     args = parser.parse_args()
 
-    from PySide6.QtCore import QEventLoop, QSettings
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication, QTabWidget
 
     from nnstudio.core.paths import EXAMPLES
@@ -45,12 +59,7 @@ def main() -> int:
         for i in range(tabs.count()):
             if tabs.tabText(i).replace("&&", "&") == args.tab:
                 tabs.setCurrentIndex(i)
-    window.training.start()
-    start = time.perf_counter()
-    while window.training.worker.running or time.perf_counter() - start < 0.5:
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 30)
-        if time.perf_counter() - start >= args.seconds:
-            break
+    train_for(window, app, args.seconds)
     window.view.fit()
     app.processEvents()
     window.grab().save(args.output)

@@ -137,7 +137,7 @@ def test_spec_ships_sources_resources_and_a_windowed_app():
     # .py files next to the archive: inspect.getsource in the exporter, and onnxscript parsing its own functions
     assert 'COLLECTION_MODES = {"nnstudio": "pyz+py"}' in spec and "module_collection_mode=COLLECTION_MODES" in spec
     assert '"onnxscript": "pyz+py"' in spec
-    assert 'for sub in ("examples", "data", "icons")' in spec
+    assert 'for sub in ("examples", "data", "icons", "guide")' in spec
     assert "console=False" in spec and 'name="nnstudio"' in spec and "exclude_binaries=True" in spec
     assert '"tkinter"' in spec and '"PySide6.QtWebEngineCore"' in spec
 
@@ -260,7 +260,8 @@ def test_the_wheel_carries_the_resources_and_an_installed_copy_finds_them(tmp_pa
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
                               str(wheel)], capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stderr
-    for name in ("examples/spiral_mlp.nnstudio", "data/digits.npz", "data/ATTRIBUTION.md", "icons/nnstudio.svg"):
+    for name in ("examples/spiral_mlp.nnstudio", "examples/spiral_mlp.png", "data/digits.npz", "data/ATTRIBUTION.md",
+                 "icons/nnstudio.svg", "guide/index.md", "guide/dashboard.png"):
         assert (target / "nnstudio" / "resources" / name).is_file(), name
     code = ("import nnstudio, nnstudio.core.paths as p\n"
             "from nnstudio.core.data.registry import load_dataset\n"

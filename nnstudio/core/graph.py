@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable
 from nnstudio.core.errors import GraphError
 from nnstudio.core.events import Event
 from nnstudio.core.layers.registry import get_spec, resolve_type
+from nnstudio.core.text import one_line
 
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -126,6 +127,8 @@ class Graph:
         self.params_changed = Event("params_changed")  # (node)
         self.node_moved = Event("node_moved")  # (node)
         self.label_changed = Event("label_changed")  # (node)
+        # (node id, label in the file, label given) for each node from_dict renamed: two shared a label
+        self.renamed_labels: list[tuple[str, str, str]] = []
         self.changed = Event("changed")  # () after any change that can alter shapes
 
     # -- queries ------------------------------------------------------------------------------------------
@@ -281,6 +284,8 @@ class Graph:
         check_id(node_id)
         if node_id in self.nodes:
             raise GraphError(f"there is already a node {node_id!r}")
+        if label_key(label) and self.label_owner(label) is not None:  # paste, duplicate: "hidden" -> "hidden 2"
+            label = _free_label(label, {label_key(n.label) for n in self.nodes.values() if n.label}, {})
         node = Node(node_id, spec.type_id, spec.with_defaults(params), _pos(position), label)
         self.nodes[node_id] = node
         self.node_added.emit(node)
@@ -405,8 +410,29 @@ class Graph:
         self.node_moved.emit(node)
         return old
 
+    # -- labels: no two nodes share one (compared by label_key) ----------------------------------------------
+    def label_owner(self, label: str, except_id: str | None = None) -> Node | None:
+        """The node other than ``except_id`` whose label is ``label`` (by :func:`label_key`), if any."""
+        key = label_key(label)
+        if not key:
+            return None
+        return next((n for n in self.nodes.values() if n.id != except_id and n.label and label_key(n.label) == key),
+                    None)
+
+    def label_problem(self, node_id: str, label: str) -> str | None:
+        """Why ``node_id`` cannot be called ``label`` (another layer is), or None."""
+        other = self.label_owner(label, node_id)
+        if other is None:
+            return None
+        return f"another layer ({other.id}) is already called “{one_line(label.strip(), 60)}”: choose another name"
+
     def set_label(self, node_id: str, label: str) -> str:
+        """Name ``node_id`` (an empty label: no name, the node shows its type). GraphError when another node
+        already has that name."""
         node = self.node(node_id)
+        problem = self.label_problem(node_id, label)
+        if problem:
+            raise GraphError(problem)
         old, node.label = node.label, label
         self.label_changed.emit(node)
         return old
@@ -488,10 +514,63 @@ class Graph:
                 raise GraphError(f"the wire from {src} to {dst} has port {_short_id(port)}: ports are whole "
                                  f"numbers from 0 to {MAX_PORT}")
             graph.edges.append(Edge(src, dst, port))
+        graph._part_shared_labels()
         return graph
+
+    def _part_shared_labels(self) -> None:
+        """A file whose nodes share a label (hand-edited, or written before labels had to differ) still opens:
+        the first node keeps the label, each later one gets the first free "label 2", "label 3" ... (no label
+        in the file is taken), and ``renamed_labels`` lists them for the load warnings."""
+        taken = {label_key(n.label) for n in self.nodes.values() if n.label} - {""}
+        seen: set[str] = set()
+        counters: dict[str, int] = {}
+        for node in self.nodes.values():
+            key = label_key(node.label)
+            if not key:
+                continue
+            if key not in seen:
+                seen.add(key)
+                continue
+            new = _free_label(node.label, taken, counters)
+            taken.add(label_key(new))
+            self.renamed_labels.append((node.id, node.label, new))
+            node.label = new
 
     def copy(self) -> "Graph":
         return Graph.from_dict(self.to_dict())
+
+
+def label_key(label: str) -> str:
+    """What labels are compared by: without the spaces around it, case folded ("Encoder " is "encoder")."""
+    return label.strip().casefold() if isinstance(label, str) else ""
+
+
+_NUMBERED = re.compile(r"(.*\S)\s+(\d{1,9})")
+
+
+def _free_label(label: str, taken: set[str], counters: dict[str, int]) -> str:
+    """``label`` numbered so that its key is not in ``taken``: "hidden" -> "hidden 2", "hidden 2" -> "hidden 3".
+    ``counters`` (base key -> the next number to try) makes many copies of one label linear."""
+    text = label.strip()
+    match = _NUMBERED.fullmatch(text)
+    base, n = (match.group(1), int(match.group(2)) + 1) if match else (text, 2)
+    key = label_key(base)
+    n = max(n, counters.get(key, 2))
+    while label_key(f"{base} {n}") in taken:
+        n += 1
+    counters[key] = n + 1
+    return f"{base} {n}"
+
+
+def renamed_label_warnings(graph: Graph, limit: int = 5) -> list[str]:
+    """One load warning per label ``Graph.from_dict`` had to change (at most ``limit``, then how many more)."""
+    out = [f"two layers were called “{one_line(old.strip(), 60)}”: {node_id} is now called "
+           f"“{one_line(new, 70)}” (save the project to keep the new name)"
+           for node_id, old, new in graph.renamed_labels[:limit]]
+    more = len(graph.renamed_labels) - limit
+    if more > 0:
+        out.append(f"{more:,} more layers shared a name with another and were renamed the same way")
+    return out
 
 
 def check_id(node_id: Any) -> None:

@@ -3,6 +3,11 @@
 ``build_actions(window)`` creates every QAction (named ``action_<name>`` on the window's ``actions`` namespace),
 wires it to the window's slot and lays out the menu bar and the toolbar. The window keeps the behaviour; this
 module only decides names, shortcuts, icons and order.
+
+Every item of a menu has its own mnemonic (the letter after ``&``; a test walks every menu). The view actions
+(zoom, fit, auto-layout) act wherever the focus is in the window, but a key a text field types stays with the
+field that has the focus (:class:`TypingGuard`): F in the Layers search box types "f", F anywhere else fits the
+network in the view. Delete stays with the canvas (it deletes layers; elsewhere it is a key of the widget).
 """
 
 from __future__ import annotations
@@ -11,28 +16,36 @@ import re
 from types import SimpleNamespace
 from typing import Callable
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDockWidget,
     QHeaderView,
+    QLineEdit,
     QMenu,
+    QPlainTextEdit,
     QTableWidget,
     QTableWidgetItem,
+    QTextEdit,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 from shiboken6 import isValid
 
+from nnstudio.ui.help import report_problem, show_guide
 from nnstudio.ui.theme import tool_icon
 
 # name -> (text, shortcuts, icon, status tip)  (the icon names are drawn by theme.tool_icon)
 SPECS: dict[str, tuple[str, tuple, str, str]] = {
     "new": ("&New", (QKeySequence.StandardKey.New,), "new", "Start a new, empty network"),
     "open": ("&Open…", (QKeySequence.StandardKey.Open,), "open", "Open a project file"),
-    "open_example": ("Open &Example…", (), "examples", "Open one of the bundled example networks"),
+    "open_example": ("Open E&xample…", (), "examples", "Open one of the bundled example networks"),
     "save": ("&Save", (QKeySequence.StandardKey.Save,), "save", "Save the project"),
     "save_as": ("Save &As…", ("Ctrl+Shift+S",), "", "Save the project under a new name"),
     "export": ("&Export…", ("Ctrl+E",), "", "Export the network as a PyTorch script, safetensors weights or ONNX"),
@@ -40,7 +53,7 @@ SPECS: dict[str, tuple[str, tuple, str, str]] = {
     "cut": ("Cu&t", (QKeySequence.StandardKey.Cut,), "", "Cut the selected layers"),
     "copy": ("&Copy", (QKeySequence.StandardKey.Copy,), "", "Copy the selected layers"),
     "paste": ("&Paste", (QKeySequence.StandardKey.Paste,), "", "Paste layers from the clipboard"),
-    "duplicate": ("D&uplicate", ("Ctrl+D",), "duplicate", "Duplicate the selected layers"),
+    "duplicate": ("Dupl&icate", ("Ctrl+D",), "duplicate", "Duplicate the selected layers"),
     "delete": ("&Delete", (QKeySequence.StandardKey.Delete, "Backspace"), "delete", "Delete the selected layers"),
     "select_all": ("Select &All", (QKeySequence.StandardKey.SelectAll,), "", "Select every layer"),
     "zoom_in": ("Zoom &In", (QKeySequence.StandardKey.ZoomIn, "Ctrl+="), "zoom_in", "Zoom in"),
@@ -48,11 +61,17 @@ SPECS: dict[str, tuple[str, tuple, str, str]] = {
     "fit": ("&Fit Network in View", ("F",), "fit", "Show the whole network"),
     "auto_layout": ("&Auto-layout", ("Ctrl+L",), "layout", "Arrange the layers left to right"),
     "reset_layout": ("&Reset Panel Layout", (), "", "Put every panel back where it started"),
+    "guide": ("&Getting Started", (), "", "A short guide: building a network, training it, reading the dashboard"),
     "shortcuts": ("&Keyboard Shortcuts", ("F1",), "", "List the keyboard shortcuts"),
+    "report_problem": ("&Report a Problem", (), "", "Open the folder of the log file, to attach it to a report"),
     "about": ("&About NN Studio", (), "", "About NN Studio"),
 }
-# Actions whose single-key shortcut must not fire while typing elsewhere: they act only when the canvas has focus.
-CANVAS_ONLY = ("fit", "delete")
+# Actions that act only when the canvas has focus (Delete deletes layers; elsewhere it is the widget's key).
+CANVAS_ONLY = ("delete",)
+# The view's actions: window-wide, their keys that type text guarded by TypingGuard.
+VIEW_ACTIONS = ("zoom_in", "zoom_out", "fit", "auto_layout")
+_COMMAND_MODIFIERS = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                      | Qt.KeyboardModifier.MetaModifier)
 
 
 def _explicit() -> set[str]:
@@ -92,6 +111,50 @@ def shortcut_clashes(window) -> dict[str, list[str]]:
 
 # Shortcuts of actions made elsewhere (undo/redo here, the Train menu in training_controller).
 OTHER_SHORTCUTS = ("Ctrl+Shift+Z", "Ctrl+Y", "F5", "Ctrl+F5", "F6", "Shift+F5")
+
+
+def takes_typing(widget: QWidget | None) -> bool:
+    """Whether ``widget`` is a field a person types into (an editable line, text, spin box or combo box)."""
+    if isinstance(widget, (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)):
+        return not widget.isReadOnly()
+    if isinstance(widget, QComboBox):
+        return widget.isEditable()
+    return False
+
+
+def _types_text(seq: QKeySequence) -> bool:
+    """A one-key sequence without Ctrl, Alt or Meta: what a text field would type (F, Shift+F)."""
+    return seq.count() == 1 and not (seq[0].keyboardModifiers() & _COMMAND_MODIFIERS)
+
+
+class TypingGuard(QObject):
+    """Lets the focused text field keep a key that also triggers one of ``actions`` (window-wide shortcuts).
+
+    Qt asks the focus widget first (a ShortcutOverride event, passed up to its parents while nobody accepts
+    it); Qt's own text fields accept the keys they type, and this filter on the window (and on its docks, which
+    are windows of their own when floating) accepts the rest for any field :func:`takes_typing` names, so the
+    key is typed rather than triggering the action."""
+
+    def __init__(self, window: QWidget, actions: list[QAction]) -> None:
+        super().__init__(window)
+        self.actions = list(actions)
+        window.installEventFilter(self)
+        for dock in window.findChildren(QDockWidget):
+            dock.installEventFilter(self)
+
+    def guarded(self) -> set[str]:
+        return {seq.toString() for a in self.actions for seq in a.shortcuts() if _types_text(seq)}
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.ShortcutOverride:
+            combo = QKeySequence(event.keyCombination()).toString()
+            if combo in self.guarded() and takes_typing(QApplication.focusWidget()):
+                event.accept()  # the key goes to the field as a key press; the shortcut does not fire
+        elif kind == QEvent.Type.ChildPolished and isinstance(event.child(), QDockWidget):
+            # a dock added later (on ChildAdded it is not a QDockWidget yet); installing twice keeps one
+            event.child().installEventFilter(self)
+        return False
 
 
 def _undo_actions(window, acts: SimpleNamespace) -> None:
@@ -155,7 +218,9 @@ def build_actions(window) -> SimpleNamespace:
         "fit": window.view.fit,
         "auto_layout": window.auto_layout,
         "reset_layout": window.reset_layout,
+        "guide": lambda: show_guide(window),
         "shortcuts": window.show_shortcuts,
+        "report_problem": lambda: report_problem(window),
         "about": window.show_about,
     }
     for name, (text, shortcuts, icon, tip) in SPECS.items():
@@ -219,7 +284,11 @@ def build_actions(window) -> SimpleNamespace:
 
     help_menu = bar.addMenu("&Help")
     help_menu.setObjectName("menu_help")
-    help_menu.addActions([acts.shortcuts, acts.about])
+    help_menu.addActions([acts.guide, acts.shortcuts])
+    help_menu.addSeparator()
+    help_menu.addAction(acts.report_problem)
+    help_menu.addSeparator()
+    help_menu.addAction(acts.about)
     acts.menus = {"file": file_menu, "edit": edit_menu, "view": view_menu, "help": help_menu}
 
     toolbar = QToolBar("Main toolbar", window)
@@ -235,6 +304,7 @@ def build_actions(window) -> SimpleNamespace:
             toolbar.addAction(item)
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
     acts.toolbar = toolbar
+    acts.typing_guard = TypingGuard(window, [getattr(acts, name) for name in VIEW_ACTIONS])
     return acts
 
 

@@ -125,10 +125,16 @@ class SetParamsCommand(QUndoCommand):
 
 
 class SetLabelCommand(QUndoCommand):
+    """Rename one node. Raises GraphError on construction when another node already has the name (two nodes
+    never share a label), so a refused name never reaches the undo stack."""
+
     def __init__(self, graph: Graph, node_id: str, label: str) -> None:
         super().__init__()
-        self.graph, self.node_id, self.new = graph, node_id, label
         self.old = graph.node(node_id).label
+        problem = graph.label_problem(node_id, label)
+        if problem:
+            raise GraphError(problem)
+        self.graph, self.node_id, self.new = graph, node_id, label
         self.setText(f"Rename {node_id}")
 
     def redo(self) -> None:

@@ -247,6 +247,8 @@ class TrainingDashboard(QWidget):
         self._last_step = None
         for plot in self.plots:
             plot.clear()
+        if self.session is not None:
+            self.activations.set_graph(self.session.project.graph)  # which layer's Softmax is folded: logits
 
     def _go_live(self) -> None:
         """A run's reports arrive: every tab shows its plot (the run says what it lacks)."""

@@ -13,18 +13,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from nnstudio.core.project import Project, load_project, save_project
 from nnstudio.core.session import Session
 from nnstudio.ui.canvas.layout import repair_layout
 from nnstudio.ui.inference import ShapeWatcher
+from nnstudio.ui.recent import MAX_RECENT, RECENT_KEY, RecentFiles  # noqa: F401 - where the window looks
 
 FILE_SUFFIX = ".nnstudio"
 FILE_FILTER = "NN Studio projects (*.nnstudio);;All files (*)"
-MAX_RECENT = 10
-RECENT_KEY = "recent_files"
 
 
 class Document(QObject):
@@ -141,31 +140,3 @@ def _load(path: str | os.PathLike[str]) -> tuple[Project, list[str], bool]:
     if layout:
         warnings.append(f"{Path(path).name}: {layout}")
     return project, warnings, layout is not None
-
-
-class RecentFiles:
-    """The most recently opened or saved files, newest first, kept in QSettings (at most ``MAX_RECENT``)."""
-
-    def __init__(self, settings: QSettings) -> None:
-        self.settings = settings
-
-    def paths(self) -> list[str]:
-        value = self.settings.value(RECENT_KEY, [])
-        if isinstance(value, str):  # QSettings gives a lone string for a one-item list on some back ends
-            value = [value]
-        return [str(v) for v in (value or [])][:MAX_RECENT]
-
-    def add(self, path: str | os.PathLike[str]) -> None:
-        path = str(Path(path).resolve())
-        items = [p for p in self.paths() if p != path]
-        self._write([path, *items][:MAX_RECENT])
-
-    def remove(self, path: str | os.PathLike[str]) -> None:
-        self._write([p for p in self.paths() if p != str(path)])
-
-    def clear(self) -> None:
-        self._write([])
-
-    def _write(self, items: list[str]) -> None:
-        self.settings.setValue(RECENT_KEY, items)
-        self.settings.sync()

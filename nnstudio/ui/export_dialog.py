@@ -6,6 +6,9 @@ The questions go through two module-level functions, :func:`ask_export_path` (th
 :func:`show_message` (a message box), so tests replace them instead of running a blocking dialog. The format is
 the one the file's extension names (``.py``, ``.safetensors``, ``.onnx``); a name without one of those gets the
 extension of the file type chosen in the dialog.
+
+The network is checked first (:func:`export_problems`: its own problems, then whether this computer can hold
+it): a network that cannot be exported gets one message listing why, a line each, and no file dialog.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from nnstudio.core.project.model import Project
 from nnstudio.core.weights_status import EXPORT_OUT_OF_DATE as STALE_WEIGHTS
 from nnstudio.core.weights_status import OUT_OF_DATE
 from nnstudio.ui.error_report import reason
-from nnstudio.ui.safe_text import message_box, safe_stem
+from nnstudio.ui.safe_text import message_box, one_line, safe_stem
 
 log = logging.getLogger(__name__)
 TITLE = "Export"
@@ -59,12 +62,48 @@ def resolve_target(path: str | os.PathLike[str], chosen_filter: str) -> tuple[Pa
     return path.with_name(path.name + FORMATS[fmt]), fmt
 
 
+MAX_LISTED = 12  # problems listed in the message; the Problems panel has them all
+
+
+def export_problems(project: Project) -> list[str]:
+    """Why ``project``'s network cannot be exported, one line each (empty when it can): the network's own
+    problems (as the Problems panel lists them, on the layer's name), else not enough memory to build it."""
+    from nnstudio.core.shapes import infer_shapes
+
+    graph = project.graph
+    problems = infer_shapes(graph).problems()
+    if problems:
+        return [f"{graph.nodes[p.node_id].title}: {p.message}" if p.node_id in graph.nodes else p.message
+                for p in problems]
+    from nnstudio.core.memory import check_fits
+
+    try:
+        check_fits(graph, None, "cpu", what="export")
+    except NNStudioError as exc:  # NotEnoughMemoryError
+        return [str(exc)]
+    return []
+
+
+def problems_text(problems: list[str]) -> str:
+    """The message for a network that cannot be exported: what to do, then the problems, one line each."""
+    lines = [f"• {one_line(p, 300)}" for p in problems[:MAX_LISTED]]
+    if len(problems) > MAX_LISTED:
+        lines.append(f"… and {len(problems) - MAX_LISTED:,} more: see the Problems panel")
+    what = "this problem" if len(problems) == 1 else f"these {len(problems)} problems"
+    return f"The network cannot be exported yet. Fix {what} first:\n\n" + "\n".join(lines)
+
+
 def export_project_interactively(parent: QWidget | None, project: Project, suggested_name: str,
                                  start_dir: str | os.PathLike[str] | None = None,
                                  format: str | None = None, weights_status: str | None = None) -> ExportResult | None:
     """Ask for a file, export ``project`` there and report: the ExportResult, or None when the person cancelled
     or the export failed (the reason was shown). Warnings (an untrained network, weights trained on an earlier
-    version of the network: ``weights_status`` "out_of_date" ...) are shown after a successful export."""
+    version of the network: ``weights_status`` "out_of_date" ...) are shown after a successful export. A network
+    with problems is not asked about: the problems are shown (:func:`export_problems`) and None returned."""
+    problems = export_problems(project)
+    if problems:
+        show_message(parent, QMessageBox.Icon.Warning, TITLE, problems_text(problems))
+        return None
     fmt = format if format in FORMATS else DEFAULT_FORMAT
     stem = safe_stem(suggested_name)
     suggested = str(Path(start_dir) / f"{stem}{FORMATS[fmt]}") if start_dir else f"{stem}{FORMATS[fmt]}"
@@ -108,4 +147,5 @@ def _restore_cursor() -> None:
         QApplication.restoreOverrideCursor()
 
 
-__all__ = ["FILTERS", "ask_export_path", "export_project_interactively", "resolve_target", "show_message"]
+__all__ = ["FILTERS", "ask_export_path", "export_problems", "export_project_interactively", "problems_text",
+           "resolve_target", "show_message"]

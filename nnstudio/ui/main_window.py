@@ -1,6 +1,11 @@
 """The main window: the canvas in the centre, dockable panels around it (layer palette left, inspector right,
 model summary and problems below), menus, toolbar and status bar.
 
+While no project is open the centre shows the start page instead (``show_start_page``; a QStackedWidget holds
+both): the examples, the recent projects, "Empty network". The docks and toolbars step aside meanwhile (their
+layout is kept and comes back, and is what is saved), and the page goes as soon as a project is opened, the
+empty network is chosen or the project is edited (``hide_start_page``). File > Start Page shows it again.
+
 Every question the window asks the user (unsaved changes, file names, errors, recovery) goes through one small
 method (``ask_unsaved_changes``, ``ask_open_path``, ``ask_save_path``, ``show_error``, ``ask_recover``,
 ``choose_example``) so tests replace it instead of running a blocking dialog.
@@ -20,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QStackedWidget,
     QWidget,
 )
 
@@ -40,6 +46,7 @@ from nnstudio.ui.panels.problems import ProblemsPanel
 from nnstudio.ui.panels.summary import SummaryPanel
 from nnstudio.ui.recovery import Autosaver, Recoverable, find_recoverable
 from nnstudio.ui.safe_text import menu_text, message_box, one_line, safe_stem, window_title
+from nnstudio.ui.start_host import StartPageHost
 from nnstudio.ui.theme import app_icon
 
 APP_NAME = "NN Studio"
@@ -60,7 +67,9 @@ def file_problem(path: str | Path, exc: BaseException) -> str:
     return text if name and name in text else f"{one_line(path, 600)}: {text}"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(QMainWindow, StartPageHost):
+    STATE_VERSION = LAYOUT_VERSION  # of saveState / restoreState (StartPageHost uses it)
+
     def __init__(self, settings: QSettings | None = None, autosave_folder: Path | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -75,11 +84,16 @@ class MainWindow(QMainWindow):
         self._needs_default_sizes = False
         self._shortcuts_dialog: ShortcutsDialog | None = None
         self._copied = False  # whether this window put layers on the clipboard (see release_clipboard)
+        self.start_page = None  # made when first shown (show_start_page)
+        self._layout_behind_start = None
 
         self.scene = GraphScene(self)
         self.view = GraphView(self.scene)
         self.view.setObjectName("canvasView")
-        self.setCentralWidget(self.view)
+        self.central = QStackedWidget()
+        self.central.setObjectName("centralStack")
+        self.central.addWidget(self.view)
+        self.setCentralWidget(self.central)
         self.scene.attach(self.document.watcher)
 
         self.palette_panel = PalettePanel()
@@ -100,6 +114,7 @@ class MainWindow(QMainWindow):
         from nnstudio.ui.training_controller import TrainingController
 
         self.training = TrainingController(self)
+        self._add_start_page_action()
         self._default_state = self.saveState(LAYOUT_VERSION)
 
         bar = self.statusBar()
@@ -117,6 +132,8 @@ class MainWindow(QMainWindow):
 
         doc, session = self.document, self.session
         doc.modified_changed.connect(self.update_title)
+        doc.project_replaced.connect(self.hide_start_page)  # opened, recovered or new: the page has done its job
+        doc.modified_changed.connect(lambda modified: modified and self.hide_start_page())
         doc.path_changed.connect(self.update_title)
         doc.watcher.inferred.connect(self._on_inferred)
         for event in (session.problems_changed, session.readiness_changed, session.run_state_changed):
@@ -176,7 +193,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self._needs_default_sizes:
+        if self._needs_default_sizes and not self.start_page_shown:  # else when the docks come back
             self._needs_default_sizes = False
             self._default_sizes()
             self.fit_soon()
@@ -187,11 +204,16 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self.view.fit)
 
     def save_layout(self) -> None:
+        """Geometry and the docks' layout (the one the start page keeps aside while it is shown)."""
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        state = self._layout_behind_start if self.start_page_shown else None
+        self.settings.setValue("window/state", state if state is not None else self.saveState(LAYOUT_VERSION))
         self.settings.sync()
 
     def reset_layout(self) -> None:
+        if self.start_page_shown:  # the default layout comes back with the canvas
+            self._layout_behind_start = QByteArray(self._default_state)
+            return
         self.restoreState(self._default_state, LAYOUT_VERSION)
         for dock in self.docks.values():
             if dock.objectName() in ("dock_palette", "dock_inspector", "dock_summary", "dock_problems"):
@@ -240,7 +262,10 @@ class MainWindow(QMainWindow):
         self.state_label.setStyleSheet(f"color: {color}; font-weight: bold;" if color else "")
 
     def update_title(self, *_args) -> None:
-        self.setWindowTitle(f"{window_title(self.document.display_name)}[*] — {APP_NAME}")
+        if self.start_page_shown and not self._has_project():
+            self.setWindowTitle(APP_NAME)
+        else:
+            self.setWindowTitle(f"{window_title(self.document.display_name)}[*] — {APP_NAME}")
         self.setWindowModified(self.document.modified)
 
     def _on_selection_changed(self) -> None:
@@ -481,6 +506,13 @@ class MainWindow(QMainWindow):
             return False
         path = self.choose_example()
         if path is None:
+            return False
+        return self.open_example_file(path, asked=True)
+
+    def open_example_file(self, path: str | Path, asked: bool = False) -> bool:
+        """Open the example at ``path`` as a new untitled project (after asking about unsaved changes, unless
+        ``asked`` already)."""
+        if not asked and not self.may_replace("open an example"):
             return False
         try:
             self.document.open_copy(path)

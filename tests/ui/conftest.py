@@ -13,6 +13,24 @@ from nnstudio.core.graph import Graph  # noqa: E402
 
 
 @pytest.fixture
+def window(qtbot, tmp_path):
+    """A shown MainWindow with its settings and autosave in tmp_path; discarding unsaved work is the answer to
+    every prompt and an error dialog fails the test. A module may define its own ``window`` instead."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from nnstudio.ui.main_window import MainWindow
+
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), tmp_path / "autosave")
+    w.ask_unsaved_changes = lambda: QMessageBox.StandardButton.Discard
+    w.show_error = lambda title, message: pytest.fail(f"unexpected error dialog: {message}")
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture
 def stack(qapp):
     s = QUndoStack()
     yield s

@@ -123,13 +123,66 @@ def test_an_export_error_is_shown(parent, spiral, tmp_path, monkeypatch):
     assert not (tmp_path / "net.py").exists()
 
 
-def test_a_network_that_cannot_be_built_is_shown(parent, tmp_path, monkeypatch):
+def test_a_network_with_problems_is_listed_before_any_file_is_asked_for(parent, spiral, tmp_path, monkeypatch):
+    """One message, one line per problem, on the layer's name; no file dialog, nothing written."""
+    dialogs = Dialogs(monkeypatch, str(tmp_path / "net.py"))
+    graph = spiral.graph
+    dense = next(n for n in graph.nodes.values() if n.type_id == "dense")
+    graph.set_label(dense.id, "hidden")
+    dense.params["units"] = 0  # a bad value as a file may hold it
+    output = next(n for n in graph.nodes.values() if n.type_id == "output")
+    graph.disconnect(graph.inputs_of(output.id)[0])
+    assert export_project_interactively(parent, spiral, "spiral", start_dir=tmp_path) is None
+    assert dialogs.asked == [] and list(tmp_path.iterdir()) == []
+    assert len(dialogs.messages) == 1
+    icon, title, text, details = dialogs.messages[0]
+    assert icon == QMessageBox.Icon.Warning and title == "Export" and details == ""
+    head, _, listing = text.partition("\n\n")
+    lines = listing.splitlines()
+    assert head == f"The network cannot be exported yet. Fix these {len(lines)} problems first:"
+    assert len(lines) >= 2 and all(line.startswith("• ") for line in lines)
+    assert any(line.startswith("• hidden: Units must be at least 1") for line in lines), lines
+    assert any("Output" in line or output.id in line for line in lines), lines
+
+
+def test_an_empty_network_says_what_it_lacks_without_a_file_dialog(parent, tmp_path, monkeypatch):
     dialogs = Dialogs(monkeypatch, str(tmp_path / "empty.py"))
     assert export_project_interactively(parent, Project(), "") is None
-    icon, _title, _text, details = dialogs.messages[0]
-    assert icon == QMessageBox.Icon.Critical and "no Input node" in details
-    assert dialogs.asked[0][0] == "model.py"  # no name: a usable default
+    assert dialogs.asked == []
+    icon, _title, text, _details = dialogs.messages[0]
+    assert icon == QMessageBox.Icon.Warning and "Fix these 2 problems first" in text
+    assert text.endswith("• the network has no Input node: add one from the Input/Output group\n"
+                         "• the network has no Output node: add one after the last layer")
     assert not (tmp_path / "empty.py").exists()
+
+
+def test_a_long_list_of_problems_is_cut(parent, monkeypatch):
+    from nnstudio.core.graph import Graph
+
+    dialogs = Dialogs(monkeypatch, "never asked")
+    graph = Graph()
+    for _ in range(20):
+        graph.add_node("dense")  # unconnected layers: each has a problem
+    assert export_project_interactively(parent, Project(graph=graph), "x") is None
+    lines = dialogs.messages[0][2].split("\n\n", 1)[1].splitlines()
+    assert len(lines) == export_dialog.MAX_LISTED + 1 and lines[-1].endswith("more: see the Problems panel")
+
+
+def test_a_network_without_problems_is_not_held_up(spiral):
+    assert export_dialog.export_problems(spiral) == []
+
+
+def test_a_network_this_computer_cannot_hold_is_refused_before_the_file_dialog(parent, spiral, monkeypatch):
+    from nnstudio.core import memory
+
+    dialogs = Dialogs(monkeypatch, "never asked")
+
+    def too_big(*_args, **_kwargs):
+        raise memory.NotEnoughMemoryError("exporting needs 9 GB but this computer has 1 GB available")
+
+    monkeypatch.setattr(memory, "check_fits", too_big)
+    assert export_project_interactively(parent, spiral, "spiral") is None
+    assert dialogs.asked == [] and "needs 9 GB" in dialogs.messages[0][2]
 
 
 def test_an_unwritable_folder_is_shown(parent, spiral, tmp_path, monkeypatch):

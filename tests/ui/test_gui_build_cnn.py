@@ -8,9 +8,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 
 from nnstudio.core.problems import NO_DATASET  # noqa: E402
 from nnstudio.ui.main_window import MainWindow  # noqa: E402
@@ -19,17 +17,6 @@ LAYERS = ["input_image", "conv2d", "maxpool2d", "conv2d", "maxpool2d", "flatten"
 SHAPES = ["(N, 1, 28, 28)", "(N, 32, 26, 26)", "(N, 32, 13, 13)", "(N, 64, 11, 11)", "(N, 64, 5, 5)",
           "(N, 1600)", "(N, 64)", "(N, 10)", "(N, 10)"]
 PARAMS = [0, 320, 0, 18_496, 0, 0, 102_464, 650, 0]
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), tmp_path / "autosave")
-    w.ask_unsaved_changes = lambda: QMessageBox.StandardButton.Discard
-    w.show_error = lambda title, message: pytest.fail(f"unexpected error dialog: {message}")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
 
 
 def double_click_layer(qtbot, window: MainWindow, type_id: str) -> str:

@@ -139,20 +139,21 @@ def assert_nothing_renders_markup(window: MainWindow) -> None:
 # -- rich text ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("text", HOSTILE)
 def test_a_hostile_project_shows_its_strings_literally(window, tmp_path, text):
-    path = write(tmp_path, chain([text, text]), name=text, description=text)
+    labels = [text, f"{text} 2"]  # two layers never share a label
+    path = write(tmp_path, chain(labels), name=text, description=text)
     window.choose_example = lambda: path  # opened as an untitled copy: the title shows the project's name
     assert window.open_example()
     assert window.windowTitle() == f"{text}[*] — NN Studio"
 
-    dense = [nid for nid, n in window.document.graph.nodes.items() if n.label == text]
+    dense = [nid for nid, n in window.document.graph.nodes.items() if n.label in labels]
     assert len(dense) == 2
-    for nid in dense:
+    for nid, label in zip(dense, labels):
         item = window.scene.node_item(nid)
-        assert item.title == text  # the face draws the label itself (elided to the card when long)
-        assert item._title == text or (item._title.endswith("\u2026") and text.startswith(item._title[:-1]))
-        assert text in item.face_text().splitlines()
+        assert item.title == label  # the face draws the label itself (elided to the card when long)
+        assert item._title == label or (item._title.endswith("\u2026") and label.startswith(item._title[:-1]))
+        assert label in item.face_text().splitlines()
         assert GuiQt.mightBeRichText(item.toolTip())  # rendered as rich text, so the escape is undone ...
-        assert seen(item.toolTip()).splitlines()[0].startswith(text)  # ... and the person reads the label
+        assert seen(item.toolTip()).splitlines()[0].startswith(label)  # ... and the person reads the label
 
     window.focus_node(dense[0])
     inspector = window.inspector

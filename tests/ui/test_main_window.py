@@ -71,7 +71,7 @@ def test_window_has_every_dock_in_its_area(make_window):
         assert dock is not None, name
         assert w.dockWidgetArea(dock) == area, name
         assert dock.isVisible() == (name != "dock_dashboard"), name  # the dashboard waits for a training
-    assert w.centralWidget() is w.view
+    assert w.centralWidget() is w.central and w.central.currentWidget() is w.view  # a window made in code
     assert all(d.objectName() for d in w.findChildren(QDockWidget))
     assert all(t.objectName() for t in w.findChildren(QToolBar))
     panel_toggles = [a.text() for a in w.acts.panels_menu.actions()]
@@ -93,13 +93,15 @@ def test_menus_and_shortcuts(make_window):
         have = [k.toString() for k in getattr(w.acts, name).shortcuts()]
         for key in keys:
             assert QKeySequence(key).toString() in have, (name, key, have)
-    file_menu = [a.text() for a in w.acts.menus["file"].actions() if a.text()]
-    assert file_menu == ["&New", "&Open…", "Open &Example…", "Open &Recent", "&Save", "Save &As…", "&Export…",
+    entries = [a for a in w.acts.menus["file"].actions() if a.text()]
+    assert entries[1] is w.acts.start_page and w.acts.start_page.text() == "Start Pa&ge"  # File > Start Page
+    file_menu = [a.text() for a in entries if a is not w.acts.start_page]
+    assert file_menu == ["&New", "&Open…", "Open E&xample…", "Open &Recent", "&Save", "Save &As…", "&Export…",
                          "&Quit"]
     edit_menu = [a.text() for a in w.acts.menus["edit"].actions() if a.text()]
-    assert edit_menu[2:] == ["Cu&t", "&Copy", "&Paste", "D&uplicate", "&Delete", "Select &All"]
-    help_menu = [a.text() for a in w.acts.menus["help"].actions()]
-    assert help_menu == ["&Keyboard Shortcuts", "&About NN Studio"]
+    assert edit_menu[2:] == ["Cu&t", "&Copy", "&Paste", "Dupl&icate", "&Delete", "Select &All"]
+    help_menu = [a.text() for a in w.acts.menus["help"].actions()]  # separators read as ""
+    assert help_menu == ["&Getting Started", "&Keyboard Shortcuts", "", "&Report a Problem", "", "&About NN Studio"]
     toolbar = w.findChild(QToolBar, "toolbar_main")
     assert w.acts.save in toolbar.actions() and w.acts.fit in toolbar.actions()
 
@@ -401,6 +403,7 @@ original = main_window.MainWindow.offer_recovery
 def offer_then_quit(self):
     result = original(self)
     print("TITLE", self.windowTitle(), len(self.document.graph.nodes), self.windowIcon().isNull())
+    print("START PAGE", self.start_page_shown)
     QTimer.singleShot(0, self.close)
     return result
 
@@ -425,7 +428,7 @@ def _run_app(tmp_path, *args: str):
 def test_nnstudio_file_opens_the_window_with_it(tmp_path):
     done = _run_app(tmp_path, str(DIGITS))
     assert done.returncode == 0, done.stderr
-    assert "TITLE digits_cnn.nnstudio[*] — NN Studio 9 False" in done.stdout
+    assert "TITLE digits_cnn.nnstudio[*] — NN Studio 9 False" in done.stdout and "START PAGE False" in done.stdout
     assert "ERROR" not in done.stdout
     settings = list((tmp_path / "config").rglob("*.conf"))
     assert settings and "window" in settings[0].read_text()  # the layout is kept for the next run
@@ -435,4 +438,10 @@ def test_nnstudio_with_a_bad_file_reports_it_and_opens_empty(tmp_path):
     done = _run_app(tmp_path, str(tmp_path / "nope.nnstudio"))
     assert done.returncode == 0, done.stderr
     assert "ERROR" in done.stdout and "does not exist" in done.stdout
-    assert "TITLE Untitled[*] — NN Studio 0" in done.stdout
+    assert "TITLE NN Studio 0" in done.stdout and "START PAGE True" in done.stdout  # the start page instead
+
+
+def test_nnstudio_without_a_file_shows_the_start_page(tmp_path):
+    done = _run_app(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "TITLE NN Studio 0 False" in done.stdout and "START PAGE True" in done.stdout

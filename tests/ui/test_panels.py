@@ -10,31 +10,19 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QTextDocumentFragment  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from nnstudio.core.graph import Graph  # noqa: E402
 from nnstudio.core.paths import EXAMPLES  # noqa: E402
 from nnstudio.core.layers.registry import SPECS  # noqa: E402
 from nnstudio.ui.commands import DisconnectCommand  # noqa: E402
-from nnstudio.ui.main_window import MainWindow  # noqa: E402
 from nnstudio.ui.mime import LAYER_MIME  # noqa: E402
 from nnstudio.ui.panels.activation_plot import activation_curves  # noqa: E402
 from nnstudio.ui.panels.examples_dialog import ExamplesDialog  # noqa: E402
 from nnstudio.ui.panels.inspector import InspectorPanel  # noqa: E402
 from nnstudio.ui.panels.palette import PalettePanel  # noqa: E402
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), tmp_path / "autosave")
-    w.ask_unsaved_changes = lambda: QMessageBox.StandardButton.Discard
-    w.show_error = lambda title, message: pytest.fail(f"unexpected error dialog: {message}")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from safetensors.torch import save as safetensors_save
 from nnstudio import __version__
 from nnstudio.core import tempfiles
 from nnstudio.core.errors import GraphError, ProjectFileError
-from nnstudio.core.graph import Graph
+from nnstudio.core.graph import Graph, renamed_label_warnings
 from nnstudio.core.project import migrations
 from nnstudio.core.project.checks import check_project
 from nnstudio.core.project.model import Project
@@ -237,6 +237,7 @@ def load_project(path: str | os.PathLike[str], weights: bool = True, history: bo
             graph = Graph.from_dict(data["graph"])
         except GraphError as exc:  # _check_project covers what from_dict refuses; this is a safety net
             raise ProjectFileError(path, str(exc), "graph") from None
+        warnings_.extend(renamed_label_warnings(graph))  # two layers that shared a name: the later is numbered
         loaded_weights = loaded_state = None
         fingerprint = data.get("weights_fingerprint")
         if weights:

@@ -15,7 +15,17 @@ HIT_WIDTH = 12.0  # how far from the curve a click still selects the wire
 
 
 def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
-    """An S-curve leaving ``start`` to the right and entering ``end`` from the left."""
+    """An S-curve leaving ``start`` to the right and entering ``end`` from the left; a wire to the start of the
+    next row of a wrapped layout (back to the left and a row down) runs along the gap between the rows."""
+    below = end.y() - style.PORT_Y - (start.y() + style.NODE_H - style.PORT_Y)
+    if end.x() < start.x() and below >= 20:  # out to the right, left along the gap, in from the left
+        mid = start.y() + style.NODE_H - style.PORT_Y + below / 2
+        r = min(30.0, below / 2)
+        path = QPainterPath(start)
+        path.cubicTo(QPointF(start.x() + 2 * r, start.y()), QPointF(start.x() + 2 * r, mid), QPointF(start.x(), mid))
+        path.lineTo(QPointF(end.x(), mid))
+        path.cubicTo(QPointF(end.x() - 2 * r, mid), QPointF(end.x() - 2 * r, end.y()), end)
+        return path
     dx = abs(end.x() - start.x())
     reach = max(40.0, dx * 0.5) if end.x() >= start.x() else max(80.0, dx * 0.6, abs(end.y() - start.y()) * 0.3)
     path = QPainterPath(start)

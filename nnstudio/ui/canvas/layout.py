@@ -1,9 +1,15 @@
-"""Automatic layout: columns by depth (longest path from an input), left to right.
+"""Automatic layout: columns by depth (longest path from an input), left to right, wrapped into rows when the
+network is too long to read in the window.
 
 A small Sugiyama-style pass: each node goes to column = its depth; wires that skip columns get an invisible
 placeholder in every column they cross, so a skip connection runs beside the nodes it jumps over instead of
 through them; within a column, nodes sit at the mean height of what feeds them, pushed apart to one row step.
-Pure Python on the graph model (no Qt), so it is cheap to test.
+
+Then the columns are cut into bands (rows), one below the other, each read left to right like a line of text,
+so that the whole network fits the viewport at a zoom where a node's title reads (``MIN_READABLE_ZOOM``) or,
+when it cannot, fits its width and scrolls only downwards. Cuts go where one wire crosses (between two blocks,
+never through a residual branch) when that is possible. Pure Python on the graph model (no Qt), so it is cheap
+to test.
 """
 
 from __future__ import annotations
@@ -12,7 +18,13 @@ import math
 from collections import Counter
 
 from nnstudio.core.graph import Graph
-from nnstudio.ui.canvas.style import GRID, LAYOUT_DX, LAYOUT_DY, POSITION_LIMIT, snap
+from nnstudio.ui.canvas.style import (FIT_MARGIN, GRID, LAYOUT_BAND_GAP, LAYOUT_DX, LAYOUT_DY, MIN_READABLE_ZOOM,
+                                      NODE_H, NODE_W, POSITION_LIMIT, snap)
+
+# The viewport auto layout plans for when it is not told (a file without positions is arranged before any
+# view shows it): the canvas of a 1600 x 1000 window.
+DEFAULT_AREA = (1100.0, 600.0)
+_SLACK = 4.0  # pixels the view's own rounding may take off the viewport
 
 
 def depths(graph: Graph) -> dict[str, int]:
@@ -27,15 +39,17 @@ def depths(graph: Graph) -> dict[str, int]:
     return depth
 
 
-def layered_positions(graph: Graph, dx: float = LAYOUT_DX, dy: float = LAYOUT_DY) -> dict[str, tuple[float, float]]:
-    """Top-left position of every node. The layout keeps the graph's current top-left corner."""
-    if not graph.nodes:
-        return {}
-    depth = depths(graph)
+def fit_zoom(width: float, height: float, area: tuple[float, float]) -> float:
+    """The zoom at which a ``width`` x ``height`` scene rectangle, with FIT_MARGIN round it, fills ``area``
+    (viewport pixels) without cropping. GraphView.fit uses the same rule."""
+    return max(0.0, min(area[0] / (width + 2 * FIT_MARGIN), area[1] / (height + 2 * FIT_MARGIN)))
+
+
+def _column_heights(graph: Graph, depth: dict[str, int], dy: float) -> tuple[dict[int, list], dict[object, float]]:
+    """Slots of every column (node ids and wire placeholders ("wire", edge index, column)) and their heights."""
     columns: dict[int, list] = {}
     for nid, d in depth.items():
         columns.setdefault(d, []).append(nid)
-    # Placeholders for wires that span more than one column: key ("wire", index, column).
     feeds: dict[object, list] = {nid: [] for nid in graph.nodes}  # slot -> slots in the previous column
     for i, e in enumerate(graph.edges):
         a, b = depth[e.src], depth[e.dst]
@@ -79,11 +93,95 @@ def layered_positions(graph: Graph, dx: float = LAYOUT_DX, dy: float = LAYOUT_DY
         shift = snap(sum(want) / len(want) - sum(placed) / len(placed), GRID)
         for s, v in zip(slots, placed):
             y[s] = v + shift
+    return columns, y
+
+
+def _wrap(n: int, bands: int, crossing: list[int]) -> list[tuple[int, int]]:
+    """Cut columns 0..n-1 into about ``bands`` runs of similar length; each cut prefers the fewest crossing wires
+    (``crossing[i]``: wires from column i or before to a column after it), then the length nearest the target."""
+    target = math.ceil(n / bands)
+    hi = target + max(1, target // 3)
+    out, start = [], 0
+    while start < n:
+        if n - start <= target:
+            out.append((start, n))
+            break
+        lengths = range(1, min(hi, n - start - 1) + 1)  # the rest is longer than a row: leave some for the next
+        length = min(lengths, key=lambda k: (crossing[start + k - 1], abs(k - target), -k))
+        out.append((start, start + length))
+        start += length
+    return out
+
+
+def _band_step(col_top: list[float], col_bottom: list[float], a: int, b: int) -> float:
+    """From the top of the band of columns a..b-1 to the top of the next one: its height and the gap, on the grid."""
+    return math.ceil((max(col_bottom[a:b]) - min(col_top[a:b]) + LAYOUT_BAND_GAP) / GRID) * GRID
+
+
+def plan_bands(n: int, crossing: list[int], col_top: list[float], col_bottom: list[float], dx: float,
+               area: tuple[float, float]) -> list[tuple[int, int]]:
+    """Which columns go on which row. Of the ways to cut the columns: the fewest rows whose cuts split no branch
+    and that fit ``area`` at a readable zoom; else the same among those whose width fits (the view then scrolls
+    down); else one column per row."""
+    area = (max(1.0, area[0] - _SLACK), max(1.0, area[1] - _SLACK))
+    seen, options = set(), []
+    for bands in range(1, n + 1):
+        cuts = tuple(_wrap(n, bands, crossing))
+        if cuts in seen:
+            continue
+        seen.add(cuts)
+        width = (max(b - a for a, b in cuts) - 1) * dx + NODE_W
+        height = sum(_band_step(col_top, col_bottom, a, b) for a, b in cuts[:-1]) \
+            + max(col_bottom[cuts[-1][0]:]) - min(col_top[cuts[-1][0]:])
+        split = sum(crossing[b - 1] - 1 for _, b in cuts[:-1])  # wires cut beyond the one a chain must
+        options.append((split, len(cuts), width, height, cuts))
+    readable = [o for o in options if fit_zoom(o[2], o[3], area) >= MIN_READABLE_ZOOM]
+    if not readable:
+        readable = [o for o in options if (o[2] + 2 * FIT_MARGIN) * MIN_READABLE_ZOOM <= area[0]]
+    if not readable:
+        return [(i, i + 1) for i in range(n)]
+    return list(min(readable, key=lambda o: (o[0], o[1]))[4])
+
+
+def layered_positions(graph: Graph, dx: float = LAYOUT_DX, dy: float = LAYOUT_DY,
+                      area: tuple[float, float] | None = None) -> dict[str, tuple[float, float]]:
+    """Top-left position of every node, for a viewport of ``area`` pixels (width, height; DEFAULT_AREA when
+    None). The layout keeps the graph's current top-left corner."""
+    if not graph.nodes:
+        return {}
+    depth = depths(graph)
+    columns, y = _column_heights(graph, depth, dy)
+    keys = sorted(columns)
+    index = {col: i for i, col in enumerate(keys)}
+    n = len(keys)
+    col_top = [min(y[s] for s in columns[c]) for c in keys]
+    col_bottom = [max(y[s] for s in columns[c]) + NODE_H for c in keys]
+    starts = [0] * (n + 1)  # crossing[i] = wires from a column <= i to one > i (a running sum of starts - ends)
+    for e in graph.edges:
+        a, b = index[depth[e.src]], index[depth[e.dst]]
+        if b > a:
+            starts[a] += 1
+            starts[b] -= 1
+    crossing, running = [], 0
+    for i in range(n):
+        running += starts[i]
+        crossing.append(running)
+    bands = plan_bands(n, crossing, col_top, col_bottom, dx, area or DEFAULT_AREA)
 
     x0 = snap(min(n.position[0] for n in graph.nodes.values()), GRID)
     y0 = snap(min(n.position[1] for n in graph.nodes.values()), GRID)
-    top = min(y[nid] for nid in graph.nodes)
-    return {nid: (x0 + depth[nid] * dx, y0 + snap(y[nid] - top, GRID)) for nid in graph.nodes}
+    band_of, band_y, offset = {}, {}, 0.0
+    for k, (a, b) in enumerate(bands):
+        band_y[k] = offset - min(col_top[a:b])
+        offset += _band_step(col_top, col_bottom, a, b)
+        for i in range(a, b):
+            band_of[i] = k
+    out = {}
+    for nid in graph.nodes:
+        i = index[depth[nid]]
+        k = band_of[i]
+        out[nid] = (x0 + (i - bands[k][0]) * dx, y0 + snap(y[nid] + band_y[k], GRID))
+    return out
 
 
 def layout_problem(graph: Graph) -> str | None:

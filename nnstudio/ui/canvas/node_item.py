@@ -1,6 +1,10 @@
 """One layer on the canvas: a card with a coloured header (glyph, title, id), the key parameters, the output
 shape and the parameter count, an input port on the left and an output port on the right.
 
+Level of detail: below ``style.MIN_READABLE_ZOOM`` that text is too small to read, so the card draws its large
+face instead: only the title (layer type or label) and the output shape, in fonts sized to fill the card (a
+type name too long for one line is split in two), so a zoomed-out network still says what each layer is.
+
 The item only shows the model: it is told what changed (``update_from_node``, ``set_info``) and never edits the
 graph. While the user drags it, it moves freely (snapped to the grid); the scene turns the drag into one
 MoveNodesCommand on release.
@@ -8,8 +12,10 @@ MoveNodesCommand on release.
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from nnstudio.core.graph import Node
@@ -22,6 +28,16 @@ _W, _H = style.NODE_W, style.NODE_H
 _PAD = 9.0
 _BADGE = QRectF(_PAD - 3, 4.0, 18.0, 18.0)
 _HEADER_X = _BADGE.right() + 6
+
+# The large face: an accent bar on the left, the title in the upper part, the output shape below it.
+_BAR_W = 7.0
+_BIG_TITLE = QRectF(_BAR_W + 7, 4.0, _W - _BAR_W - 14, 52.0)
+_BIG_SHAPE = QRectF(_BAR_W + 7, 56.0, _W - _BAR_W - 14, 25.0)
+BIG_TITLE_PX = (13, 30)  # least and most pixel size of the large face's title (scene pixels)
+BIG_SHAPE_PX = (11, 20)
+_FULL_SHAPE_PX = 19  # below this the large face writes a shape without the batch: 32×26×26
+_MIN_TEXT_PX = 4.0  # text that would be smaller than this on screen is not drawn at all
+FACES = ("detailed", "large")
 
 
 HEALTH_COLOURS = {"ok": "#2e9e5b", "warn": "#e0a020", "bad": "#d33c3c"}
@@ -40,6 +56,7 @@ class NodeItem(QGraphicsItem):
         # Training health: (level "ok" / "warn" / "bad", the figures in words), or None when not training.
         self.health: tuple[str, str] | None = None
         self._face: tuple = ()
+        self.last_face: str | None = None  # the face paint() chose last time ("detailed" or "large")
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
@@ -117,8 +134,45 @@ class NodeItem(QGraphicsItem):
             left = inner - f.m_small.horizontalAdvance(self._status) - 10
             self._id = f.m_small.elidedText(one_line(self.node_id, 200), Qt.TextElideMode.ElideMiddle, left)
         self._face = (self.shape_text, self.param_count, tuple(self.problems))
+        self._fit_large_face()
         self.setToolTip(self._tooltip())
         self.update()
+
+    def _fit_large_face(self) -> None:
+        """Lines and fonts of the large face: the largest sizes at which title and shape fit the card."""
+        f = style.fonts()
+        room = _BIG_TITLE.width()
+        least, most = BIG_TITLE_PX
+        one = _fit_px(f.m_big_title.horizontalAdvance(self.title), room, least, min(most, _BIG_TITLE.height() / 1.3))
+        lines = [self.title]
+        halves = _split_title(self.title)
+        if halves is not None:
+            two = _fit_px(max(f.m_big_title.horizontalAdvance(h) for h in halves), room, least,
+                          min(most, _BIG_TITLE.height() / 2.4))
+            if two > one + 1:
+                lines, one = list(halves), two
+        self._big_title_font = QFont(f.big_title)
+        self._big_title_font.setPixelSize(one)
+        metrics = QFontMetricsF(self._big_title_font)
+        self._big_title = [metrics.elidedText(line, Qt.TextElideMode.ElideRight, room) for line in lines]
+        least, most = BIG_SHAPE_PX
+        most = min(most, _BIG_SHAPE.height() / 1.25)
+        shape = self.shape_text
+        px = _fit_px(f.m_big_mono.horizontalAdvance(shape), room, least, most)
+        if px < _FULL_SHAPE_PX and _compact_shape(shape) != shape:  # "(N, 32, 26, 26)" is small: "32×26×26"
+            shape = _compact_shape(shape)
+            px = _fit_px(f.m_big_mono.horizontalAdvance(shape), room, least, most)
+        self._big_shape_font = QFont(f.big_mono)
+        self._big_shape_font.setPixelSize(px)
+        self._big_shape = QFontMetricsF(self._big_shape_font).elidedText(shape, Qt.TextElideMode.ElideMiddle, room)
+
+    def large_title_px(self) -> int:
+        """The pixel size (scene pixels) of the title on the large face; on screen it is this times the zoom."""
+        return self._big_title_font.pixelSize()
+
+    def large_face_text(self) -> str:
+        """What the large face writes: title line(s) and the output shape."""
+        return "\n".join([*self._big_title, self._big_shape])
 
     def _tooltip(self) -> str:
         kind = f"{self.spec_title} " if self.title != self.spec_title else ""
@@ -156,28 +210,48 @@ class NodeItem(QGraphicsItem):
         return super().itemChange(change, value)
 
     # -- drawing ------------------------------------------------------------------------------------------------
+    @staticmethod
+    def face_for(lod: float) -> str:
+        """The face drawn at level of detail ``lod`` (about the zoom): "detailed" where its text reads (at or
+        above MIN_READABLE_ZOOM, which fit and auto layout keep), else "large"."""
+        return "detailed" if lod >= style.MIN_READABLE_ZOOM - 1e-3 else "large"
+
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        theme = getattr(self.scene(), "theme", None) or style.Theme.from_palette()
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        accent = theme.accent(self.category)
+        self.last_face = self.face_for(lod)
+        self.paint_face(painter, self.last_face)
+
+    def paint_face(self, painter: QPainter, face: str) -> None:
+        """Draw the card with ``face`` (one of FACES) whatever the zoom (paint() picks it by the zoom)."""
+        theme = getattr(self.scene(), "theme", None) or style.Theme.from_palette()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
-        rect = QRectF(0, 0, _W, _H)
+        if face == "large":
+            self._paint_large(painter, theme)
+        else:
+            self._paint_detailed(painter, theme)
 
-        # Card and header band.
+    def _paint_card(self, painter: QPainter, theme: style.Theme, header: float) -> None:
+        """Card fill, header band (``header`` high; the whole card tinted when it is the card's height), the
+        health tint below it."""
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QBrush(theme.node_fill))
         painter.drawPath(self._outline)
         painter.save()
         painter.setClipPath(self._outline)
-        painter.fillRect(QRectF(0, 0, _W, style.HEADER_H), theme.header_fill(self.category))
-        painter.fillRect(QRectF(0, style.HEADER_H - 1, _W, 1.0), _alpha(accent, 110))
+        painter.fillRect(QRectF(0, 0, _W, header), theme.header_fill(self.category))
+        if header < _H:
+            painter.fillRect(QRectF(0, header - 1, _W, 1.0), _alpha(theme.accent(self.category), 110))
         if self.health is not None:
-            painter.fillRect(QRectF(0, style.HEADER_H, _W, _H - style.HEADER_H),
-                             _alpha(QColor(HEALTH_COLOURS[self.health[0]]), 60))
+            tint = QRectF(0, header, _W, _H - header) if header < _H else QRectF(0, 0, _W, _H)
+            painter.fillRect(tint, _alpha(QColor(HEALTH_COLOURS[self.health[0]]), 60))
+        if header >= _H:
+            painter.fillRect(QRectF(0, 0, _BAR_W, _H), theme.accent(self.category))
         painter.restore()
 
-        # Outline: red for problems, highlight when selected (both when both).
+    def _paint_outline(self, painter: QPainter, theme: style.Theme) -> None:
+        """Outline: red for problems, highlight when selected (both when both)."""
+        rect = QRectF(0, 0, _W, _H)
         selected = self.isSelected()
         if selected:
             painter.setPen(QPen(_alpha(theme.highlight, 90), 6.0))
@@ -193,17 +267,37 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), style.RADIUS, style.RADIUS)
 
+    def _paint_large(self, painter: QPainter, theme: style.Theme) -> None:
+        """Zoomed out: the title and the output shape, large, on a card tinted by its category."""
+        self._paint_card(painter, theme, _H)
+        self._paint_outline(painter, theme)
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if lod * self.large_title_px() < _MIN_TEXT_PX:
+            return  # far away: colour and shape are all one can see
+        centre = Qt.AlignmentFlag.AlignCenter
+        painter.setFont(self._big_title_font)
+        painter.setPen(theme.text)
+        painter.drawText(_BIG_TITLE, centre, "\n".join(self._big_title))
+        if lod * self._big_shape_font.pixelSize() < _MIN_TEXT_PX:
+            return
+        painter.setFont(self._big_shape_font)
+        painter.setPen(theme.problem if self.problems else theme.text if self.shape_text != "?" else theme.muted)
+        painter.drawText(_BIG_SHAPE, centre, self._big_shape)
+
+    def _paint_detailed(self, painter: QPainter, theme: style.Theme) -> None:
+        """At a readable zoom: header with glyph, title and type; parameters, shape, parameter count or problem."""
+        accent = theme.accent(self.category)
+        self._paint_card(painter, theme, style.HEADER_H)
+        self._paint_outline(painter, theme)
+
         # Glyph badge.
         f = style.fonts()
-        badge = _BADGE
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(accent)
-        painter.drawRoundedRect(badge, 4.0, 4.0)
-        if lod < 0.3:
-            return  # far away: colour and shape are all one can see
+        painter.drawRoundedRect(_BADGE, 4.0, 4.0)
         painter.setFont(f.glyph)
         painter.setPen(QColor("white"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, self.glyph)
+        painter.drawText(_BADGE, Qt.AlignmentFlag.AlignCenter, self.glyph)
 
         # Header: title (label or layer type) left; the layer type right when a label hides it.
         header = QRectF(_HEADER_X, 0, _W - _HEADER_X - _PAD, style.HEADER_H)
@@ -216,14 +310,6 @@ class NodeItem(QGraphicsItem):
         # Body: key parameters, output shape, parameter count or the first problem.
         x, y, w = _PAD + 2, style.HEADER_H + 4, _W - 2 * _PAD - 4
         line = style.LINE_H
-        if lod < 0.4:  # text too small to read: a sketch of the lines keeps the card from looking empty
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(_alpha(theme.problem if self.problems else theme.muted, 90))
-            for i, text in enumerate((self._summary, self._shape, self._status)):
-                width = min(w, f.m_body.horizontalAdvance(text)) if text else 0
-                if width:
-                    painter.drawRoundedRect(QRectF(x, y + i * line + 5, width, line - 10), 2, 2)
-            return
         left = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
         painter.setFont(f.body)
         painter.setPen(theme.text if self.summary else theme.muted)
@@ -238,6 +324,32 @@ class NodeItem(QGraphicsItem):
             painter.setPen(theme.muted)
             right = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
             painter.drawText(QRectF(x, y + 2 * line, w, line), right, self._id)
+
+
+def _fit_px(width_at_100: float, room: float, least: int, most: float) -> int:
+    """The largest whole pixel size, between ``least`` and ``most``, at which text that is ``width_at_100``
+    wide in a 100 px font fits ``room`` (a little kept back for hinting)."""
+    if width_at_100 <= 0:
+        return int(most)
+    return int(max(least, min(most, math.floor(room * 0.96 * 100 / width_at_100))))
+
+
+def _compact_shape(text: str) -> str:
+    """``"(N, 32, 26, 26)"`` -> ``"32×26×26"``: the sizes of one sample; other texts as they are."""
+    if text.startswith("(N, ") and text.endswith(")") and "(" not in text[1:]:
+        return "\u00d7".join(part.strip() for part in text[4:-1].split(","))
+    return text
+
+
+def _split_title(text: str) -> tuple[str, str] | None:
+    """``text`` in two lines, broken at the space or the lower-to-upper case step nearest its middle
+    ("TransformerEncoder" -> "Transformer", "Encoder"); None when it has no such place."""
+    cuts = [i for i in range(1, len(text)) if text[i] == " " or (text[i - 1].islower() and text[i].isupper())]
+    if not cuts:
+        return None
+    i = min(cuts, key=lambda c: abs(c - len(text) / 2))
+    first, second = text[:i].strip(), text[i:].strip()
+    return (first, second) if first and second else None
 
 
 def _alpha(color: QColor, alpha: int) -> QColor:

@@ -25,6 +25,7 @@ from nnstudio.ui.canvas.wiring import WireDrag
 
 LOCKED_MESSAGE = "The network is locked while it trains: stop training to edit it"
 PASTE_OFFSET = (2 * style.GRID, 2 * style.GRID)
+MIN_LAYOUT_AREA = (480.0, 300.0)
 
 
 class GraphScene(QGraphicsScene):
@@ -144,6 +145,7 @@ class GraphScene(QGraphicsScene):
         item = self._nodes.pop(node.id, None)
         if item is not None:
             self.removeItem(item)
+            self._extent_timer.start()  # the view re-reads the extent (and shows its hint once none are left)
 
     def _on_edge_added(self, edge: Edge) -> None:
         self._add_edge_item(edge)
@@ -311,16 +313,26 @@ class GraphScene(QGraphicsScene):
         return add.node_id
 
     def auto_layout(self) -> None:
-        """Columns by depth, left to right, as one undoable move."""
+        """Columns by depth, left to right, wrapped into rows that the view shows at a readable zoom (layout.py),
+        as one undoable move."""
         if not self._editable():
             return
-        positions = layered_positions(self.graph)
+        positions = layered_positions(self.graph, area=self.view_area())
         moves = {nid: (self.graph.nodes[nid].position, pos) for nid, pos in positions.items()
                  if tuple(self.graph.nodes[nid].position) != tuple(pos)}
         if moves:
             command = cmd.MoveNodesCommand(self.graph, moves)
             command.setText("Auto layout")
             self.undo_stack.push(command)
+
+    def view_area(self) -> tuple[float, float] | None:
+        """The viewport size (pixels) auto layout plans for: the first shown view's, at least MIN_LAYOUT_AREA
+        (a canvas squeezed to a strip still gets rows one can work with); None without a shown view."""
+        for view in self.views():
+            if view.isVisible():
+                vp = view.viewport()
+                return (max(float(vp.width()), MIN_LAYOUT_AREA[0]), max(float(vp.height()), MIN_LAYOUT_AREA[1]))
+        return None
 
     # -- mouse: wire drags and moves ------------------------------------------------------------------------
     def port_at(self, pos: QPointF) -> PortItem | None:

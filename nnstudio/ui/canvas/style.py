@@ -20,8 +20,17 @@ PORT_HIT_R = 11.0  # grab radius: easy to hit at low zoom
 PORT_Y = HEADER_H + 1.5 * LINE_H + 4.0  # ports sit in the middle of the body
 LAYOUT_DX = 240.0  # auto layout: column step
 LAYOUT_DY = 120.0  # auto layout: row step
+LAYOUT_BAND_GAP = 75.0  # auto layout: space between two rows of a wrapped chain (the wire back runs in it)
 MIN_ZOOM, MAX_ZOOM = 0.1, 3.0
 MAX_FIT_ZOOM = 1.25  # fit() never blows a small graph up beyond this
+FIT_MARGIN = 40.0  # fit() leaves this much room (scene units) round the nodes
+TITLE_PX = 12  # the node title's font size in scene pixels
+# Smallest on-screen size of the title font (pixel size, i.e. the line's em height) at which the bold title still
+# reads: at 8 px common UI sans fonts keep distinct letter shapes (capitals about 6 px, lower case about 4.5 px);
+# below it letters blur into one another. Fit and auto layout never zoom out beyond this; below it a node
+# draws its large face (node_item.py).
+READABLE_TITLE_PX = 8.0
+MIN_READABLE_ZOOM = READABLE_TITLE_PX / TITLE_PX  # 2/3
 WORLD = 100_000.0  # the scrollable area around the origin; it grows to hold every node (GraphView)
 POSITION_LIMIT = 1_000_000.0  # a node is drawn at most this far from the origin (a file may say 1e300)
 
@@ -121,7 +130,7 @@ class Fonts:
         app = QApplication.instance()
         base = QFont(app.font()) if app is not None else QFont()
         self.title = QFont(base)
-        self.title.setPixelSize(12)
+        self.title.setPixelSize(TITLE_PX)
         self.title.setBold(True)
         self.small = QFont(base)
         self.small.setPixelSize(10)
@@ -133,6 +142,14 @@ class Fonts:
         self.glyph = QFont(base)
         self.glyph.setPixelSize(13)
         self.glyph.setBold(True)
+        # The large face (low zoom) fits its text to the card: metrics of a 100 px font give any size's width.
+        self.big_title = QFont(base)
+        self.big_title.setBold(True)
+        self.big_title.setPixelSize(100)
+        self.big_mono = QFont(self.mono)
+        self.big_mono.setPixelSize(100)
+        self.m_big_title = QFontMetricsF(self.big_title)
+        self.m_big_mono = QFontMetricsF(self.big_mono)
         self.m_title = QFontMetricsF(self.title)
         self.m_small = QFontMetricsF(self.small)
         self.m_body = QFontMetricsF(self.body)

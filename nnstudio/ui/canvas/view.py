@@ -1,21 +1,29 @@
 """The canvas widget: a QGraphicsView with a subtle grid, wheel zoom under the cursor, panning with the middle
-button or Space + drag, fit-to-view, and drops of palette layers."""
+button, Space + drag, Shift + wheel or the arrow keys, fit-to-view, drops of palette layers, and a hint on what
+to do while the canvas is empty.
+
+Fit never zooms out below ``style.MIN_READABLE_ZOOM`` (the zoom at which a node's title reads): a network too
+big for the viewport at that zoom is shown from its start (its inputs) or from the selection, and the rest is
+scrolled to."""
 
 from __future__ import annotations
 
 import math
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QKeyEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtGui import QFont, QKeyEvent, QPainter, QPen, QTransform, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsView, QLabel
 
 from nnstudio.ui.canvas import style
+from nnstudio.ui.canvas.layout import fit_zoom
 from nnstudio.ui.canvas.scene import GraphScene
 from nnstudio.ui.mime import LAYER_MIME
 
 WORLD = style.WORLD  # the scrollable area: large enough that panning never hits an edge near the network
 ROOM = 10_000.0  # room kept around the nodes when the area grows to hold nodes far out
 ZOOM_STEP = 1.25
+EMPTY_HINT = ("Drag a layer from the Layers panel or double-click it to add it\n"
+              "\u2014 or open an example: File > Open Example\u2026")
 
 
 class GraphView(QGraphicsView):
@@ -38,6 +46,7 @@ class GraphView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._space = False
         self._pan_from: QPointF | None = None
+        self._was_empty: bool | None = None
         self._banner = QLabel("Locked while the network trains \u2014 stop training to edit", self)
         self._banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._banner.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
@@ -100,9 +109,16 @@ class GraphView(QGraphicsView):
                 rect = rect.united(needed)
         if rect != self.sceneRect():
             self.setSceneRect(rect)
+        empty = self.empty_hint_shown()
+        if empty != self._was_empty:  # the hint appears or goes: repaint the whole viewport, not just items
+            self._was_empty = empty
+            self.viewport().update()
 
     def fit(self) -> None:
-        """Show every node, with a margin; a small graph is not blown up past MAX_FIT_ZOOM."""
+        """Show every node, with a margin, at the largest zoom that holds them, but never below
+        MIN_READABLE_ZOOM (titles must read) nor above MAX_FIT_ZOOM (a small graph is not blown up). When even
+        the readable zoom cannot hold them, the view starts where the network does (or at the selection) and
+        the rest is scrolled to."""
         self.update_scene_rect()
         rect = self.graph_scene().nodes_rect()
         if rect.isNull() or not all(math.isfinite(v) for v in (rect.left(), rect.top(), rect.width(),
@@ -110,13 +126,54 @@ class GraphView(QGraphicsView):
             self.resetTransform()
             self.centerOn(0, 0)
             return
-        rect = rect.adjusted(-40, -40, 40, 40)
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        z = self.zoom()
-        clamped = min(style.MAX_FIT_ZOOM, max(style.MIN_ZOOM, z))
-        if not math.isclose(clamped, z):
-            self.scale(clamped / z, clamped / z)
-        self.centerOn(rect.center())
+        vp = self.viewport().rect()
+        area = (max(1, vp.width() - 4), max(1, vp.height() - 4))  # as fitInView: a little room for rounding
+        z = fit_zoom(rect.width(), rect.height(), area)
+        z = min(style.MAX_FIT_ZOOM, style.MAX_ZOOM, max(style.MIN_READABLE_ZOOM, style.MIN_ZOOM, z))
+        self.setTransform(QTransform.fromScale(z, z))
+        self.centerOn(self.fit_centre(rect, vp.width() / z, vp.height() / z))
+
+    def fit_centre(self, rect: QRectF, width: float, height: float) -> QPointF:
+        """Where fit() centres a ``width`` x ``height`` view of the nodes in ``rect``: the middle of ``rect``
+        along each axis it fits in; along an axis it does not fit in, the start of the selection (or its middle
+        when the selection fits), else the start of the network's inputs, kept within ``rect``."""
+        scene = self.graph_scene()
+        m = style.FIT_MARGIN
+        selected = QRectF()
+        for nid in scene.selected_node_ids():
+            selected = selected.united(scene.node_item(nid).sceneBoundingRect())
+        anchor = selected if not selected.isNull() else self._sources_rect(rect)
+
+        def axis(lo: float, hi: float, a_lo: float, a_hi: float, length: float, selection: bool) -> float:
+            if hi - lo + 2 * m <= length:
+                return (lo + hi) / 2
+            if selection and a_hi - a_lo + 2 * m <= length:
+                return (a_lo + a_hi) / 2
+            start = a_lo - m
+            if not selection:
+                start = max(lo - m, min(start, hi + m - length))
+            return start + length / 2
+
+        is_sel = not selected.isNull()
+        return QPointF(axis(rect.left(), rect.right(), anchor.left(), anchor.right(), width, is_sel),
+                       axis(rect.top(), rect.bottom(), anchor.top(), anchor.bottom(), height, is_sel))
+
+    def _sources_rect(self, rect: QRectF) -> QRectF:
+        """Where the network starts: the nodes nothing feeds (its inputs); ``rect`` when there is no graph."""
+        scene = self.graph_scene()
+        graph = scene.graph
+        if graph is None:
+            return rect
+        out = QRectF()
+        for item in scene.node_items():
+            if item.node_id in graph.nodes and not graph.inputs_of(item.node_id):
+                out = out.united(item.sceneBoundingRect())
+        return out if not out.isNull() else rect
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if self.empty_hint_shown():  # the hint stays put: repaint rather than move the viewport's pixels
+            self.viewport().update()
 
     def center_on_node(self, node_id: str) -> None:
         item = self.graph_scene().node_item(node_id)
@@ -124,7 +181,19 @@ class GraphView(QGraphicsView):
             self.centerOn(item.sceneBoundingRect().center())
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        steps = event.angleDelta().y() / 120.0
+        """The wheel zooms under the cursor; Shift + wheel scrolls up and down, a sideways wheel or swipe
+        scrolls sideways (a network larger than the view at a readable zoom is scrolled, not shrunk)."""
+        delta = event.angleDelta()
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if shift or (delta.x() and not delta.y()):
+            h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+            if shift and delta.y():
+                v.setValue(v.value() - delta.y())
+            if delta.x():
+                h.setValue(h.value() - delta.x())
+            event.accept()
+            return
+        steps = delta.y() / 120.0
         if not steps:
             event.ignore()
             return
@@ -255,6 +324,26 @@ class GraphView(QGraphicsView):
             pen = QPen(color, 0)  # cosmetic: one device pixel at any zoom
             painter.setPen(pen)
             painter.drawLines(lines)
+
+    def empty_hint_shown(self) -> bool:
+        """Whether the view paints the hint on what to do (the canvas has no nodes)."""
+        return not self.graph_scene().node_items()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """The empty canvas's hint, in viewport pixels (it does not zoom), centred, in the muted text colour."""
+        if not self.empty_hint_shown():
+            return
+        painter.save()
+        painter.resetTransform()
+        vp = QRectF(self.viewport().rect())
+        width = min(vp.width() - 32, 560.0)
+        box = QRectF(vp.center().x() - width / 2, vp.top() + 16, width, vp.height() - 32)
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 1.15 if font.pointSizeF() > 0 else 11)
+        painter.setFont(font)
+        painter.setPen(self.graph_scene().theme.muted)
+        painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap), EMPTY_HINT)
+        painter.restore()
 
     def _on_locked_changed(self, locked: bool) -> None:
         self._banner.setVisible(locked)

@@ -1,5 +1,6 @@
-"""Open Example...: a small gallery of the bundled example projects (name, description, size of the network).
-The chosen one opens as a new untitled copy, so Save asks where to write it."""
+"""Open Example...: a small gallery of the bundled example projects: each with the picture of its network (the
+start page's, ``resources/examples/NAME.png``), its size, how long it trains and what it learns. The chosen one
+opens as a new untitled copy, so Save asks where to write it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -23,8 +25,10 @@ from nnstudio.core.paths import EXAMPLES
 from nnstudio.core.project import load_project
 from nnstudio.core.shapes import infer_shapes
 from nnstudio.ui.safe_text import clean, one_line, plain, tooltip
+from nnstudio.ui.start_page import PICTURE_SIZE, TRAIN_SECONDS, facts_line, picture_pixmap
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
+THUMBNAIL = QSize(72, 30)
 
 
 @dataclass(frozen=True)
@@ -54,18 +58,27 @@ class ExamplesDialog(QDialog):
     def __init__(self, parent: QWidget | None = None, folder: Path = EXAMPLES) -> None:
         super().__init__(parent)
         self.setWindowTitle("Open Example")
-        self.resize(720, 420)
+        self.resize(820, 460)
         self.examples = list_examples(folder)
         self.list = QListWidget(self)
         self.list.setObjectName("examplesList")
-        self.list.setIconSize(QSize(24, 24))
-        self.list.setMinimumWidth(220)
+        self.list.setIconSize(THUMBNAIL)
+        self.list.setMinimumWidth(260)
         self.list.setSpacing(2)
+        ratio = self.devicePixelRatioF()
         for ex in self.examples:
             item = QListWidgetItem(one_line(ex.name, 120))
+            thumbnail = picture_pixmap(ex.path, THUMBNAIL, ratio)
+            if thumbnail is not None:
+                item.setIcon(QIcon(thumbnail))
             item.setData(PATH_ROLE, str(ex.path))
             item.setToolTip(tooltip(ex.path.name))
             self.list.addItem(item)
+        self.picture = QLabel()
+        self.picture.setObjectName("examplePicture")
+        self.picture.setFixedSize(PICTURE_SIZE * 1.6)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setStyleSheet("background: #f7f8fa; border-radius: 5px;")
         self.title = plain(QLabel())  # an example's name, facts and description are shown as plain text
         self.title.setWordWrap(True)
         font = self.title.font()
@@ -77,6 +90,7 @@ class ExamplesDialog(QDialog):
         self.description.setWordWrap(True)
         self.description.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         right = QVBoxLayout()
+        right.addWidget(self.picture)
         right.addWidget(self.title)
         right.addWidget(self.facts)
         right.addSpacing(6)
@@ -105,9 +119,15 @@ class ExamplesDialog(QDialog):
             return
         ex = self.examples[row]
         self.title.setText(one_line(ex.name, 200))
-        params = f"{ex.params:,} parameters" if ex.params is not None else "has problems to fix"
-        self.facts.setText(one_line(f"{ex.layers} layers · {params} · {ex.path.name}"))
+        facts = facts_line(ex.layers, TRAIN_SECONDS.get(ex.path.stem), ex.params)
+        if ex.params is None:
+            facts += " · has problems to fix"
+        self.facts.setText(one_line(f"{facts} · {ex.path.name}"))
         self.description.setText(clean(ex.description or ""))
+        pixmap = picture_pixmap(ex.path, self.picture.size(), self.devicePixelRatioF())
+        self.picture.setVisible(pixmap is not None)
+        if pixmap is not None:
+            self.picture.setPixmap(pixmap)
 
     def selected_path(self) -> Path | None:
         item = self.list.currentItem()

@@ -3,7 +3,7 @@ plot of f(x) and f'(x).
 
 Every change goes through the undo stack as one SetParamsCommand (or SetLabelCommand). A value the layer refuses
 never reaches the stack: the layer's own message is shown above the form and the editor goes back to the value
-the layer holds. The editors follow the model (``params_changed``/``label_changed``), so undo and redo show up here.
+the layer holds. So does a name another layer already has (two layers never share a name). The editors follow the model (``params_changed``/``label_changed``), so undo and redo show up here.
 """
 
 from __future__ import annotations
@@ -305,9 +305,20 @@ class InspectorPanel(QWidget):
     def _on_label_edited(self) -> None:
         if self.graph is None or self.node_id is None or self.stack is None or self._locked:
             return
+        node = self.graph.nodes[self.node_id]
         text = self.label_edit.text().strip()
-        if text != self.graph.nodes[self.node_id].label:
-            self.stack.push(SetLabelCommand(self.graph, self.node_id, text))
+        if text == node.label:
+            return
+        try:
+            command = SetLabelCommand(self.graph, self.node_id, text)
+        except GraphError as exc:  # another layer has the name: said here and in the status bar
+            message = str(exc)
+            self.show_error(message[:1].upper() + message[1:])  # "Another layer (dense_2) is already called …"
+            with QSignalBlocker(self.label_edit):
+                self.label_edit.setText(node.label)  # the editor shows the name the layer keeps
+            return
+        self.error.hide()
+        self.stack.push(command)
 
     def _on_node_changed(self, node: Node) -> None:
         if node.id == self.node_id:

@@ -1,6 +1,12 @@
 """What each layer outputs on a fixed probe batch: the distribution of its values, their mean and spread, the
 share of dead ReLU units, and for convolution layers the feature maps of the first probe image (one mosaic
-image, up to 16 maps). Shows the newest probe; ``select_layer(node_id)`` chooses the layer."""
+image, up to 16 maps). Shows the newest probe; ``select_layer(node_id)`` chooses the layer.
+
+For classification the compiled model returns logits: a Softmax (cross-entropy) or Sigmoid (binary
+cross-entropy) at the end of the layer before the Output is folded into the loss (``core.compile``), so the probe
+of that layer measures the values before it. ``set_graph(graph)`` tells the plot which layer that is
+(:func:`folded_layers`), and its histogram then says that it shows logits.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,40 @@ from nnstudio.ui.plots.histograms import LayerList, LayerPlot
 from nnstudio.ui.safe_text import rich
 
 GAP = 1  # pixels between feature maps in the mosaic
+# The activation a classification loss contains, per loss: the same as ``core.compile._FOLDABLE`` (a test holds
+# them equal; compile is not imported here, it imports torch).
+FOLDED_BY_LOSS = {"cross_entropy": "softmax", "bce": "sigmoid"}
+FOLDED_TITLES = {"softmax": "Softmax", "sigmoid": "Sigmoid"}
+LOSS_TITLES = {"cross_entropy": "cross-entropy", "bce": "binary cross-entropy"}
+DIST_TITLE = "Outputs on the probe batch"
+
+
+def folded_layers(graph) -> dict[str, tuple[str, str]]:
+    """Node id -> (activation, loss) for the layer whose final Softmax / Sigmoid the compiler folds into the
+    loss (``core.compile.compile_graph``'s ``folded_from``): the layer wired into the Output of a
+    classification task whose loss contains that activation. Empty when there is none or the graph says
+    nothing clear (a bad parameter value from a file)."""
+    from nnstudio.core.layers.io_layers import effective_loss
+
+    out: dict[str, tuple[str, str]] = {}
+    try:
+        output = next((n for n in graph.nodes.values() if n.spec.is_output), None)
+        wires = graph.inputs_of(output.id) if output is not None else []
+        if not wires or output.params.get("task") not in ("multiclass", "binary"):
+            return out
+        loss = effective_loss(output.params)
+        src = graph.nodes.get(wires[0].src)
+        if src is None or loss not in FOLDED_BY_LOSS:
+            return out
+        if src.type_id == "activation":
+            act = src.params.get("function")
+        else:
+            act = src.params.get("activation") if src.spec.activation_param else None
+        if act == FOLDED_BY_LOSS[loss]:
+            out[src.id] = (act, loss)
+    except (KeyError, TypeError, AttributeError, ValueError):  # a graph with bad values: nothing is folded
+        return {}
+    return out
 
 
 def mosaic(maps: np.ndarray) -> np.ndarray:
@@ -42,11 +82,12 @@ class ActivationsPlot(LayerPlot):
         self.title = "Activations"
         self.latest: dict[str, ActivationStats] = {}
         self.step: int | None = None
+        self.folded: dict[str, tuple[str, str]] = {}  # see folded_layers
         self.layers = LayerList(self)
         self.layers.chosen.connect(self._chosen)
         self.graphics = LayoutView(self)
         self.dist = self.graphics.addPlot(row=0, col=0)
-        self.dist.setTitle("Outputs on the probe batch", size=TITLE_SIZE)
+        self.dist.setTitle(DIST_TITLE, size=TITLE_SIZE)
         quiet_plot(self.dist)
         self.dist.setMouseEnabled(x=False, y=False)
         self.dist.setLabel("bottom", "value")
@@ -95,6 +136,21 @@ class ActivationsPlot(LayerPlot):
     def set_layers(self, ids: list[str]) -> None:
         self.layers.set_layers(ids)
 
+    def set_graph(self, graph) -> None:
+        """The network the probes come from: which layer's Softmax / Sigmoid is folded into the loss."""
+        self.set_folded(folded_layers(graph) if graph is not None else {})
+
+    def set_folded(self, folded: dict[str, tuple[str, str]]) -> None:
+        self.folded = dict(folded)
+        self._dirty = True
+
+    def dist_title(self) -> str:
+        """The histogram's title for the layer shown: its outputs, or its logits when its activation is folded."""
+        fold = self.folded.get(self.current or "")
+        if fold is None:
+            return DIST_TITLE
+        return f"Logits on the probe batch (before the {FOLDED_TITLES.get(fold[0], fold[0])})"
+
     def ingest(self, report: ActivationReport) -> None:
         self.latest = dict(report.layers)
         self.step = report.step
@@ -113,12 +169,17 @@ class ActivationsPlot(LayerPlot):
         edges = np.asarray(s.edges, dtype=np.float64)
         self.bars.setOpts(x0=edges[:-1], x1=edges[1:], height=np.asarray(s.hist, dtype=np.float64))
         self.mean_line.setPos(s.mean)
+        self.dist.setTitle(self.dist_title(), size=TITLE_SIZE)
         if s.feature_maps is not None and s.feature_maps.ndim == 3 and s.feature_maps.size:
             self.maps.setImage(mosaic(s.feature_maps), levels=(0.0, 1.0))
             self._show_maps(True)
         else:
             self._show_maps(False)
         text = f"<b>{rich(self.current or '', 200)}</b> at step {self.step}: mean {fmt(s.mean)} · std {fmt(s.std)}"
+        fold = self.folded.get(self.current or "")
+        if fold is not None:
+            act, loss = FOLDED_TITLES.get(fold[0], fold[0]), LOSS_TITLES.get(fold[1], fold[1])
+            text += f" · logits: its {act} is applied in the {loss} loss"
         if s.dead_fraction is not None:
             dead = s.dead_fraction * 100
             colour = "#c0392b" if dead >= 50 else ("#d68910" if dead >= 20 else "inherit")
