@@ -258,9 +258,10 @@ class StableRange:
         self._narrowed_at = 0.0
 
     def update(self, x_last: float, lo: float, hi: float, x_limit: float | None = None,
-               x0: float | None = None, pad: float = 0.08) -> None:
+               x0: float | None = None, pad: float = 0.08, floor: float | None = None) -> None:
         """``x_last``: the largest x drawn; ``x_limit``: where x will end (the run's last epoch), if known;
-        ``x0``: where x starts (default: as constructed)."""
+        ``x0``: where x starts (default: as constructed); ``floor``: the lowest y shown (the padding below the
+        lowest value stops there)."""
         if self.user or not all(np.isfinite(v) for v in (x_last, lo, hi)):
             return
         changed = False
@@ -287,6 +288,9 @@ class StableRange:
                 self._narrowed_at = now
                 self.y = (lo - pad * span, hi + pad * span)
                 changed = True
+        if floor is not None and self.y[0] < floor <= lo:
+            self.y = (floor, max(self.y[1], floor + 1e-12))
+            changed = True
         if changed:
             self.vb.setRange(xRange=(self.x0, self.x_end), yRange=self.y, padding=0.0, disableAutoRange=True)
 

@@ -42,7 +42,6 @@ METRIC_TITLES = {
     "val_r2": "val R²",
 }
 MAX_DOTS = 60
-NO_FLOOR = -1e307  # pyqtgraph's own "no limit" (None breaks its log mode)
 # Vertices per pixel of the 2-pixel curves: a wide pen is stroked at about 2 us a vertex on a raster surface,
 # so the bold curves keep one vertex every six or seven pixels (minimum and maximum of each, see make_curve).
 WIDE_PER_PIXEL = 0.15
@@ -58,8 +57,8 @@ def _x_of(report: StepReport) -> float:
 
 class _CurvePlot(LivePlot):
     """A titled PlotWidget with an optional log-scale box and a hover read-out. ``y_floor``: the lowest value
-    the y axis shows on a linear scale (a loss is never negative: its axis stops at 0, however it is fitted,
-    panned or zoomed); None for no floor. A log scale has none (its axis is log10 of the values)."""
+    the fitted y axis shows on a linear scale (a loss is never negative: its axis stops at 0); None for no
+    floor. A log scale has none (its axis is log10 of the values). The person may still pan below it."""
 
     log_default = False
     y_floor: float | None = None
@@ -97,26 +96,16 @@ class _CurvePlot(LivePlot):
         self.item.setLogMode(y=self.log_default)
         self.range = StableRange(self.item, min_span=1.0)  # at least one epoch wide
         self.x_limit: float | None = None  # the run's last epoch, where the x axis will end
-        self._apply_floor(self.log)
         self.apply_palette()
 
     def set_log(self, on: bool) -> None:
         if self.log_box.isChecked() != on:
             self.log_box.setChecked(on)  # its toggled signal calls back here
             return
-        if on:
-            self._apply_floor(True)  # before the switch: a floor of 0 would be 10 ** 0 on the log axis
         self.item.setLogMode(y=on)
-        if not on:
-            self._apply_floor(False)
         self.readout.hide()
         self.range.reset()
         self.redraw_now()
-
-    def _apply_floor(self, log: bool) -> None:
-        """The view box refuses a range below ``y_floor`` (pans and zooms too) on a linear scale."""
-        if self.y_floor is not None:
-            self.item.getViewBox().setLimits(yMin=NO_FLOOR if log else self.y_floor)
 
     def clear(self) -> None:
         super().clear()
@@ -137,13 +126,8 @@ class _CurvePlot(LivePlot):
         lo, hi = bounds(*(s.y for s in series), log=self.log)
         if include_zero and not self.log:
             lo = min(lo, 0.0)
-        self.range.update(max(float(s.x[-1]) for s in series), lo, hi, self.x_limit)
-        floor = None if self.log else self.y_floor
-        if floor is not None and self.range.y is not None and self.range.y[0] < floor and not self.range.user:
-            # the range's padding below the lowest value stops at the floor (the headroom above stays)
-            top = max(self.range.y[1], floor + 1e-12)
-            self.range.y = (floor, top)
-            self.range.vb.setRange(yRange=self.range.y, padding=0.0, disableAutoRange=True)
+        self.range.update(max(float(s.x[-1]) for s in series), lo, hi, self.x_limit,
+                          floor=None if self.log else self.y_floor)
 
     @property
     def log(self) -> bool:
