@@ -562,15 +562,15 @@ def _free_label(label: str, taken: set[str], counters: dict[str, int]) -> str:
     return f"{base} {n}"
 
 
-def renamed_label_warnings(graph: Graph, limit: int = 5) -> list[str]:
-    """One load warning per label ``Graph.from_dict`` had to change (at most ``limit``, then how many more)."""
-    out = [f"two layers were called “{one_line(old.strip(), 60)}”: {node_id} is now called "
-           f"“{one_line(new, 70)}” (save the project to keep the new name)"
-           for node_id, old, new in graph.renamed_labels[:limit]]
-    more = len(graph.renamed_labels) - limit
-    if more > 0:
-        out.append(f"{more:,} more layers shared a name with another and were renamed the same way")
-    return out
+def renamed_label_warnings(graph: Graph) -> list[str]:
+    """The load warning (one line, or none) for the labels ``Graph.from_dict`` had to change."""
+    renamed = graph.renamed_labels
+    if not renamed:
+        return []
+    node_id, old, new = renamed[0]
+    more = f" (and {len(renamed) - 1:,} more layers renamed the same way)" if len(renamed) > 1 else ""
+    return [f"two layers were called “{one_line(old.strip(), 60)}”: {node_id} is now called “{one_line(new, 70)}”"
+            f"{more}; save the project to keep the new names"]
 
 
 def check_id(node_id: Any) -> None:
