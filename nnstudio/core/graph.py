@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterable
 
 from nnstudio.core.errors import GraphError
 from nnstudio.core.events import Event
+from nnstudio.core.labels import free_label as _free_label
+from nnstudio.core.labels import label_key, part_shared_labels, renamed_label_warnings  # noqa: F401 - API
 from nnstudio.core.layers.registry import get_spec, resolve_type
 from nnstudio.core.text import one_line
 
@@ -514,63 +516,11 @@ class Graph:
                 raise GraphError(f"the wire from {src} to {dst} has port {_short_id(port)}: ports are whole "
                                  f"numbers from 0 to {MAX_PORT}")
             graph.edges.append(Edge(src, dst, port))
-        graph._part_shared_labels()
+        graph.renamed_labels = part_shared_labels(graph.nodes.values())
         return graph
-
-    def _part_shared_labels(self) -> None:
-        """A file whose nodes share a label (hand-edited, or written before labels had to differ) still opens:
-        the first node keeps the label, each later one gets the first free "label 2", "label 3" ... (no label
-        in the file is taken), and ``renamed_labels`` lists them for the load warnings."""
-        taken = {label_key(n.label) for n in self.nodes.values() if n.label} - {""}
-        seen: set[str] = set()
-        counters: dict[str, int] = {}
-        for node in self.nodes.values():
-            key = label_key(node.label)
-            if not key:
-                continue
-            if key not in seen:
-                seen.add(key)
-                continue
-            new = _free_label(node.label, taken, counters)
-            taken.add(label_key(new))
-            self.renamed_labels.append((node.id, node.label, new))
-            node.label = new
 
     def copy(self) -> "Graph":
         return Graph.from_dict(self.to_dict())
-
-
-def label_key(label: str) -> str:
-    """What labels are compared by: without the spaces around it, case folded ("Encoder " is "encoder")."""
-    return label.strip().casefold() if isinstance(label, str) else ""
-
-
-_NUMBERED = re.compile(r"(.*\S)\s+(\d{1,9})")
-
-
-def _free_label(label: str, taken: set[str], counters: dict[str, int]) -> str:
-    """``label`` numbered so that its key is not in ``taken``: "hidden" -> "hidden 2", "hidden 2" -> "hidden 3".
-    ``counters`` (base key -> the next number to try) makes many copies of one label linear."""
-    text = label.strip()
-    match = _NUMBERED.fullmatch(text)
-    base, n = (match.group(1), int(match.group(2)) + 1) if match else (text, 2)
-    key = label_key(base)
-    n = max(n, counters.get(key, 2))
-    while label_key(f"{base} {n}") in taken:
-        n += 1
-    counters[key] = n + 1
-    return f"{base} {n}"
-
-
-def renamed_label_warnings(graph: Graph) -> list[str]:
-    """The load warning (one line, or none) for the labels ``Graph.from_dict`` had to change."""
-    renamed = graph.renamed_labels
-    if not renamed:
-        return []
-    node_id, old, new = renamed[0]
-    more = f" (and {len(renamed) - 1:,} more layers renamed the same way)" if len(renamed) > 1 else ""
-    return [f"two layers were called “{one_line(old.strip(), 60)}”: {node_id} is now called “{one_line(new, 70)}”"
-            f"{more}; save the project to keep the new names"]
 
 
 def check_id(node_id: Any) -> None:
