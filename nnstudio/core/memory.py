@@ -247,18 +247,25 @@ def estimate(graph: "Graph", batch_size: int, optimizer: str = "adam",
                           largest_param, largest_sample, heaviest, widest)
 
 
-def _kept_nodes(graph: "Graph") -> list[str]:
-    """The nodes compile_graph builds: those with a path to the Output when there is exactly one."""
+def output_ancestors(graph: "Graph") -> tuple[str | None, set[str] | None]:
+    """The Output node's id and the nodes with a path to it (itself included); (None, None) unless the graph
+    has exactly one Output."""
     outputs = [nid for nid, n in graph.nodes.items() if n.spec.is_output]
     if len(outputs) != 1:
-        return list(graph.nodes)
+        return None, None
     seen, stack = {outputs[0]}, [outputs[0]]
     while stack:
         for e in graph.inputs_of(stack.pop()):
             if e.src not in seen and e.src in graph.nodes:
                 seen.add(e.src)
                 stack.append(e.src)
-    return [nid for nid in graph.nodes if nid in seen]
+    return outputs[0], seen
+
+
+def _kept_nodes(graph: "Graph") -> list[str]:
+    """The nodes compile_graph builds: those with a path to the Output when there is exactly one."""
+    _output, seen = output_ancestors(graph)
+    return list(graph.nodes) if seen is None else [nid for nid in graph.nodes if nid in seen]
 
 
 # -- the check ----------------------------------------------------------------------------------------------

@@ -180,17 +180,13 @@ def check_data_fits(dataset: Dataset, graph: Graph, info: GraphInfo | None = Non
 def network_ends(graph: Graph, info: GraphInfo) -> tuple[list[str], str | None]:
     """(the Input nodes training feeds, in order: those leading to the Output, as ``compile_graph`` takes
     them; the Output node's id, None unless there is exactly one)."""
-    outputs = [nid for nid, n in graph.nodes.items() if n.spec.is_output]
+    from nnstudio.core.memory import output_ancestors
+
     inputs = [nid for nid in info.order_all() if nid in graph.nodes and graph.nodes[nid].spec.is_input]
-    if len(outputs) != 1:
+    output, seen = output_ancestors(graph)
+    if seen is None:
         return inputs, None
-    seen, stack = {outputs[0]}, [outputs[0]]
-    while stack:
-        for e in graph.inputs_of(stack.pop()):
-            if e.src not in seen and e.src in graph.nodes:
-                seen.add(e.src)
-                stack.append(e.src)
-    return [nid for nid in inputs if nid in seen], outputs[0]
+    return [nid for nid in inputs if nid in seen], output
 
 
 def _split_problem(dataset: Dataset, config: dict[str, Any] | None) -> str | None:

@@ -6,9 +6,9 @@ both): the examples, the recent projects, "Empty network". The docks and toolbar
 layout is kept and comes back, and is what is saved), and the page goes as soon as a project is opened, the
 empty network is chosen or the project is edited (``hide_start_page``). File > Start Page shows it again.
 
-Every question the window asks the user (unsaved changes, file names, errors, recovery) goes through one small
-method (``ask_unsaved_changes``, ``ask_open_path``, ``ask_save_path``, ``show_error``, ``ask_recover``,
-``choose_example``) so tests replace it instead of running a blocking dialog.
+Every question the window asks the user goes through one small method of ``dialogs.WindowDialogs``
+(``ask_unsaved_changes``, ``ask_open_path``, ``show_error``, ``ask_continue`` ...) so tests replace it instead of
+running a blocking dialog.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from PySide6.QtCore import QByteArray, QEvent, QMimeData, QPointF, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -32,24 +31,28 @@ from PySide6.QtWidgets import (
 from nnstudio import __version__
 from nnstudio.core.errors import NNStudioError
 from nnstudio.core.shapes import GraphInfo
-from nnstudio.ui.actions import ShortcutsDialog, build_actions, refresh_icons, shortcut_rows
+from nnstudio.ui.actions import (
+    ShortcutsDialog,
+    build_actions,
+    refresh_icons,
+    shortcut_rows,
+)
 from nnstudio.ui.canvas import style
 from nnstudio.ui.canvas.scene import GraphScene
 from nnstudio.ui.canvas.view import GraphView
-from nnstudio.ui.document import FILE_FILTER, Document, RecentFiles
+from nnstudio.ui.dialogs import APP_NAME, WindowDialogs
+from nnstudio.ui.document import Document, RecentFiles
 from nnstudio.ui.error_report import reason
 from nnstudio.ui.mime import NODES_MIME
-from nnstudio.ui.panels.examples_dialog import ExamplesDialog
 from nnstudio.ui.panels.inspector import InspectorPanel
 from nnstudio.ui.panels.palette import PalettePanel
 from nnstudio.ui.panels.problems import ProblemsPanel
 from nnstudio.ui.panels.summary import SummaryPanel
-from nnstudio.ui.recovery import Autosaver, Recoverable, find_recoverable
-from nnstudio.ui.safe_text import menu_text, message_box, one_line, safe_stem, window_title
+from nnstudio.ui.recovery import Autosaver, find_recoverable
+from nnstudio.ui.safe_text import menu_text, one_line, window_title
 from nnstudio.ui.start_host import StartPageHost
 from nnstudio.ui.theme import app_icon
 
-APP_NAME = "NN Studio"
 LAYOUT_VERSION = 1  # bump when the set of docks changes incompatibly: old saved layouts are then ignored
 NODE_SIZE = (style.NODE_W, style.NODE_H)  # for placing new layers without overlap
 log = logging.getLogger(__name__)
@@ -67,7 +70,7 @@ def file_problem(path: str | Path, exc: BaseException) -> str:
     return text if name and name in text else f"{one_line(path, 600)}: {text}"
 
 
-class MainWindow(QMainWindow, StartPageHost):
+class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
     STATE_VERSION = LAYOUT_VERSION  # of saveState / restoreState (StartPageHost uses it)
 
     def __init__(self, settings: QSettings | None = None, autosave_folder: Path | None = None,
@@ -362,29 +365,7 @@ class MainWindow(QMainWindow, StartPageHost):
         self.scene.auto_layout()
         self.view.fit()
 
-    # -- dialogs (the seams tests replace) ------------------------------------------------------------------
-    def ask_question(self, title: str, text: str) -> QMessageBox.StandardButton:
-        """A Yes / No question (tests patch this method instead of showing the dialog)."""
-        return QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                    QMessageBox.StandardButton.No)
-
-    def ask_continue(self, epochs: int) -> str | None:
-        """F5 on a trained project: "continue" (more epochs from its weights and optimizer state), "restart"
-        (train from the beginning) or None (cancel). Tests patch this method."""
-        box = message_box(
-            self, QMessageBox.Icon.Question, "Continue training?",
-            "This network has been trained. Continue from its weights, or start over?",
-            f"Continue trains {epochs} more epoch{'s' if epochs != 1 else ''} from where the last run stopped "
-            "(the optimizer's state too); Start Over trains the network from new random weights, and the "
-            "current weights are replaced when it finishes.",
-            buttons=QMessageBox.StandardButton.Cancel, default=None)
-        go_on = box.addButton("&Continue Training", QMessageBox.ButtonRole.AcceptRole)
-        over = box.addButton("Start &Over", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(go_on)
-        box.exec()
-        clicked = box.clickedButton()
-        return "continue" if clicked is go_on else "restart" if clicked is over else None
-
+    # -- export -----------------------------------------------------------------------------------------
     def export_project(self) -> None:
         from nnstudio.ui.export_dialog import export_project_interactively
 
@@ -394,44 +375,6 @@ class MainWindow(QMainWindow, StartPageHost):
             start_dir=doc.path.parent if doc.path else None, weights_status=self.session.weights_status)
         if result:
             self.show_status(f"Exported {result.path.name}", 5000)
-
-    def ask_unsaved_changes(self) -> QMessageBox.StandardButton:
-        box = message_box(self, QMessageBox.Icon.Warning, APP_NAME,
-                          f"Save the changes to “{one_line(self.document.display_name)}” before closing it?",
-                          "Your changes will be lost if you don't save them.",
-                          buttons=QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                          | QMessageBox.StandardButton.Cancel, default=QMessageBox.StandardButton.Save)
-        return QMessageBox.StandardButton(box.exec())
-
-    def ask_open_path(self) -> str | None:
-        start = str(Path(self.recent.paths()[0]).parent) if self.recent.paths() else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open Project", start, FILE_FILTER)
-        return path or None
-
-    def ask_save_path(self) -> str | None:
-        doc = self.document
-        start = str(doc.path) if doc.path else f"{safe_stem(doc.project.name or 'untitled')}.nnstudio"
-        path, _ = QFileDialog.getSaveFileName(self, "Save Project As", start, FILE_FILTER)
-        return path or None
-
-    def show_error(self, title: str, message: str) -> None:
-        """A modal error box; its text is plain (a message quoting a file is shown, never rendered)."""
-        message_box(self, QMessageBox.Icon.Critical, title, message).exec()
-
-    def ask_recover(self, item: Recoverable) -> bool:
-        from datetime import datetime
-
-        when = datetime.fromtimestamp(item.saved_at).strftime("%Y-%m-%d %H:%M")
-        box = message_box(
-            self, QMessageBox.Icon.Question, "Recover unsaved work",
-            f"NN Studio did not close normally. Unsaved changes to “{one_line(item.name)}” were autosaved at "
-            f"{when}.\n\nRecover them?",
-            buttons=QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            default=QMessageBox.StandardButton.Yes)
-        return box.exec() == QMessageBox.StandardButton.Yes
-
-    def choose_example(self) -> Path | None:
-        return ExamplesDialog.choose(self)
 
     # -- file menu ----------------------------------------------------------------------------------------
     def may_replace(self, what: str) -> bool:

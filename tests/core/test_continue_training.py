@@ -33,14 +33,6 @@ from nnstudio.core.training.project_run import (
 COMPARED = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def mlp(dropout: float = 0.3, features: int = 2, classes: int = 3) -> Graph:
     g = Graph()
     ids = [g.add_node("input_vector", {"features": features}).id,

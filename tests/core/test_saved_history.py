@@ -30,14 +30,6 @@ from nnstudio.core.training.history import (
 from nnstudio.core.training.saved_reports import PARTS, saved_reports
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def mlp(task: str = "multiclass", outputs: int = 3) -> Graph:
     g = Graph()
     act = {"multiclass": "softmax", "regression": "none"}[task]

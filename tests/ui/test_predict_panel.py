@@ -30,14 +30,6 @@ from nnstudio.ui.panels.predict import (
 ARMS = ["arm 1", "arm 2", "arm 3"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _with_initial_weights(project):
     """Weights as an old file has them: no fingerprint, judged by their names and shapes."""
     project.weights = {k: v.detach().clone() for k, v in compile_graph(project.graph, seed=0).module.state_dict()
