@@ -281,6 +281,7 @@ class TrainingDashboard(QWidget):
                 self.reset(d.start)
             if d.steps:
                 self.loss.ingest_steps(d.steps)
+                self.metrics.ingest_steps(d.steps)
                 self.lr.ingest_steps(d.steps)
                 self._last_step = d.steps[-1]
             if d.epochs:

@@ -386,3 +386,38 @@ def test_a_pause_does_not_count_as_training_time_for_the_budget(monkeypatch):
     tel = Timed.instances[-1]
     overshoot = 2 * max(tel.durations) + tel.final
     assert (tel.spent - overshoot) / training <= telemetry_module.BUDGET
+
+
+# -- how often the live plots get news -----------------------------------------------------------------------
+def test_slow_steps_still_measure_the_layers_every_live_interval(monkeypatch, unlimited):
+    """telemetry_every counts steps; a model whose steps are slow must still update its plots several times a
+    second: a step that comes LIVE_INTERVAL_S after the last measurement measures too."""
+    graph = compile_graph(mlp(), seed=0)
+    monkeypatch.setattr(telemetry_module, "LIVE_INTERVAL_S", 1e9)
+    every_10 = Listener()
+    result = train(graph, blobs(), cfg(epochs=4, telemetry_every=10), [every_10])
+    assert [r.step for r in every_10.layers] == list(range(10, result.steps + 1, 10))
+    monkeypatch.setattr(telemetry_module, "LIVE_INTERVAL_S", 0.0)
+    by_time = Listener()
+    result = train(compile_graph(mlp(), seed=0), blobs(), cfg(epochs=4, telemetry_every=10), [by_time])
+    assert [r.step for r in by_time.layers] == list(range(1, result.steps + 1))
+
+
+def test_large_tensors_are_histogrammed_from_a_scaled_sample():
+    g = torch.Generator().manual_seed(0)
+    values = torch.randn(1_000_003, generator=g)
+    edges = np.linspace(-5, 5, telemetry_module.BINS + 1)
+    counts = telemetry_module._counts(values, edges)
+    exact = torch.histc(values.clamp(-5, 5), bins=telemetry_module.BINS, min=-5, max=5).numpy()
+    assert counts.sum() == pytest.approx(values.numel(), rel=1e-6)  # the whole count, not the sample's
+    assert np.abs(counts - exact).max() < 0.01 * values.numel()  # and the same shape
+    small = torch.randn(1000, generator=g)
+    exact_small = torch.histc(small.clamp(-5, 5), bins=telemetry_module.BINS, min=-5, max=5).numpy()
+    assert np.array_equal(telemetry_module._counts(small, edges), exact_small)  # small tensors: exact
+
+
+def test_the_probe_batch_is_smaller_for_larger_samples():
+    assert telemetry_module.probe_size(torch.zeros(500, 2)) == telemetry_module.PROBE_SAMPLES
+    assert telemetry_module.probe_size(torch.zeros(500, 1, 28, 28)) == telemetry_module.PROBE_VALUES // 784
+    assert telemetry_module.probe_size(torch.zeros(500, 3, 224, 224)) == 8
+    assert telemetry_module.probe_size(torch.zeros(3, 2)) == 3  # never more than there are

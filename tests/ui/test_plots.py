@@ -83,8 +83,13 @@ def test_spiral_training_fills_every_plot(qtbot, worker, dashboard, monkeypatch)
     assert data_len(d.loss.val_curve) == 2  # one validation point per epoch
     assert d.loss.val_curve.getData()[0].tolist() == [1.0, 2.0]
     assert d.loss.raw.x[-1] == pytest.approx(2.0)  # x is in epochs: the last step ends epoch 2
-    assert {k: data_len(c) for k, c in d.metrics.curves.items()} == {
-        "val_accuracy": 2, "train_accuracy": 2, "val_f1_macro": 2}
+    lengths = {k: data_len(c) for k, c in d.metrics.curves.items()}
+    assert lengths.pop("running_accuracy") >= 1
+    assert lengths == {"val_accuracy": 2, "train_accuracy": 2, "val_f1_macro": 2}
+    # the running training accuracy covers the epoch under way and ends on that epoch's training accuracy
+    running = d.metrics.series["running_accuracy"]
+    assert 1.0 < running.x[0] <= running.x[-1] == pytest.approx(2.0)
+    assert running.y[-1] == pytest.approx(d.metrics.series["train_accuracy"].y[-1])
     assert data_len(d.lr.curve) == steps and set(d.lr.lr.y.tolist()) == {0.01}
     # weights: current histogram and a heatmap with one row per measurement and 40 fixed bins
     assert d.histograms.current == "dense_1"

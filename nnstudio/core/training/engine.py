@@ -197,7 +197,7 @@ class _Run:
                 idx = perm[b * c.batch_size:(b + 1) * c.batch_size]
                 xb, yb = x_tr[idx], y_tr[idx]
                 step += 1
-                probe = telemetry is not None and step % c.telemetry_every == 0
+                probe = telemetry is not None and telemetry.wants_layers(step, c.telemetry_every)
                 try:
                     out, loss = self._step(xb, yb, loss_fn, optimizer, scaler, amp, l1_weights, probe and telemetry)
                 except (MemoryError, RuntimeError) as exc:
@@ -217,6 +217,8 @@ class _Run:
                     correct += _correct(self._scores(out.detach()), yb, self.task)
                 if probe:
                     telemetry.after_step(step)
+                elif telemetry is not None:
+                    telemetry.maybe_probe(step)
                 now = time.perf_counter()
                 if now - last_report >= STEP_REPORT_INTERVAL_S or b == steps_per_epoch - 1:
                     last_report = now
@@ -225,7 +227,8 @@ class _Run:
                     emit(self.callbacks, "on_step", StepReport(
                         epoch, last_epoch, step, total, value, optim.current_lr(optimizer),
                         done * c.batch_size / elapsed if elapsed > 0 else 0.0, elapsed0 + elapsed,
-                        elapsed / done * (total - step)))
+                        elapsed / done * (total - step),
+                        float(correct) / seen if self.task != "regression" and seen else None))
             if stop_reason == "stopped" and seen == 0:
                 break
             row = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "lr": optim.current_lr(optimizer)}

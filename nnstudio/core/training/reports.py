@@ -20,6 +20,7 @@ class StepReport:
     samples_per_sec: float
     elapsed_s: float
     eta_s: float
+    accuracy: float | None = None  # classification: the training accuracy of the epoch so far
 
     @property
     def progress(self) -> float:

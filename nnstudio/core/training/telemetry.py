@@ -1,10 +1,12 @@
 """What the live plots show, measured while training without slowing it down much.
 
-Every ``telemetry_every`` steps: per layer, histograms of the weights and gradients with bin edges fixed at the
-first measurement (so their history stacks into a heatmap), the gradient norm and the update-to-weight ratio.
-At most a few times a second, and after every epoch: activations of every layer on a fixed probe batch
-(histogram, mean, std, fraction of dead ReLU units, feature maps of one image for conv layers) and, for 2-D
-inputs, the model's prediction over a grid for a decision-boundary plot. Everything handed out is a numpy copy.
+Every ``telemetry_every`` steps, and on any step that comes LIVE_INTERVAL_S after the last measurement (so that a
+model with slow steps still updates its plots six or more times a second): per layer, histograms of the weights
+and gradients with bin edges fixed at the first measurement (so their history stacks into a heatmap), the
+gradient norm and the update-to-weight ratio. At most every PROBE_INTERVAL_S, and after every epoch: activations
+of every layer on a fixed probe batch (histogram, mean, std, fraction of dead ReLU units, feature maps of one
+image for conv layers) and, for 2-D inputs, the model's prediction over a grid for a decision-boundary plot.
+Both stay within BUDGET of the training time. Everything handed out is a numpy copy.
 
 The last LayerReport and ActivationReport handed out are kept (``last_layers``, ``last_activations``) for the
 saved history. A run no callback measured gets one measurement at its end instead (:func:`final_reports`).
@@ -30,11 +32,14 @@ from nnstudio.core.training.reports import (
     LayerStats,
 )
 
-BUDGET = 0.05  # telemetry may take at most this share of the training time; beyond it, measurements are skipped
+BUDGET = 0.08  # telemetry may take at most this share of the training time; beyond it, measurements are skipped
 BINS = 40
+HIST_SAMPLE = 1 << 14
 PROBE_SAMPLES = 64
+PROBE_VALUES = 16384  # the probe batch holds at most this many input values (but at least 8 samples): it runs often
 GRID = 64
-PROBE_INTERVAL_S = 0.25
+PROBE_INTERVAL_S = 0.2
+LIVE_INTERVAL_S = 0.15  # layer statistics come at least this often (within the budget), whatever telemetry_every
 MAX_FEATURE_MAPS = 16
 _RELU_LIKE = {torch.relu, F.relu, F.leaky_relu}
 
@@ -46,11 +51,12 @@ class Telemetry:
         self.layers = {name: [p for p in mod.parameters() if p.requires_grad]
                        for name, mod in model.named_children()}
         self.layers = {k: v for k, v in self.layers.items() if v}
-        self.probe = x[:PROBE_SAMPLES]
+        self.probe = x[:probe_size(x)]
         self.edges: dict[str, np.ndarray] = {}
         self.before: dict[str, torch.Tensor] = {}
         self.grads: dict[str, torch.Tensor] = {}
         self.last_probe = 0.0
+        self.last_layers_at = time.perf_counter()
         self.started = time.perf_counter()
         self.spent = 0.0  # seconds spent measuring
         self.measuring = False
@@ -63,6 +69,10 @@ class Telemetry:
         return self.spent <= BUDGET * (time.perf_counter() - self.started)
 
     # -- per-layer weights and gradients ------------------------------------------------------------------
+    def wants_layers(self, step: int, every: int) -> bool:
+        """Whether ``step`` measures the layers: every ``every`` steps, or LIVE_INTERVAL_S after the last."""
+        return step % every == 0 or time.perf_counter() - self.last_layers_at >= LIVE_INTERVAL_S
+
     def before_update(self) -> None:
         """Called after backward, before the optimizer step: gradients, and the weights to compare against.
         Skipped (with the ``after_step`` that follows) while telemetry is over its share of the time."""
@@ -78,7 +88,7 @@ class Telemetry:
     def after_step(self, step: int) -> None:
         if not self.measuring:
             return
-        t0 = time.perf_counter()
+        t0 = self.last_layers_at = time.perf_counter()
         stats = {}
         for name, params in self.layers.items():
             w, before, g = _flat(params), self.before.pop(name), self.grads.pop(name)
@@ -151,12 +161,12 @@ class Telemetry:
 def final_reports(compiled: CompiledModel, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn,
                   step: int) -> tuple[LayerReport, ActivationReport]:
     """One measurement of the weights the run kept, for a run no callback measured: per layer the weights and
-    the gradients of the loss on the probe batch (the first PROBE_SAMPLES training samples, in eval mode, so
+    the gradients of the loss on the probe batch (the first ``probe_size`` training samples, in eval mode, so
     nothing is drawn from the random generators and no running statistics change; ``update_ratio`` is 0, no
     step follows), and the activations on that batch. The parameters' ``.grad`` are left as they were."""
     layers = {name: [p for p in mod.parameters() if p.requires_grad] for name, mod in model.named_children()}
     layers = {k: v for k, v in layers.items() if v}
-    probe, targets = x[:PROBE_SAMPLES], y[:PROBE_SAMPLES]
+    probe, targets = x[:probe_size(x)], y[:probe_size(x)]
     was_training = model.training
     model.eval()
     try:
@@ -176,6 +186,12 @@ def final_reports(compiled: CompiledModel, model: torch.nn.Module, x: torch.Tens
     finally:
         model.train(was_training)
     return LayerReport(step, stats), ActivationReport(step, acts)
+
+
+def probe_size(x: torch.Tensor) -> int:
+    """How many of the samples ``x`` the activations are measured on."""
+    per_sample = max(1, x[:1].numel())
+    return min(len(x), max(8, min(PROBE_SAMPLES, PROBE_VALUES // per_sample)))
 
 
 def watched_values(compiled: CompiledModel, model: fx.GraphModule) -> dict[str, tuple[str, bool]]:
@@ -221,8 +237,14 @@ def _edges_for(values: torch.Tensor, symmetric: bool) -> np.ndarray:
 
 
 def _counts(values: torch.Tensor, edges: np.ndarray) -> np.ndarray:
+    """Counts of ``values`` in the bins; beyond HIST_SAMPLE values, of an evenly strided sample of them, scaled
+    to the whole count (a histogram's shape needs no more, and a conv layer's activations hold millions)."""
     lo, hi = float(edges[0]), float(edges[-1])
-    return torch.histc(values.float().clamp(lo, hi), bins=BINS, min=lo, max=hi).cpu().numpy().copy()
+    n = values.numel()
+    stride = -(-n // HIST_SAMPLE)
+    sample = values.reshape(-1)[::stride] if stride > 1 else values
+    counts = torch.histc(sample.float().clamp(lo, hi), bins=BINS, min=lo, max=hi).cpu().numpy().copy()
+    return counts * (n / sample.numel()) if stride > 1 else counts
 
 
 def _histogram(values: torch.Tensor, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:

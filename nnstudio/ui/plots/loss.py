@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from nnstudio.core.training.reports import StepReport
@@ -39,7 +40,7 @@ EMA_BETA = 0.6
 METRIC_TITLES = {
     "train_accuracy": "train accuracy", "val_accuracy": "val accuracy", "val_precision_macro": "val precision",
     "val_recall_macro": "val recall", "val_f1_macro": "val F1", "val_mse": "val MSE", "val_mae": "val MAE",
-    "val_r2": "val R²",
+    "val_r2": "val R²", "running_accuracy": "train accuracy, this epoch",
 }
 MAX_DOTS = 60
 # Vertices per pixel of the 2-pixel curves: a wide pen is stroked at about 2 us a vertex on a raster surface,
@@ -224,16 +225,19 @@ class LossPlot(_CurvePlot):
 
 class MetricsPlot(_CurvePlot):
     """The headline metrics of the epoch rows (validation and training accuracy and F1, or MSE, MAE and R²),
-    one curve each, created when the metric first appears. Precision and recall per class are in the confusion
-    tab; every value is in the CSV. The values come once per epoch, so the plot is redrawn at most
-    ``min_interval_s`` apart (a short epoch would otherwise redraw it at every frame of the loss curve)."""
+    one curve each, created when the metric first appears, and while a classifier trains, its running training
+    accuracy within the epoch (from the step reports, a thin line that starts again at every epoch). Precision
+    and recall per class are in the confusion tab; every value is in the CSV. The plot is redrawn at most
+    ``min_interval_s`` apart (five times a second: the loss curve's frames come faster)."""
 
-    min_interval_s = 0.25
+    min_interval_s = 0.2
+    RUNNING = "running_accuracy"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Metrics", "value", parent=parent, legend_at=(-8, -8))
         self.series: dict[str, Series] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self._running_epoch: int | None = None
 
     def clear(self) -> None:
         super().clear()
@@ -241,15 +245,32 @@ class MetricsPlot(_CurvePlot):
             s.clear()
         for curve in self.curves.values():
             curve.setData([], [])
+        self._running_epoch = None
 
     def _curve(self, key: str) -> Series:
         if key not in self.series:
             self.series[key] = Series(64)
-            index = METRIC_ORDER.index(key) if key in METRIC_ORDER else len(self.curves) + 2
+            running = key == self.RUNNING
+            shade = "train_accuracy" if running else key
+            index = METRIC_ORDER.index(shade) if shade in METRIC_ORDER else len(self.curves) + 2
             width = 2.0 if key in ("val_accuracy", "val_mse") else 1.0
-            self.curves[key] = make_curve(self.item, COLORS[(index + 2) % len(COLORS)], width=width,
-                                          name=METRIC_TITLES.get(key, key.replace("_", " ")), per_pixel=WIDE_PER_PIXEL)
+            self.curves[key] = make_curve(
+                self.item, COLORS[(index + 2) % len(COLORS)], width=width, alpha=150 if running else 255,
+                name=METRIC_TITLES.get(key, key.replace("_", " ")), per_pixel=WIDE_PER_PIXEL,
+                style=Qt.PenStyle.DashLine if running else Qt.PenStyle.SolidLine)
         return self.series[key]
+
+    def ingest_steps(self, reports: Iterable[StepReport]) -> None:
+        """The running training accuracy of the step reports (of a classifier), over the epoch under way."""
+        for r in reports:
+            if r.accuracy is None or not _finite(r.accuracy):
+                continue
+            series = self._curve(self.RUNNING)
+            if r.epoch != self._running_epoch:
+                series.clear()  # the running value of a new epoch starts again; the past epochs have their rows
+            self._running_epoch = r.epoch
+            series.append(_x_of(r), float(r.accuracy))
+            self._dirty = True
 
     def ingest_epochs(self, rows: Iterable[dict[str, Any]], history: bool = False) -> None:
         for row in rows:
