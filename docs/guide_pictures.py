@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     dock.setFloating(True)  # a picture at a size of its own, whatever room the window gives the dock
     dock.resize(1000, 640)
     dock.show()
-    dashboard.tabs.setCurrentIndex(0)
+    dashboard.grid.arrange_default()
     for _ in range(10):
         app.processEvents()
         time.sleep(0.05)

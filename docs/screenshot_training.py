@@ -1,9 +1,12 @@
 """Screenshots of the main window while an example trains, for the README.
 
-    python docs/screenshot_training.py spiral_mlp 2.5 docs/images/training_spiral.png [--tab "Decision boundary"]
+    python docs/screenshot_training.py spiral_mlp 2.5 docs/images/training_spiral.png [--plot boundary]
+        [--size 1400x900] [--workspace train]
 
-Opens the real window offscreen at 1400 x 900, loads resources/examples/EXAMPLE.nnstudio, presses Train and grabs
-the window SECONDS later (or at the end, if training finishes first).
+Opens the real window offscreen at --size, loads resources/examples/EXAMPLE.nnstudio, shows the Train workspace
+(its plots in a grid; --plot brings one of them in front of those it is tabbed with: loss, metrics, lr,
+weights, activations, boundary, confusion), presses Train and grabs the window SECONDS later (or at the end, if
+training finishes first).
 """
 
 from __future__ import annotations
@@ -38,11 +41,13 @@ def main() -> int:
     parser.add_argument("example")
     parser.add_argument("seconds", type=float)
     parser.add_argument("output")
-    parser.add_argument("--tab", default="", help="dashboard tab to show, e.g. 'Decision boundary'")
+    parser.add_argument("--plot", default="", help="plot to bring to the front, e.g. boundary")
+    parser.add_argument("--size", default="1400x900", help="window size, WIDTHxHEIGHT")
+    parser.add_argument("--workspace", default="train", choices=("build", "train"))
     args = parser.parse_args()
 
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication, QTabWidget
+    from PySide6.QtWidgets import QApplication
 
     from nnstudio.core.paths import EXAMPLES
     from nnstudio.ui.main_window import MainWindow
@@ -50,15 +55,13 @@ def main() -> int:
     app = QApplication(sys.argv[:1])
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings, autosave_folder=Path(tempfile.mkdtemp()))
-    window.resize(1400, 900)
+    window.resize(*(int(v) for v in args.size.lower().split("x")))
     window.show()
     if not window.load_file(EXAMPLES / f"{args.example}.nnstudio"):
         return 1
-    if args.tab:
-        tabs = window.training.dashboard.findChild(QTabWidget)
-        for i in range(tabs.count()):
-            if tabs.tabText(i).replace("&&", "&") == args.tab:
-                tabs.setCurrentIndex(i)
+    window.workspaces.switch(args.workspace)
+    if args.plot:
+        window.training.dashboard.grid.show_plot(args.plot)
     train_for(window, app, args.seconds)
     window.view.fit()
     app.processEvents()

@@ -18,7 +18,7 @@ DATA_STATES = ("none", "invalid", "needed", "loading", "loaded", "failed", "canc
 EVENTS = ("project_replaced", "path_changed", "shapes_changed", "dataset_changed", "training_changed",
           "data_changed", "weights_status_changed", "problems_changed", "readiness_changed", "run_state_changed",
           "telemetry_changed", "health_changed", "selection_changed", "unsaved_run_changed")
-LOCKED = "training is running: stop it before changing the network, the dataset or the training settings"
+LOCKED = "Training is running: stop it before changing the network, the dataset or the training settings."
 
 DataKey = tuple[str, str]
 

@@ -1,9 +1,9 @@
 """The training dashboard: loss / metric / learning-rate curves, weight and gradient histograms, activations, the
-decision boundary and the confusion matrix, in tabs.
+decision boundary and the confusion matrix, in a grid the person arranges (``plot_grid.PlotGrid``).
 
 It draws what the training worker drains (``feed``), never per batch: each ``feed`` stores the reports in the
 plots' buffers and then draws one frame -- the visible plots with something new -- unless the drawing budget
-(below) says to wait, in which case a timer draws it a little later. A hidden tab draws when it is shown.
+(below) says to wait, in which case a timer draws it a little later. A plot out of view (closed, behind a tab) draws when it comes back.
 
 Bound to the window's session (``bind_session``), it derives the rest from it: whenever the project is replaced
 (New, Open) every tab is redrawn from the project's saved history (``training.saved_reports``), or says why it
@@ -28,13 +28,14 @@ import time
 from collections import deque
 from typing import Any, Iterable
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from nnstudio.core.training.reports import EpochReport
 from nnstudio.core.training.saved_reports import saved_reports
 from nnstudio.core.weights_status import OUT_OF_DATE, OUT_OF_DATE_TEXT
-from nnstudio.ui.plots import LivePlot, Notice, PaintClock, export, saved
+from nnstudio.ui.plot_grid import PlotGrid
+from nnstudio.ui.plots import LivePlot, NoticeGroup, PaintClock, export, saved
 from nnstudio.ui.plots.activations import ActivationsPlot
 from nnstudio.ui.plots.boundary import BoundaryPlot
 from nnstudio.ui.plots.confusion import ConfusionPlot
@@ -118,37 +119,40 @@ class TrainingDashboard(QWidget):
         for plot in (self.histograms, self.activations):
             plot.layer_selected.connect(self._layer_chosen)
 
-        lower = QSplitter(Qt.Orientation.Horizontal)
-        lower.addWidget(self.metrics)
-        lower.addWidget(self.lr)
-        lower.setStretchFactor(0, 3)
-        lower.setStretchFactor(1, 2)
-        curves = QSplitter(Qt.Orientation.Vertical)
-        curves.addWidget(self.loss)
-        curves.addWidget(lower)
-        curves.setStretchFactor(0, 3)
-        curves.setStretchFactor(1, 2)
-        self.curves_page = Notice(curves)  # the Curves tab, or why it has nothing to draw
-        self.tabs = QTabWidget(self)
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.curves_page, "Curves")
-        self.tabs.addTab(self.boundary, "Decision boundary")
-        self.tabs.addTab(self.confusion, "Confusion matrix")
-        self.tabs.addTab(self.histograms, "Weights && gradients")
-        self.tabs.addTab(self.activations, "Activations")
+        for plot in (self.loss, self.metrics, self.lr):
+            plot.caption.hide()  # the grid's title bar names it
+        self.curves_page = NoticeGroup([self.loss, self.metrics, self.lr])  # why the curves have nothing
+        self.grid = PlotGrid(self)
+        for key, title, plot in (("loss", "Loss", self.loss), ("metrics", "Metrics", self.metrics),
+                                 ("lr", "Learning rate", self.lr), ("weights", "Weights & gradients", self.histograms),
+                                 ("activations", "Activations", self.activations),
+                                 ("boundary", "Decision boundary", self.boundary),
+                                 ("confusion", "Confusion matrix", self.confusion)):
+            cell = self.grid.add(key, title, plot)
+            if plot in (self.loss, self.metrics, self.lr):
+                cell.title_bar.add_control(plot.log_box)  # a row of its own would take the curves' room
+        self.grid.finish_menu()
+        self.grid.arrange_default()
 
         self.status = plain(QLabel(NO_TRAINING))
         # its text changes at every drain: it must never change the layout (and so repaint every plot)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.png_button = QPushButton("Save plot as PNG…")
-        self.png_button.setToolTip("Save a picture of the tab shown")
+        self.plots_button = QToolButton()
+        self.plots_button.setObjectName("plotsMenuButton")
+        self.plots_button.setText("Plots")
+        self.plots_button.setToolTip("Show or hide plots, or arrange them as at first")
+        self.plots_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.plots_button.setMenu(self.grid.menu)
+        self.png_button = QPushButton("Save as PNG…")
+        self.png_button.setToolTip("Save a picture of the plots shown (of the one plot, when it is maximised)")
         self.png_button.clicked.connect(lambda: self.save_png())
-        self.csv_button = QPushButton("Save history as CSV…")
+        self.csv_button = QPushButton("Save CSV…")
         self.csv_button.setToolTip("One row per epoch: losses, metrics, learning rate, time")
         self.csv_button.clicked.connect(lambda: self.save_csv())
         top = QHBoxLayout()
         top.setContentsMargins(4, 2, 4, 0)
         top.addWidget(self.status, 1)
+        top.addWidget(self.plots_button)
         top.addWidget(self.png_button)
         top.addWidget(self.csv_button)
         layout = QVBoxLayout(self)
@@ -161,7 +165,7 @@ class TrainingDashboard(QWidget):
         self.banner.setStyleSheet(BANNER_STYLE)
         self.banner.setVisible(False)
         layout.addWidget(self.banner)
-        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.grid, 1)
         self.session = None
         self.source = "none"  # what the plots show: none (no training), history (the saved one) or run (live)
         self._history: Any = None  # the history object last drawn (a run that stores another one redraws)
@@ -173,7 +177,7 @@ class TrainingDashboard(QWidget):
         self._later = QTimer(self)
         self._later.setSingleShot(True)
         self._later.timeout.connect(self._frame)
-        self.tabs.currentChanged.connect(lambda _i: self._frame())
+        self.grid.visible_changed.connect(self._frame)  # a plot came into view: draw what it missed, at once
 
     # -- wiring --------------------------------------------------------------------------------------------
     def bind_session(self, session) -> None:
@@ -205,7 +209,7 @@ class TrainingDashboard(QWidget):
         worker.failed.connect(self.fail)
 
     def select_layer(self, node_id: str) -> None:
-        """Show ``node_id`` in the weights and activations tabs (e.g. the node selected on the canvas)."""
+        """Show ``node_id`` in the weights and activations plots (e.g. the node selected on the canvas)."""
         self.histograms.select_layer(node_id)
         self.activations.select_layer(node_id)
 
@@ -414,6 +418,7 @@ class TrainingDashboard(QWidget):
         self.status.setText(clean(f"Training failed: {message}", 1000))
 
     def _final_frame(self) -> None:
+        self.metrics.drop_running()  # what stays is what reopening the saved project shows
         self.lr.mark_dirty()  # the learning rate is redrawn only now and then while it stays the same
         for plot in self.plots:
             plot.unthrottle()
@@ -441,12 +446,14 @@ class TrainingDashboard(QWidget):
 
     # -- saving --------------------------------------------------------------------------------------------
     def current_page(self) -> QWidget:
-        return self.tabs.currentWidget()
+        """What "Save as PNG" pictures: the maximised plot, else the whole grid."""
+        key = self.grid.maximised
+        return self.grid.cells[key].widget() if key else self.grid
 
     def save_png(self, path: str | None = None):
-        """Save the tab shown as PNG (asks where when ``path`` is None); the path written, or None."""
+        """Save the plots shown as PNG (asks where when ``path`` is None); the path written, or None."""
         page = self.current_page()
-        name = self.tabs.tabText(self.tabs.currentIndex()).replace("&&", "and").lower().replace(" ", "_")
+        name = self.grid.maximised or "dashboard"
         if path is None:
             return export.save_png_dialog(self, page, f"{name}.png")
         return export.save_png(page, path)

@@ -1,5 +1,7 @@
-"""The main window: the canvas in the centre, dockable panels around it (layer palette left, inspector right,
-model summary and problems below), menus, toolbar and status bar.
+"""The main window: the canvas in the centre, dockable panels around it, menus, toolbars and status bar, in two
+workspaces (``workspaces.Workspaces``): Build (layer palette left, inspector right, model summary below) and
+Train (the dashboard's plots across the bottom, the training controls left, the canvas as an overview). The
+status bar counts the problems; a click on the count opens the Problems list.
 
 While no project is open the centre shows the start page instead (``show_start_page``; a QStackedWidget holds
 both): the examples, the recent projects, "Empty network". The docks and toolbars step aside meanwhile (their
@@ -25,6 +27,8 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -52,8 +56,7 @@ from nnstudio.ui.recovery import Autosaver, find_recoverable
 from nnstudio.ui.safe_text import menu_text, one_line, window_title
 from nnstudio.ui.start_host import StartPageHost
 from nnstudio.ui.theme import app_icon
-
-LAYOUT_VERSION = 1  # bump when the set of docks changes incompatibly: old saved layouts are then ignored
+from nnstudio.ui.workspaces import BUILD, LAYOUT_VERSION, Workspaces
 NODE_SIZE = (style.NODE_W, style.NODE_H)  # for placing new layers without overlap
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,6 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         self.session = self.document.session  # the one owner of the project's state: views derive from it
         self.docks: dict[str, QDockWidget] = {}
         self._layout_restored = False
-        self._needs_default_sizes = False
         self._shortcuts_dialog: ShortcutsDialog | None = None
         self._copied = False  # whether this window put layers on the clipboard (see release_clipboard)
         self.start_page = None  # made when first shown (show_start_page)
@@ -96,7 +98,13 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         self.central = QStackedWidget()
         self.central.setObjectName("centralStack")
         self.central.addWidget(self.view)
-        self.setCentralWidget(self.central)
+        centre = QWidget()
+        centre.setObjectName("centre")
+        self._centre_layout = QVBoxLayout(centre)
+        self._centre_layout.setContentsMargins(0, 0, 0, 0)
+        self._centre_layout.setSpacing(0)
+        self._centre_layout.addWidget(self.central, 1)
+        self.setCentralWidget(centre)
         self.scene.attach(self.document.watcher)
 
         self.palette_panel = PalettePanel()
@@ -104,7 +112,7 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         self.summary = SummaryPanel()
         self.problems = ProblemsPanel()
         self.acts = build_actions(self)
-        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+        self.setDockOptions(QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AllowNestedDocks)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -117,14 +125,18 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         from nnstudio.ui.training_controller import TrainingController
 
         self.training = TrainingController(self)
+        self.workspaces = Workspaces(self)
+        self._centre_layout.insertWidget(0, self.workspaces.offer)
+        self._add_workspace_actions()
         self._add_start_page_action()
-        self._default_state = self.saveState(LAYOUT_VERSION)
 
         bar = self.statusBar()
         self.params_label = QLabel()
         self.params_label.setObjectName("statusParams")
-        self.state_label = QLabel()
+        self.state_label = QToolButton()  # the project's state; with problems, a click opens their list
         self.state_label.setObjectName("statusState")
+        self.state_label.setAutoRaise(True)
+        self.state_label.clicked.connect(self.show_problems)
         self._state_shown: tuple[str, str, str] | None = None
         for label in (self.params_label, self.state_label):
             label.setContentsMargins(8, 0, 8, 0)
@@ -143,6 +155,8 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
             event.connect(self._update_state)
         session.selection_changed.connect(self._show_selection)
         self.problems.bind_session(session)
+        session.problems_changed.connect(self._hide_problems_when_solved)
+        self._had_problems = False
         self.scene.selectionChanged.connect(self._on_selection_changed)
         self.scene.status_message.connect(self.show_status)
         self.scene.locked_changed.connect(self.inspector.set_locked)
@@ -153,6 +167,7 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         self._bind_project()
         self.resize(1400, 900)
         self.restore_layout()
+        self.workspaces.show_problem_count()
 
     # -- docks and layout ---------------------------------------------------------------------------------
     def add_dock(self, widget: QWidget, title: str, object_name: str,
@@ -175,30 +190,29 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         self.acts.panels_menu.addAction(toggle)
         return dock
 
-    def _default_sizes(self) -> None:
-        left, right = self.docks["dock_palette"], self.docks["dock_inspector"]
-        self.resizeDocks([left, right], [240, 340], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["dock_summary"]], [280], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["dock_summary"], self.docks["dock_problems"]], [620, 380],
-                         Qt.Orientation.Horizontal)
+    def _add_workspace_actions(self) -> None:
+        """View > Build / Train Workspace, the switch on training, and Reset Layouts."""
+        menu, ws = self.acts.view_menu, self.workspaces
+        first = menu.actions()[0] if menu.actions() else None
+        for action in (*ws.actions.values(), ws.auto_switch):
+            menu.insertAction(first, action)
+        menu.insertSeparator(first)
+        self.acts.reset_layout.setText("&Reset Layouts")
+        self.acts.reset_layout.setStatusTip("Put the panels and plots of both workspaces back where they started")
 
     def restore_layout(self) -> bool:
-        """Window geometry and dock/toolbar layout from the last run; the default layout when there is none."""
+        """Window geometry, the workspace shown and each workspace's layout from the last run; the default
+        layouts when there are none."""
         self._layout_restored = True
         geometry = self.settings.value("window/geometry")
-        state = self.settings.value("window/state")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray) and not state.isEmpty() and self.restoreState(state, LAYOUT_VERSION):
-            return True
-        self._needs_default_sizes = True  # docks take sizes only once the window is laid out (showEvent)
-        return False
+        return self.workspaces.restore(self.settings)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self._needs_default_sizes and not self.start_page_shown:  # else when the docks come back
-            self._needs_default_sizes = False
-            self._default_sizes()
+        if self.workspaces.sizes_pending and not self.start_page_shown:  # else when the docks come back
+            self.workspaces.apply_default_sizes()
             self.fit_soon()
 
     def fit_soon(self) -> None:
@@ -206,23 +220,42 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         self.view.fit()
         QTimer.singleShot(0, self.view.fit)
 
+    def current_layout(self) -> QByteArray:
+        """The docks' layout of the workspace shown (the one the start page keeps aside while it is shown)."""
+        if self.start_page_shown and self._layout_behind_start is not None:
+            return QByteArray(self._layout_behind_start)
+        return self.saveState(LAYOUT_VERSION)
+
     def save_layout(self) -> None:
-        """Geometry and the docks' layout (the one the start page keeps aside while it is shown)."""
+        """Geometry, the workspace shown and both workspaces' layouts."""
         self.settings.setValue("window/geometry", self.saveGeometry())
-        state = self._layout_behind_start if self.start_page_shown else None
-        self.settings.setValue("window/state", state if state is not None else self.saveState(LAYOUT_VERSION))
+        self.workspaces.save(self.settings, self.current_layout())
         self.settings.sync()
 
     def reset_layout(self) -> None:
+        """View > Reset Layouts: both workspaces as they first were (after the start page, if it is shown)."""
         if self.start_page_shown:  # the default layout comes back with the canvas
-            self._layout_behind_start = QByteArray(self._default_state)
+            self.workspaces.layouts = {name: None for name in self.workspaces.layouts}
+            self.training.dashboard.grid.arrange_default()
+            self._layout_behind_start = None
             return
-        self.restoreState(self._default_state, LAYOUT_VERSION)
-        for dock in self.docks.values():
-            if dock.objectName() in ("dock_palette", "dock_inspector", "dock_summary", "dock_problems"):
-                dock.setFloating(False)
-                dock.show()
-        self._default_sizes()
+        self.workspaces.reset()
+
+    # -- problems ------------------------------------------------------------------------------------------
+    def show_problems(self) -> None:
+        """Open the Problems list (the status bar's count and the Build tab's ask for it)."""
+        dock = self.docks.get("dock_problems")
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+
+    def _hide_problems_when_solved(self, *_args) -> None:
+        """Problems take no room while there are none: the list closes when the last problem is solved."""
+        had, self._had_problems = self._had_problems, bool(self.session.problems)
+        dock = self.docks.get("dock_problems")
+        if had and not self._had_problems and not self.document.warnings and dock is not None \
+                and not dock.isFloating():
+            dock.hide()
 
     # -- binding the document -----------------------------------------------------------------------------
     def _bind_project(self, _project=None) -> None:
@@ -261,8 +294,9 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
             return  # the run's progress comes four times a second; a restyle costs a relayout
         self._state_shown = shown
         self.state_label.setText(state)
-        self.state_label.setToolTip(shown[2])
-        self.state_label.setStyleSheet(f"color: {color}; font-weight: bold;" if color else "")
+        tip = shown[2] + (" — click to see the list" if count and not run.active else "")
+        self.state_label.setToolTip(tip)
+        self.state_label.setStyleSheet(f"QToolButton {{ color: {color}; font-weight: bold; }}" if color else "")
 
     def update_title(self, *_args) -> None:
         if self.start_page_shown and not self._has_project():
@@ -277,6 +311,10 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
     def _show_selection(self, ids: tuple[str, ...]) -> None:
         self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
         self.summary.select_node(ids[0] if len(ids) == 1 else None)
+        if len(ids) == 1 and hasattr(self, "workspaces") and self.workspaces.current == BUILD:
+            inspector = self.docks["dock_inspector"]
+            if inspector.toggleViewAction().isChecked():  # open, perhaps behind Dataset or Training
+                inspector.raise_()  # a layer selected or dropped: its settings come forward
         if len(ids) == 1 and hasattr(self, "training"):
             self.training.dashboard.select_layer(ids[0])  # its weights and activations in the dashboard
 
@@ -438,10 +476,7 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
             return False
         more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
         self.show_status(f"{what}, with a warning: {warnings[0]}{more} — see Problems", 20000)
-        dock = self.docks.get("dock_problems")
-        if dock is not None:
-            dock.show()
-            dock.raise_()
+        self.show_problems()
         return True
 
     def open_example(self) -> bool:

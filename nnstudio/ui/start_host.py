@@ -13,6 +13,7 @@ from PySide6.QtCore import QByteArray
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QToolBar
 
+from nnstudio.ui import dock_tabs
 from nnstudio.ui.safe_text import one_line
 from nnstudio.ui.start_page import EMPTY, OPEN, StartPage
 
@@ -21,7 +22,7 @@ GUIDE_ACTIONS = ("action_getting_started", "action_guide")  # Help > Getting Sta
 
 class StartPageHost:
     """Mixed into MainWindow (which provides ``central``, ``view``, ``docks``, ``document``, ``recent``, ``acts``,
-    ``STATE_VERSION`` and the file methods)."""
+    ``workspaces``, ``STATE_VERSION`` and the file methods)."""
 
     start_page: StartPage | None = None
     _layout_behind_start: QByteArray | None = None  # the docks' layout while the start page hides them
@@ -90,11 +91,10 @@ class StartPageHost:
             return
         self.central.setCurrentWidget(self.view)
         state, self._layout_behind_start = self._layout_behind_start, None
-        if state is not None:
-            self.restoreState(state, self.STATE_VERSION)
-        if self._needs_default_sizes and self.isVisible():
-            self._needs_default_sizes = False
-            self._default_sizes()
+        if state is None or not dock_tabs.restore(self, state, self.STATE_VERSION):  # View > Reset Layouts meanwhile
+            self.workspaces.apply_default(self.workspaces.current)
+        if self.workspaces.sizes_pending and self.isVisible():
+            self.workspaces.apply_default_sizes()
         self.update_title()  # the view keeps its zoom: what opened a project fits it (load_file ...)
 
     def start_page_choice(self, kind: str, argument: str = "") -> bool:

@@ -175,9 +175,9 @@ def test_7_edits_are_refused_while_a_run_is_active():
     s = loaded(Session(spiral_project()))
     run = s.run_started()
     assert s.locked and s.edit_refusal() == LOCKED and not s.ready_to_train
-    with pytest.raises(EditRefused, match="training is running"):
+    with pytest.raises(EditRefused, match="Training is running"):
         s.set_dataset({"name": "moons"})
-    with pytest.raises(EditRefused, match="training is running"):
+    with pytest.raises(EditRefused, match="Training is running"):
         s.set_training({"epochs": 3})
     with pytest.raises(EditRefused):
         s.run_started()

@@ -210,7 +210,7 @@ def test_an_edit_while_training_is_refused_before_the_stack_takes_it(stack):
 
     session = Session(Project(dataset={"name": "spiral"}))
     session.run_started()
-    with pytest.raises(EditRefused, match="training is running"):
+    with pytest.raises(EditRefused, match="Training is running"):
         push_dataset(stack, session, {"name": "moons"})
     with pytest.raises(EditRefused):
         push_training(stack, session, {"epochs": 3})

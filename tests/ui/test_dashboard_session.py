@@ -74,8 +74,8 @@ def reopened(path: Path) -> Session:
 
 def drawn(d: TrainingDashboard, qtbot) -> TrainingDashboard:
     """Every tab drawn, as after the person looked at each."""
-    for i in range(d.tabs.count()):
-        d.tabs.setCurrentIndex(i)
+    for key in d.grid.cells:
+        d.grid.show_plot(key)
         qtbot.wait(5)
     d.refresh(force=True)
     return d

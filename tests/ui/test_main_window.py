@@ -70,8 +70,9 @@ def test_window_has_every_dock_in_its_area(make_window):
         dock = w.findChild(QDockWidget, name)
         assert dock is not None, name
         assert w.dockWidgetArea(dock) == area, name
-        assert dock.isVisible() == (name != "dock_dashboard"), name  # the dashboard waits for a training
-    assert w.centralWidget() is w.central and w.central.currentWidget() is w.view  # a window made in code
+        # the dashboard has the Train workspace; problems have no panel while there are none
+        assert dock.isVisible() == (name not in ("dock_dashboard", "dock_problems")), name
+    assert w.central.parent() is w.centralWidget() and w.central.currentWidget() is w.view  # a window made in code
     assert all(d.objectName() for d in w.findChildren(QDockWidget))
     assert all(t.objectName() for t in w.findChildren(QToolBar))
     panel_toggles = [a.text() for a in w.acts.panels_menu.actions()]
@@ -150,20 +151,20 @@ def test_layout_is_saved_on_close_and_restored(make_window, qtbot):
     w1 = make_window()
     inspector = w1.docks["dock_inspector"]
     w1.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, inspector)
-    w1.docks["dock_problems"].hide()
+    w1.docks["dock_palette"].hide()
     w1.resize(777, 555)  # the offscreen screen is 800 x 800: restoreGeometry keeps a window inside it
     assert w1.close()
 
     w2 = make_window()
     assert w2.dockWidgetArea(w2.docks["dock_inspector"]) == Qt.DockWidgetArea.LeftDockWidgetArea
-    assert w2.docks["dock_problems"].isHidden()
-    assert not w2.docks["dock_problems"].toggleViewAction().isChecked()
+    assert w2.docks["dock_palette"].isHidden()
+    assert not w2.docks["dock_palette"].toggleViewAction().isChecked()
     assert w2.docks["dock_summary"].isVisible()
     assert (w2.width(), w2.height()) == (777, 555)
 
     w3 = make_window("other.ini")  # no saved layout: the default one
     assert w3.dockWidgetArea(w3.docks["dock_inspector"]) == Qt.DockWidgetArea.RightDockWidgetArea
-    assert w3.docks["dock_problems"].isVisible()
+    assert w3.docks["dock_palette"].isVisible()
 
 
 def test_reset_layout_brings_panels_back(make_window):

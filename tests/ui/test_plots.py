@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -56,8 +57,9 @@ def worker(qtbot):
 
 
 def show_every_tab(d: TrainingDashboard, qtbot) -> None:
-    for i in range(d.tabs.count()):
-        d.tabs.setCurrentIndex(i)
+    """Bring every plot into view in turn, as a person looking at each would."""
+    for key in d.grid.cells:
+        d.grid.show_plot(key)
         qtbot.wait(10)
 
 
@@ -84,12 +86,8 @@ def test_spiral_training_fills_every_plot(qtbot, worker, dashboard, monkeypatch)
     assert d.loss.val_curve.getData()[0].tolist() == [1.0, 2.0]
     assert d.loss.raw.x[-1] == pytest.approx(2.0)  # x is in epochs: the last step ends epoch 2
     lengths = {k: data_len(c) for k, c in d.metrics.curves.items()}
-    assert lengths.pop("running_accuracy") >= 1
+    assert lengths.pop("running_accuracy") == 0  # the run ended: only what a reopened project shows stays
     assert lengths == {"val_accuracy": 2, "train_accuracy": 2, "val_f1_macro": 2}
-    # the running training accuracy covers the epoch under way and ends on that epoch's training accuracy
-    running = d.metrics.series["running_accuracy"]
-    assert 1.0 < running.x[0] <= running.x[-1] == pytest.approx(2.0)
-    assert running.y[-1] == pytest.approx(d.metrics.series["train_accuracy"].y[-1])
     assert data_len(d.lr.curve) == steps and set(d.lr.lr.y.tolist()) == {0.01}
     # weights: current histogram and a heatmap with one row per measurement and 40 fixed bins
     assert d.histograms.current == "dense_1"
@@ -120,7 +118,7 @@ def test_digits_cnn_shows_feature_maps_and_hides_the_boundary(qtbot, worker, das
     train(qtbot, worker, dashboard, prepare(EXAMPLES["digits_cnn"](), epochs=1, telemetry_every=10))
     d = dashboard
     d.select_layer("conv2d_1")
-    d.tabs.setCurrentWidget(d.activations)
+    d.grid.show_plot("activations")
     qtbot.wait(10)
     assert d.activations.current == "conv2d_1" and d.histograms.current == "conv2d_1"
     assert d.activations.maps_plot.isVisible()
@@ -128,7 +126,7 @@ def test_digits_cnn_shows_feature_maps_and_hides_the_boundary(qtbot, worker, das
     assert d.activations.maps.image.shape == (4 * 27 - 1, 4 * 27 - 1)
     assert not d.boundary.available
     assert "(N, 1, 28, 28)" in d.boundary.message.text()
-    d.tabs.setCurrentWidget(d.confusion)
+    d.grid.show_plot("confusion")
     qtbot.wait(10)
     assert d.confusion.image.image.shape == (10, 10)
     assert d.histograms.layers.ids() == ["conv2d_1", "conv2d_2", "dense_1", "dense_2"]
@@ -161,12 +159,12 @@ def test_plots_redraw_at_the_timer_rate_not_per_batch(qtbot, worker, dashboard, 
 
 def test_hidden_plots_do_not_redraw_until_shown(dashboard, qtbot):
     d = dashboard
-    d.tabs.setCurrentIndex(0)  # curves
+    assert "confusion" not in d.grid.visible_keys()  # behind the metrics, at first
     d.feed(fake_drain(epochs=[1]))
     before = d.confusion.draws
     d.feed(fake_drain(epochs=[2]))
-    assert d.confusion.draws == before  # hidden tab: stored, not drawn
-    d.tabs.setCurrentWidget(d.confusion)
+    assert d.confusion.draws == before  # out of view: stored, not drawn
+    d.grid.show_plot("confusion")
     qtbot.wait(10)
     assert d.confusion.draws == before + 1
     assert "epoch 2" in d.confusion.caption.text()
@@ -221,7 +219,6 @@ def test_feed_routes_every_kind_of_report(dashboard, qtbot):
 def test_png_and_csv_saving(dashboard, tmp_path, qtbot, monkeypatch):
     d = dashboard
     d.feed(fake_drain(epochs=[1, 2, 3], steps=range(1, 31)))
-    d.tabs.setCurrentIndex(0)
     qtbot.wait(10)
     csv_path = d.save_csv(str(tmp_path / "history"))
     assert csv_path.name == "history.csv"
@@ -245,10 +242,11 @@ def test_png_and_csv_saving(dashboard, tmp_path, qtbot, monkeypatch):
         return str(tmp_path / "chosen.png") if "PNG" in caption else None
 
     monkeypatch.setattr(export, "ask_save_path", fake_dialog)
-    d.tabs.setCurrentWidget(d.confusion)
+    d.grid.toggle_maximised("confusion")
     d.png_button.click()
     assert (tmp_path / "chosen.png").exists()
-    assert asked[0][1] == "confusion_matrix.png"
+    assert asked[0][1] == "confusion.png"
+    assert QImage(str(tmp_path / "chosen.png")).width() == d.confusion.width()  # the maximised plot alone
     d.csv_button.click()
     assert asked[1][2] == export.CSV_FILTER
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chosen.png", "curves.png", "history.csv"]
@@ -269,6 +267,9 @@ def test_a_saved_history_shows_a_trained_projects_curves(dashboard, qtbot):
     assert data_len(dashboard.loss.smooth_curve) == 4  # training loss per epoch
     assert data_len(dashboard.loss.val_curve) == 4
     assert data_len(dashboard.metrics.curves["val_accuracy"]) == 4
+    assert data_len(dashboard.lr.curve) == 0  # tabbed behind the loss: drawn when it is shown
+    dashboard.grid.show_plot("lr")
+    qtbot.wait(10)
     assert data_len(dashboard.lr.curve) == 4
     assert "4 epochs (early stopping)" in dashboard.status.text()
     assert len(dashboard.rows) == 4
@@ -351,7 +352,6 @@ def test_drawing_keeps_within_its_budget(dashboard, qtbot, monkeypatch):
     from nnstudio.ui.plots import PaintClock
 
     d = dashboard
-    d.tabs.setCurrentIndex(0)
     qtbot.wait(300)
     d.feed(fake_drain(epochs=[1], steps=[1]))
     frames = d.frames
@@ -417,7 +417,6 @@ def test_slow_plots_redraw_less_often_but_draw_their_last_data(dashboard, qtbot,
     monkeypatch.setattr(plots, "time", clock)
     monkeypatch.setattr(dashboard_module, "time", clock)
     d = dashboard
-    d.tabs.setCurrentIndex(0)
     qtbot.wait(50)
     draws = d.metrics.draws
     for e in range(1, 11):  # ten short epochs in a tenth of a second
@@ -456,7 +455,6 @@ def test_y_range_grows_with_headroom_and_narrows_rarely(dashboard, qtbot, monkey
 
 def test_what_the_person_does_redraws_at_once_even_when_a_plot_is_throttled(dashboard, qtbot):
     d = dashboard
-    d.tabs.setCurrentIndex(0)
     qtbot.wait(50)
     d.feed(fake_drain(epochs=[1, 2], steps=[1, 2]))
     d.metrics.mark_dirty()
@@ -470,8 +468,41 @@ def test_what_the_person_does_redraws_at_once_even_when_a_plot_is_throttled(dash
     d.histograms.set_layers(["dense_1", "dense_2"])
     d.histograms.mark_dirty()
     d.histograms.unthrottle()
-    d.tabs.setCurrentIndex(3)
+    d.grid.show_plot("weights")
     qtbot.wait(20)
     draws = d.histograms.draws
     d.histograms.select_layer("dense_2")  # a layer chosen on the canvas
     assert d.histograms.draws == draws + 1
+
+
+def test_the_metrics_show_the_running_accuracy_of_the_epoch_under_way(dashboard, qtbot):
+    d = dashboard
+    steps = [StepReport(1 + (s - 1) // 10, 3, s, 30, 1.0, 0.01, 100.0, 0.1, 1.0, accuracy=s / 100) for s in range(1, 16)]
+    d.feed(Drained(steps=steps))
+    qtbot.wait(10)
+    running = d.metrics.series["running_accuracy"]
+    assert running.y.tolist() == pytest.approx([s / 100 for s in range(11, 16)])  # epoch 2 only, from its start
+    assert running.x[0] == pytest.approx(11 / 10) and data_len(d.metrics.curves["running_accuracy"]) == 5
+    d.feed(Drained(steps=[StepReport(2, 3, 16, 30, 1.0, 0.01, 100.0, 0.1, 1.0)]))  # a regression: no accuracy
+    assert len(running) == 5
+    d.finish(SimpleNamespace(history={"epochs": []}, stop_reason="stopped", steps=16, device="cpu"))
+    assert len(running) == 0 and data_len(d.metrics.curves["running_accuracy"]) == 0
+
+
+def test_the_engine_reports_the_running_accuracy_ending_on_the_epochs_value():
+    from nnstudio.core.training.control import Callback
+
+    class Steps(Callback):
+        def __init__(self):
+            self.steps = []
+
+        def on_step(self, r):
+            self.steps.append(r)
+
+    run = prepare(EXAMPLES["spiral_mlp"](), epochs=2)
+    listener = Steps()
+    result = engine.train(run.compiled, run.split, run.config, [listener])
+    last_of_epoch = {r.epoch: r for r in listener.steps}  # the last report of each epoch
+    for row in result.history["epochs"]:
+        assert last_of_epoch[row["epoch"]].accuracy == pytest.approx(row["train_accuracy"])
+    assert all(0.0 <= r.accuracy <= 1.0 for r in listener.steps)

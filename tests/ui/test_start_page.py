@@ -101,7 +101,7 @@ def test_empty_network_shows_the_empty_canvas(started, qtbot):
     qtbot.mouseClick(w.start_page.empty_button, Qt.MouseButton.LeftButton)
     assert w.central.currentWidget() is w.view and w.view.isVisible()
     assert w.document.graph.nodes == {} and w.windowTitle() == "Untitled[*] — NN Studio"
-    assert {"dock_palette", "dock_inspector", "dock_summary", "dock_problems"} <= set(visible_docks(w))
+    assert {"dock_palette", "dock_inspector", "dock_summary"} <= set(visible_docks(w))
 
 
 def test_a_recent_entry_opens_its_file(started, qtbot, tmp_path):
@@ -144,7 +144,7 @@ def test_closing_on_the_start_page_saves_the_docks_layout(started, tmp_path, qtb
     qtbot.addWidget(again)
     again.show()
     qtbot.waitExposed(again)
-    assert {"dock_palette", "dock_inspector", "dock_summary", "dock_problems"} <= set(visible_docks(again))
+    assert {"dock_palette", "dock_inspector", "dock_summary"} <= set(visible_docks(again))
 
 
 def test_a_command_line_file_that_fails_to_open_leaves_the_start_page(make_window_for_start):

@@ -4,7 +4,8 @@ to do while the canvas is empty.
 
 Fit never zooms out below ``style.MIN_READABLE_ZOOM`` (the zoom at which a node's title reads): a network too
 big for the viewport at that zoom is shown from its start (its inputs) or from the selection, and the rest is
-scrolled to."""
+scrolled to. As the Train workspace's overview (``set_overview``) the view fits the whole network whatever the
+zoom: its nodes then show their larger, simpler face (type and output shape) with the health tints."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class GraphView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._space = False
+        self.overview = False  # fit shows the whole network, below the readable zoom if it must
         self._pan_from: QPointF | None = None
         self._was_empty: bool | None = None
         self._banner = QLabel("Locked while the network trains \u2014 stop training to edit", self)
@@ -116,7 +118,7 @@ class GraphView(QGraphicsView):
 
     def fit(self) -> None:
         """Show every node, with a margin, at the largest zoom that holds them, but never below
-        MIN_READABLE_ZOOM (titles must read) nor above MAX_FIT_ZOOM (a small graph is not blown up). When even
+        MIN_READABLE_ZOOM (titles must read; as an overview, MIN_ZOOM) nor above MAX_FIT_ZOOM (a small graph is not blown up). When even
         the readable zoom cannot hold them, the view starts where the network does (or at the selection) and
         the rest is scrolled to."""
         self.update_scene_rect()
@@ -129,9 +131,15 @@ class GraphView(QGraphicsView):
         vp = self.viewport().rect()
         area = (max(1, vp.width() - 4), max(1, vp.height() - 4))  # as fitInView: a little room for rounding
         z = fit_zoom(rect.width(), rect.height(), area)
-        z = min(style.MAX_FIT_ZOOM, style.MAX_ZOOM, max(style.MIN_READABLE_ZOOM, style.MIN_ZOOM, z))
+        floor = style.MIN_ZOOM if self.overview else max(style.MIN_READABLE_ZOOM, style.MIN_ZOOM)
+        z = min(style.MAX_FIT_ZOOM, style.MAX_ZOOM, max(floor, z))
         self.setTransform(QTransform.fromScale(z, z))
         self.centerOn(self.fit_centre(rect, vp.width() / z, vp.height() / z))
+
+    def set_overview(self, on: bool) -> None:
+        """Whether fit shows the whole network at any zoom (the Train workspace's overview) or keeps titles
+        readable (Build)."""
+        self.overview = bool(on)
 
     def fit_centre(self, rect: QRectF, width: float, height: float) -> QPointF:
         """Where fit() centres a ``width`` x ``height`` view of the nodes in ``rect``: the middle of ``rect``

@@ -379,6 +379,33 @@ class Notice(QStackedWidget):
         return self.label.text() if self.currentWidget() is self.label else None
 
 
+class NoticeGroup:
+    """Several plots that say the same thing at once (the loss, metrics and learning-rate curves). Taking the
+    group's message back leaves what a plot says of its own (drawn from a history that lacks its values)."""
+
+    def __init__(self, plots: list["LivePlot"]) -> None:
+        self.plots = plots
+        self._said: str | None = None
+
+    def say(self, text: str | None) -> None:
+        if text:
+            self._said = clean(text)
+            for plot in self.plots:
+                plot.say(text)
+            return
+        for plot in self.plots:
+            if self._said is not None and plot.said == self._said:
+                plot.say(None)
+        self._said = None
+
+    @property
+    def said(self) -> str | None:
+        """The group's message while every plot shows it, else None."""
+        if self._said is not None and all(plot.said == self._said for plot in self.plots):
+            return self._said
+        return None
+
+
 def layer_page(owner: QWidget, layers: QWidget, graphics: QWidget, stats: QWidget) -> Notice:
     """The page of a per-layer plot (weights, activations): the layer list left, the plots over their one-line
     statistics right, all in a Notice laid into ``owner``; returns the Notice."""
@@ -420,7 +447,7 @@ class LivePlot(QWidget):
     def refresh(self, force: bool = False) -> bool:
         """Draw what arrived since the last draw; True when it drew. ``force`` draws even when hidden or
         unchanged, and without waiting for ``min_interval_s``."""
-        if not (self._dirty or force) or not (force or self.isVisible()):
+        if not (self._dirty or force) or not (force or self.on_screen()):
             return False
         now = time.perf_counter()
         if not force and now - self._drawn_at < self.min_interval_s:
@@ -433,7 +460,12 @@ class LivePlot(QWidget):
 
     def pending(self) -> bool:
         """Something new waits to be drawn and the plot is shown."""
-        return self._dirty and self.isVisible()
+        return self._dirty and self.on_screen()
+
+    def on_screen(self) -> bool:
+        """Shown and not covered by its parents: a plot tabbed behind another in the grid is "visible" to Qt but
+        moved out of its parent's rectangle, so it has nothing to show and is not drawn."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
 
     def unthrottle(self) -> None:
         """Let the next ``refresh`` draw at once (the end of a run)."""

@@ -272,6 +272,14 @@ class MetricsPlot(_CurvePlot):
             series.append(_x_of(r), float(r.accuracy))
             self._dirty = True
 
+    def drop_running(self) -> None:
+        """The run ended: its running accuracy goes (a reopened project has only the epochs' values)."""
+        series = self.series.get(self.RUNNING)
+        if series is not None and len(series):
+            series.clear()
+            self._dirty = True
+        self._running_epoch = None
+
     def ingest_epochs(self, rows: Iterable[dict[str, Any]], history: bool = False) -> None:
         for row in rows:
             epoch = float(row.get("epoch", 0))
