@@ -85,7 +85,8 @@ def open_app_link(window, url: QUrl) -> str | None:
     """Follow an ``nnstudio:`` link in ``window`` (a MainWindow); None when it did, else why not (one line).
 
     ``layer/<type id>`` shows that layer in the Layers panel (its search finds it), ``setting/<name>`` the
-    training setting in the Training panel, ``panel/<dock name>`` that panel."""
+    training setting in the Training panel, ``panel/<dock name>`` that panel (the dashboard: the Train
+    workspace)."""
     from nnstudio.core.layers.registry import SPECS
 
     kind, _, name = url.path().partition("/")
@@ -104,6 +105,8 @@ def open_app_link(window, url: QUrl) -> str | None:
                 area.ensureWidgetVisible(editor)
         editor.setFocus()
         return None
+    if kind == "panel" and name == "dock_dashboard" and hasattr(window, "workspaces"):
+        window.workspaces.switch("train")  # the dashboard's room is the Train workspace
     if kind == "panel" and _bring_forward(window, name) is not None:
         return None
     return f"the guide's link {one_line(url.toString(), 80)} leads nowhere"

@@ -42,6 +42,7 @@ from nnstudio.ui.actions import (
     shortcut_rows,
 )
 from nnstudio.ui.canvas import style
+from nnstudio.ui.canvas.layout import fit_zoom
 from nnstudio.ui.canvas.scene import GraphScene
 from nnstudio.ui.canvas.view import GraphView
 from nnstudio.ui.dialogs import APP_NAME, WindowDialogs
@@ -497,10 +498,26 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         except Exception as exc:  # noqa: BLE001
             self._file_failed("Cannot open example", path, exc)
             return False
+        self._arrange_for_view()
         self.fit_soon()
         self.show_status(f"Opened the example “{self.document.display_name}” as a new project", 5000)
         self._tell_warnings(f"Opened the example “{self.document.display_name}”")
         return True
+
+    def _arrange_for_view(self) -> None:
+        """An example too long to read in one row in this window is laid out in rows for it (auto layout): the
+        copy has just been made, so the move is not an edit of the person's to undo."""
+        self.layout().activate()  # the docks are back from the start page: the view has its size
+        rect, viewport = self.scene.nodes_rect(), self.view.viewport()
+        if rect.isNull() or fit_zoom(rect.width(), rect.height(),
+                                     (viewport.width(), viewport.height())) >= style.MIN_READABLE_ZOOM:
+            return
+        stack = self.document.undo_stack
+        clean = stack.isClean()
+        self.scene.auto_layout()
+        stack.clear()
+        if not clean:
+            stack.resetClean()
 
     def save(self) -> bool:
         if self.document.path is None:

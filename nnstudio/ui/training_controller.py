@@ -63,7 +63,8 @@ class TrainingController(QObject):
         window.tabifyDockWidget(window.docks["dock_dataset"], window.docks["dock_training"])
         window.tabifyDockWidget(window.docks["dock_training"], window.docks["dock_predict"])
         # Beside the summary and problems rather than tabbed with them: Qt 6.11 leaves a stray tab bar in the
-        # middle of the window when a dock is tabified into a split bottom area.
+        # middle of the window when a dock is tabified into a split bottom area. Whether it shows is the
+        # workspace's matter (workspaces.py): the Train workspace gives it the room.
         window.splitDockWidget(window.docks["dock_problems"], window.docks["dock_dashboard"], Qt.Orientation.Horizontal)
         window.docks["dock_inspector"].raise_()
         self._run_id = 0
@@ -139,11 +140,6 @@ class TrainingController(QObject):
     # -- the project ---------------------------------------------------------------------------------------
     def _on_replaced(self, _project=None) -> None:
         self._shown_state = None  # a new scene and new weights: show everything afresh
-        # The dashboard shows up when there is something to plot: a trained project's curves, or a run.
-        if self.session.project.history:
-            self._reveal_dashboard()
-        else:
-            self.window.docks["dock_dashboard"].hide()
         self._on_run_state()
         self._apply_health()  # the canvas made fresh node items for the new graph
 
@@ -240,21 +236,7 @@ class TrainingController(QObject):
         self.pause_action.setText("&Resume" if phase == "paused" else "&Pause")
         self.stop_action.setEnabled(phase in ("preparing", "running", "paused"))
 
-    def _reveal_dashboard(self) -> None:
-        """Show the dashboard with room for its plots: most of the bottom width, a good part of the height
-        (only when the dock appears: a size the person chose stays)."""
-        w, docks = self.window, self.window.docks
-        dock = docks["dock_dashboard"]
-        if not dock.isVisible():
-            dock.show()
-            row = [docks["dock_summary"], docks["dock_problems"], dock]
-            width = sum(d.width() for d in row if d.isVisible())
-            w.resizeDocks(row, [200, 100, max(400, width - 300)], Qt.Orientation.Horizontal)
-            w.resizeDocks([dock], [max(380, w.height() // 2)], Qt.Orientation.Vertical)
-        dock.raise_()
-
     def _on_started(self, info: dict) -> None:
-        self._reveal_dashboard()
         how = "Continuing training" if info.get("resume") else "Training"
         text = (f"{how} on {info.get('device', '?')}: {info.get('train_samples', 0):,} training samples, "
                 f"{info.get('val_samples', 0):,} for validation")

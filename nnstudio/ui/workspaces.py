@@ -34,6 +34,7 @@ LAYOUT_VERSION = 2  # of the saved layouts: bump when the set of docks changes (
 # The docks each default layout shows (the others are hidden, each in the place it comes back to).
 SHOWN = {BUILD: ("dock_palette", "dock_inspector", "dock_dataset", "dock_training", "dock_predict", "dock_summary"),
          TRAIN: ("dock_inspector", "dock_dataset", "dock_training", "dock_predict", "dock_dashboard")}
+RIGHT_MIN = 310  # the right column's least width: its four tabs (Inspector ... Predict) read whole
 SWITCH_SETTING = "workspace/switch_on_train"  # "ask" (the default) or "always"
 OFFER_TEXT = "Training has started. The Train workspace shows its plots side by side, with room to read them."
 OFFER_STYLE = ("QFrame#trainOffer { background: #e8f0fb; border-bottom: 1px solid #9db8dc; }"
@@ -208,10 +209,10 @@ class Workspaces(QObject):
         width, height = window.width(), window.height()
         if name == BUILD:
             window.resizeDocks([docks["dock_palette"], docks["dock_inspector"]],
-                               [max(200, width // 6), max(280, width // 4)], Qt.Orientation.Horizontal)
+                               [max(180, width // 6), max(RIGHT_MIN, width // 4)], Qt.Orientation.Horizontal)
             window.resizeDocks([docks["dock_summary"]], [max(160, height // 4)], Qt.Orientation.Vertical)
         else:
-            window.resizeDocks([docks["dock_training"]], [max(280, width // 5)], Qt.Orientation.Horizontal)
+            window.resizeDocks([docks["dock_training"]], [max(RIGHT_MIN, width // 5)], Qt.Orientation.Horizontal)
             window.resizeDocks([docks["dock_dashboard"]], [int(height * 0.62)], Qt.Orientation.Vertical)
 
     @property

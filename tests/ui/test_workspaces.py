@@ -256,3 +256,28 @@ def test_selecting_or_dropping_a_layer_brings_the_inspector_forward(make_window,
     added = w.add_layer("dropout")  # as a double-click in the palette (a drop selects the new layer too)
     qtbot.wait(10)
     assert added and not inspector.visibleRegion().isEmpty()
+
+
+def test_an_example_too_long_for_one_readable_row_opens_in_rows(make_window, qtbot):
+    from nnstudio.ui.canvas import style
+
+    w = make_window(size=(1024, 700), example=None)
+    assert w.open_example_file(EXAMPLES / "digits_cnn.nnstudio")
+    qtbot.wait(50)
+    rows = {node.position[1] for node in w.document.graph.nodes.values()}
+    assert len(rows) >= 2  # the nine layers no longer stand in one row
+    assert not w.document.modified and not w.document.undo_stack.canUndo()  # a fresh copy, nothing to undo
+    w.view.fit()
+    shown = w.view.mapToScene(w.view.viewport().rect()).boundingRect()
+    assert w.view.transform().m11() >= style.MIN_READABLE_ZOOM - 1e-6
+    assert shown.contains(w.scene.nodes_rect())  # readable and whole
+
+
+def test_the_overview_follows_the_size_of_its_strip(make_window, qtbot):
+    w = make_window(example="digits_cnn", size=(1600, 1000))
+    w.workspaces.switch(ws.TRAIN)
+    qtbot.wait(50)
+    w.resize(1024, 700)  # the window gets smaller: the overview strip too
+    qtbot.wait(50)
+    shown = w.view.mapToScene(w.view.viewport().rect()).boundingRect()
+    assert shown.contains(w.scene.nodes_rect())

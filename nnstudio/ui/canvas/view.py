@@ -140,6 +140,7 @@ class GraphView(QGraphicsView):
         """Whether fit shows the whole network at any zoom (the Train workspace's overview) or keeps titles
         readable (Build)."""
         self.overview = bool(on)
+        self._place_banner()
 
     def fit_centre(self, rect: QRectF, width: float, height: float) -> QPointF:
         """Where fit() centres a ``width`` x ``height`` view of the nodes in ``rect``: the middle of ``rect``
@@ -361,11 +362,16 @@ class GraphView(QGraphicsView):
     def _place_banner(self) -> None:
         self._banner.adjustSize()
         x = (self.width() - self._banner.width()) // 2
-        self._banner.move(max(4, x), 10)
+        # as an overview (a strip above the plots) the banner goes below the network, not over its first row
+        y = self.height() - self._banner.height() - 6 if self.overview else 10
+        self._banner.move(max(4, x), max(4, y))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._place_banner()
+        graph = self.graph_scene().graph
+        if self.overview and graph is not None and graph.nodes:
+            self.fit()  # an overview shows the whole network at whatever size its strip gets
 
 
 def world_rect() -> QRectF:
