@@ -1,6 +1,7 @@
 """Text that never spills out of its widget: a label that wraps to a few lines and ends the last one in an
-ellipsis, and a flat link button that elides its one line. Either shows the whole text as its tooltip when it
-had to cut it. Text from files stays plain: it is painted (never parsed as HTML) and ``&`` is no mnemonic.
+ellipsis, a flat link button that elides its one line, and a progress bar that elides what it says it is doing.
+Each shows the whole text as its tooltip when it had to cut it. Text from files stays plain: it is painted (never
+parsed as HTML) and ``&`` is no mnemonic.
 
 Pure Qt: the start page uses them before torch is imported.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QTextLayout
-from PySide6.QtWidgets import QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from nnstudio.ui.safe_text import clean, one_line, tooltip
 
@@ -147,5 +148,30 @@ class LinkButton(QPushButton):
         self.setToolTip(tooltip(self._tip) if self._tip else tooltip(self._full) if cut else "")
 
     def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+
+class ElidedProgressBar(QProgressBar):
+    """A progress bar saying what is being done (``set_text(text, end)``): ``text`` is elided to the bar's width,
+    ``end`` (the percentage) never is. Its format is the text shown, so ``%`` in ``text`` must be escaped."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text, self._end = "", ""
+
+    def set_text(self, text: str, end: str = "") -> None:
+        self._text, self._end = text, end
+        self._elide()
+
+    def _elide(self) -> None:
+        metrics = self.fontMetrics()
+        room = max(self.width() - 16 - metrics.horizontalAdvance(self._end), 10)
+        shown = metrics.elidedText(self._text, Qt.TextElideMode.ElideRight, room) if self._text else ""
+        if self.format() != shown + self._end:
+            self.setFormat(shown + self._end)
+        self.setToolTip(tooltip(self._text + self._end) if shown != self._text else "")
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         self._elide()

@@ -20,7 +20,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QMimeData, QPointF, QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtGui import QCloseEvent, QFont, QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -142,6 +142,9 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         for label in (self.params_label, self.state_label):
             label.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(label)
+        bold = QFont(self.state_label.font())
+        bold.setBold(True)  # room for the widest state it shows, so that the status bar never cuts it
+        self.state_label.setMinimumWidth(QFontMetrics(bold).horizontalAdvance("training 100%") + 24)
 
         self.autosaver = Autosaver(self.document, autosave_folder, parent=self)
         self.autosaver.failed.connect(self.show_status)

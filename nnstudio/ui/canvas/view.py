@@ -49,8 +49,9 @@ class GraphView(QGraphicsView):
         self.overview = False  # fit shows the whole network, below the readable zoom if it must
         self._pan_from: QPointF | None = None
         self._was_empty: bool | None = None
-        self._banner = QLabel("Locked while the network trains \u2014 stop training to edit", self)
+        self._banner = QLabel("Locked while training \u2014 stop training to edit", self)
         self._banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._banner.setWordWrap(True)  # a narrow canvas (an overview strip) gets two lines, never a cut one
         self._banner.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self._banner.setStyleSheet(
             "QLabel { background: rgba(214, 140, 20, 225); color: white; font-weight: bold;"
@@ -360,6 +361,7 @@ class GraphView(QGraphicsView):
         self.viewport().update()
 
     def _place_banner(self) -> None:
+        self._banner.setMaximumWidth(max(60, self.width() - 8))
         self._banner.adjustSize()
         x = (self.width() - self._banner.width()) // 2
         # as an overview (a strip above the plots) the banner goes below the network, not over its first row

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
@@ -45,6 +44,7 @@ from nnstudio.core.data.registry import (
 )
 from nnstudio.core.layers.base import Param
 from nnstudio.ui import safe_text
+from nnstudio.ui.elided import ElidedProgressBar
 from nnstudio.ui.panels.dataset_preview import DatasetPreview
 from nnstudio.ui.panels.training import ERROR_STYLE, ParamForm, _editor_for
 
@@ -189,7 +189,7 @@ class DatasetPanel(QWidget):
         self.problems_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problems_label.hide()
         self.preview = DatasetPreview()
-        self.progress_bar = QProgressBar()
+        self.progress_bar = ElidedProgressBar()
         self.progress_bar.setObjectName("datasetProgress")
         self.progress_bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
@@ -398,7 +398,7 @@ class DatasetPanel(QWidget):
     def _show_busy(self, busy: bool) -> None:
         if busy:
             self.progress_bar.setRange(0, 0)  # busy until the feeder says how far it got
-            self.progress_bar.setFormat("Reading…")
+            self.progress_bar.set_text("Reading…")
         self.progress_bar.setVisible(busy)
         self.cancel_button.setVisible(busy)
         self.reload_button.setVisible(not busy)
@@ -409,10 +409,10 @@ class DatasetPanel(QWidget):
             fraction = min(1.0, max(0.0, done / total))
             self.progress_bar.setRange(0, 1000)
             self.progress_bar.setValue(int(1000 * fraction))
-            self.progress_bar.setFormat(f"{what}: {fraction:.0%}")
+            self.progress_bar.set_text(what, f": {fraction:.0%}")
         else:
             self.progress_bar.setRange(0, 0)
-            self.progress_bar.setFormat(what)
+            self.progress_bar.set_text(what)
 
     # -- edits (requests: the session has the last word) --------------------------------------------------
     def _chosen(self, index: int) -> None:

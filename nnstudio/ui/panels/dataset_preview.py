@@ -163,6 +163,8 @@ class DatasetPreview(QStackedWidget):
         self.texts.clear()
         for i, text in enumerate(data.texts[:PREVIEW_TEXTS]):
             self.texts.addItem(safe_text.one_line(f"[{_target_text(data, i)}]  {text}", PREVIEW_TEXT_CHARS))
+            item = self.texts.item(self.texts.count() - 1)
+            item.setToolTip(safe_text.tooltip(item.text()))  # a long sample is elided to the list's width
         self.setCurrentWidget(self.texts)
         self.kind = "text"
 

@@ -203,7 +203,7 @@ class PalettePanel(QWidget):
             group.setData(0, ORDER_ROLE, g)
             group.setFont(0, bold)
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            group.setToolTip(0, f"{len(specs)} layer{'s' if len(specs) != 1 else ''}")
+            group.setToolTip(0, f"{category}: {len(specs)} layer{'s' if len(specs) != 1 else ''}")  # elided if narrow
             for i, spec in enumerate(specs):
                 item = QTreeWidgetItem(group, [spec.title])
                 item.setData(0, TYPE_ROLE, spec.type_id)

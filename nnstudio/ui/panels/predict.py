@@ -85,6 +85,7 @@ class PredictPanel(QWidget):
         layout = QVBoxLayout(self)
         self.title = plain(QLabel("Predict"))  # names the project: plain text
         self.title.setStyleSheet("font-weight: bold;")
+        self.title.setWordWrap(True)  # a long project name takes a second line
         layout.addWidget(self.title)
         self.banner = plain(QLabel(""))  # why the network cannot be tried now
         self.banner.setObjectName("predictBanner")
@@ -105,7 +106,7 @@ class PredictPanel(QWidget):
         points = QWidget()
         pl = QVBoxLayout(points)
         pl.setContentsMargins(0, 0, 0, 0)
-        pl.addWidget(QLabel("Click anywhere in the plot to ask the network about that point."))
+        pl.addWidget(_hint("Click anywhere in the plot to ask the network about that point."))
         self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(220)
         self.plot.setAspectLocked(True)
@@ -116,6 +117,7 @@ class PredictPanel(QWidget):
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
         pl.addWidget(self.plot, 1)
         self.point_label = plain(QLabel(""))
+        self.point_label.setWordWrap(True)
         pl.addWidget(self.point_label)
         self.stack.addWidget(points)
 
@@ -123,7 +125,7 @@ class PredictPanel(QWidget):
         image = QWidget()
         il = QVBoxLayout(image)
         il.setContentsMargins(0, 0, 0, 0)
-        il.addWidget(QLabel("Draw a digit (white on black) or load an image."))
+        il.addWidget(_hint("Draw a digit (white on black) or load an image."))
         self.canvas = DrawCanvas()
         self.canvas.drawn.connect(self._on_drawn)
         il.addWidget(self.canvas, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -143,7 +145,7 @@ class PredictPanel(QWidget):
         text = QWidget()
         tl = QVBoxLayout(text)
         tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(QLabel("Type a sentence:"))
+        tl.addWidget(_hint("Type a sentence:"))
         self.text_edit = QLineEdit()
         self.text_edit.setPlaceholderText("e.g. not good at all")
         self.text_edit.textChanged.connect(self._on_text_changed)
@@ -443,3 +445,9 @@ class PredictPanel(QWidget):
         if self.mode == "text" and self.available:
             self.predict_text(text)
 
+
+def _hint(text: str) -> QLabel:
+    """A line saying what to do, wrapped in a narrow dock."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
@@ -44,7 +44,14 @@ class PaintClock:
 
 
 class PlotView(pg.PlotWidget):
-    """A PlotWidget whose painting is timed by :class:`PaintClock`."""
+    """A PlotWidget whose painting is timed by :class:`PaintClock`; ``resized()`` when resized, before its plot
+    is laid out at the new size."""
+
+    resized = Signal()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.resized.emit()
+        super().resizeEvent(event)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         t0 = time.thread_time()
@@ -53,7 +60,14 @@ class PlotView(pg.PlotWidget):
 
 
 class LayoutView(pg.GraphicsLayoutWidget):
-    """A GraphicsLayoutWidget whose painting is timed by :class:`PaintClock`."""
+    """A GraphicsLayoutWidget whose painting is timed by :class:`PaintClock`; ``resized()`` when resized, before
+    its plots are laid out at the new size (so that they can be arranged for it first)."""
+
+    resized = Signal()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.resized.emit()
+        super().resizeEvent(event)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         t0 = time.thread_time()

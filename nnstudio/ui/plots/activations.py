@@ -14,12 +14,19 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QWidget
 
 from nnstudio.core.training.reports import ActivationReport, ActivationStats
-from nnstudio.ui.plots import COLORS, TITLE_SIZE, LayoutView, fixed_lines, fmt, layer_page, quiet_plot, style_plot
-from nnstudio.ui.plots.histograms import LayerList, LayerPlot
+from nnstudio.ui.plots import COLORS, TITLE_SIZE, LayoutView, fmt, layer_page, quiet_plot, style_plot
+from nnstudio.ui.plots.fit import StatsLine, compact_axes, fit_title, place
+from nnstudio.ui.plots.histograms import (
+    ONE_COLUMN_BELOW,
+    ONE_ROW_BELOW,
+    ROOMY_COLUMN,
+    ROOMY_ROW,
+    LayerList,
+    LayerPlot,
+)
 from nnstudio.ui.safe_text import rich
 
 GAP = 1  # pixels between feature maps in the mosaic
@@ -87,7 +94,7 @@ class ActivationsPlot(LayerPlot):
         self.layers.chosen.connect(self._chosen)
         self.graphics = LayoutView(self)
         self.dist = self.graphics.addPlot(row=0, col=0)
-        self.dist.setTitle(DIST_TITLE, size=TITLE_SIZE)
+        fit_title(self.dist, DIST_TITLE, TITLE_SIZE)
         quiet_plot(self.dist)
         self.dist.setMouseEnabled(x=False, y=False)
         self.dist.setLabel("bottom", "value")
@@ -97,7 +104,7 @@ class ActivationsPlot(LayerPlot):
         self.mean_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(COLORS[0], width=2))
         self.dist.addItem(self.mean_line, ignoreBounds=True)
         self.maps_plot = self.graphics.addPlot(row=1, col=0)
-        self.maps_plot.setTitle("Feature maps, first probe image", size=TITLE_SIZE)
+        fit_title(self.maps_plot, "Feature maps, first probe image", TITLE_SIZE)
         self.maps_plot.setMenuEnabled(False)
         self.maps_plot.hideButtons()
         self.maps_plot.hideAxis("left")
@@ -107,21 +114,36 @@ class ActivationsPlot(LayerPlot):
         self.maps_plot.setMouseEnabled(x=False, y=False)
         self.maps = pg.ImageItem(axisOrder="row-major")
         self.maps_plot.addItem(self.maps)
-        self.stats = QLabel("Activations appear after the first probe of the network.")
-        self.stats.setWordWrap(True)
-        fixed_lines(self.stats, 2)
-        self.stats.setTextFormat(Qt.TextFormat.RichText)
+        self.stats = StatsLine("Activations appear after the first probe of the network.")
         self.notice = layer_page(self, self.layers, self.graphics, self.stats)
+        self.graphics.resized.connect(self._fit)
         self._show_maps(False)
         self.apply_palette()
+
+    def _fit(self) -> None:
+        """The histogram above the feature maps (when there are any), beside them when the plot area is low;
+        axis labels step aside in little room."""
+        height, width = self.graphics.height(), self.graphics.width()
+        beside = height < ONE_ROW_BELOW  # no room for the maps below the histogram: beside it, or not at all
+        maps = getattr(self, "_maps_on", False) and not (beside and width < ONE_COLUMN_BELOW)
+        beside = maps and beside
+        arrangement = (maps, beside)
+        if arrangement != getattr(self, "_arranged", None):
+            self._arranged = arrangement
+            place(self.graphics.ci.layout, {self.dist: (0, 0),
+                                            self.maps_plot: None if not maps else (0, 1) if beside else (1, 0)})
+            below = maps and not beside
+            self.graphics.ci.layout.setRowStretchFactor(1, 2 if below else 0)
+            self.graphics.ci.layout.setRowMaximumHeight(1, 10_000 if below else 0)
+        rows, columns = (2, 1) if maps and not beside else (1, 2 if beside else 1)
+        compact_axes([self.dist, self.maps_plot], height < rows * ROOMY_ROW or width < columns * ROOMY_COLUMN)
 
     def apply_palette(self) -> None:
         style_plot(self.graphics, self.palette(), [self.dist, self.maps_plot])
 
     def _show_maps(self, on: bool) -> None:
-        self.maps_plot.setVisible(on)
-        self.graphics.ci.layout.setRowStretchFactor(1, 2 if on else 0)
-        self.graphics.ci.layout.setRowMaximumHeight(1, 10_000 if on else 0)
+        self._maps_on = on
+        self._fit()
 
     # -- data ----------------------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -169,23 +191,24 @@ class ActivationsPlot(LayerPlot):
         edges = np.asarray(s.edges, dtype=np.float64)
         self.bars.setOpts(x0=edges[:-1], x1=edges[1:], height=np.asarray(s.hist, dtype=np.float64))
         self.mean_line.setPos(s.mean)
-        self.dist.setTitle(self.dist_title(), size=TITLE_SIZE)
+        fit_title(self.dist, self.dist_title(), TITLE_SIZE)
         if s.feature_maps is not None and s.feature_maps.ndim == 3 and s.feature_maps.size:
             self.maps.setImage(mosaic(s.feature_maps), levels=(0.0, 1.0))
             self._show_maps(True)
         else:
             self._show_maps(False)
-        text = f"<b>{rich(self.current or '', 200)}</b> at step {self.step}: mean {fmt(s.mean)} · std {fmt(s.std)}"
+        parts = [f"<b>{rich(self.current or '', 200)}</b> at step {self.step}: mean {fmt(s.mean)}",
+                 f"std {fmt(s.std)}"]
         fold = self.folded.get(self.current or "")
         if fold is not None:
             act, loss = FOLDED_TITLES.get(fold[0], fold[0]), LOSS_TITLES.get(fold[1], fold[1])
-            text += f" · logits: its {act} is applied in the {loss} loss"
+            parts.append(f"logits: its {act} is applied in the {loss} loss")
         if s.dead_fraction is not None:
             dead = s.dead_fraction * 100
             colour = "#c0392b" if dead >= 50 else ("#d68910" if dead >= 20 else "inherit")
-            text += f" · <span style='color:{colour}'>dead units {dead:.0f}%</span>"
-            if dead >= 50:
-                text += " (never positive on the probe batch: try a lower learning rate or LeakyReLU)"
+            parts.append(f"<span style='color:{colour}'>dead units {dead:.0f}%</span>"
+                         + (" (never positive on the probe batch: try a lower learning rate or LeakyReLU)"
+                            if dead >= 50 else ""))
         if s.std < 1e-6:
-            text += " · <span style='color:#c0392b'>the outputs are constant</span>"
-        self.stats.setText(text)
+            parts.append("<span style='color:#c0392b'>the outputs are constant</span>")
+        self.stats.set_parts(parts)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -22,9 +22,11 @@ from PySide6.QtWidgets import (
 )
 
 from nnstudio.ui.plots import LivePlot, Notice, PlotView, style_plot
+from nnstudio.ui.plots.fit import compact_axes
 from nnstudio.ui.safe_text import one_line
 
 CELLS = pg.colormap.get("CET-L12")  # white to blue
+ROOMY_PLOT = 200  # px: a smaller matrix has no room for its axis labels (the tooltip says what they are)
 NOT_CLASSIFICATION = "The confusion matrix is drawn after each epoch for classification networks with validation data."
 
 
@@ -90,10 +92,15 @@ class ConfusionPlot(LivePlot):
         self.item.hideButtons()
         self.item.setMouseEnabled(x=False, y=False)
         self.item.getViewBox().disableAutoRange()
+        self.item.getViewBox().sigResized.connect(self._fit_ticks)
+        self._ticks_fitted: tuple[int, ...] = ()
         self.item.setAspectLocked(True)
         self.item.invertY(True)
         self.item.setLabel("bottom", "predicted class")
         self.item.setLabel("left", "true class")
+        self.plot.setToolTip("Rows: the true class · columns: the predicted class")
+        self.plot.resized.connect(
+            lambda: compact_axes([self.item], self.plot.width() < ROOMY_PLOT or self.plot.height() < ROOMY_PLOT))
         self.image = pg.ImageItem(axisOrder="row-major")  # matrix[true, predicted]
         self.image.setColorMap(CELLS)
         self.item.addItem(self.image)
@@ -105,9 +112,13 @@ class ConfusionPlot(LivePlot):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # the class names may be elided (their tooltip has them whole), the header's "class" not: the table
+        # scrolls sideways rather than squeezing it
+        self.table.horizontalHeader().setMinimumSectionSize(self.table.fontMetrics().horizontalAdvance("class") + 16)
         for c in range(1, 5):
             self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         self.caption = QLabel("<b>Confusion matrix</b> (validation data)")
+        self.caption.setWordWrap(True)  # a long caption must not hold the plot wider than its place in the grid
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(self.plot)
         split.addWidget(self.table)
@@ -166,10 +177,26 @@ class ConfusionPlot(LivePlot):
         self._k = k
         names = self._names(k)
         names = [one_line(n, 12) for n in names]  # a class name from a file: one short line
-        ticks = [[(i + 0.5, n) for i, n in enumerate(names)]]
-        self.item.getAxis("bottom").setTicks(ticks)
-        self.item.getAxis("left").setTicks(ticks)
+        self.item.getAxis("left").setTicks([[(i + 0.5, n) for i, n in enumerate(names)]])
         self.item.getViewBox().setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+        self._ticks_fitted = ()
+        self._fit_ticks()
+
+    def _fit_ticks(self, *_args) -> None:
+        """The class names under the columns, elided to the columns' width (side by side, they must not run
+        into each other; the table beside has them whole)."""
+        k = self._k
+        if not k:
+            return
+        names = [one_line(n, 12) for n in self._names(k)]
+        cell = int(self.item.getViewBox().width() / k) - 4
+        metrics = QFontMetrics(self.plot.font())
+        shown = tuple(metrics.horizontalAdvance(n) <= cell for n in names) + (cell // 8,)
+        if shown == self._ticks_fitted:
+            return
+        self._ticks_fitted = shown
+        fitted = [metrics.elidedText(n, Qt.TextElideMode.ElideRight, max(cell, 1)) for n in names]
+        self.item.getAxis("bottom").setTicks([[(i + 0.5, n) for i, n in enumerate(fitted)]])
 
     def draw(self) -> None:
         m = self.matrix
@@ -216,3 +243,5 @@ class ConfusionPlot(LivePlot):
                 item.setFont(font)
             if item.text() != text:  # every change repaints the table
                 item.setText(text)
+                if not c:
+                    item.setToolTip(text)  # a long class name is elided in its cell

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle, QWidget
 
 from nnstudio.core.training.reports import LayerReport, LayerStats
 from nnstudio.ui.plots import (
@@ -20,15 +20,18 @@ from nnstudio.ui.plots import (
     LivePlot,
     Rows,
     StableRange,
-    fixed_lines,
     fmt,
     layer_page,
     quiet_plot,
     style_plot,
 )
+from nnstudio.ui.plots.fit import StatsLine, compact_axes, fit_title, place
 from nnstudio.ui.safe_text import one_line, rich
 
 HEATMAP = pg.colormap.get("viridis")
+ROOMY_ROW, ROOMY_COLUMN = 150, 180  # px a plot needs to keep its axis labels
+ONE_ROW_BELOW = 180  # px: a plot area lower than this shows one row of plots
+ONE_COLUMN_BELOW = 200  # px: one narrower than this shows one column
 
 
 class _LayerHistory:
@@ -54,9 +57,11 @@ class LayerList(QListWidget):
 
     chosen = Signal(str)
 
+    WIDEST = 140  # px: a long layer name is elided (the whole name in its tooltip)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setFixedWidth(140)
+        self.setFixedWidth(self.WIDEST)
         self.pending: str | None = None
         self.currentItemChanged.connect(self._changed)
 
@@ -67,10 +72,26 @@ class LayerList(QListWidget):
         for nid in ids:
             item = QListWidgetItem(one_line(nid, 200))
             item.setData(Qt.ItemDataRole.UserRole, nid)
+            item.setToolTip(one_line(nid, 200))
             self.addItem(item)
         self.blockSignals(False)
+        self.fit_width()
         if ids:
             self.choose(current if current in ids else ids[0])
+
+    def fit_width(self, page: int | None = None) -> None:
+        """As wide as the longest name (room for a scroll bar too), at most WIDEST and two fifths of the
+        ``page`` it is on: the plots beside it need the room more."""
+        if page is not None:
+            self._page = page
+        metrics = self.fontMetrics()
+        widest = max((metrics.horizontalAdvance(self.item(i).text()) for i in range(self.count())),
+                     default=metrics.horizontalAdvance("conv2d_10"))
+        extra = 2 * self.frameWidth() + 12 + self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        most = min(self.WIDEST, int(0.4 * getattr(self, "_page", 10 ** 4)))
+        width = max(60, min(most, widest + extra))
+        if width != self.width() or self.minimumWidth() != width:
+            self.setFixedWidth(width)
 
     def ensure(self, ids) -> bool:
         """Add layers not listed yet (keeping order of arrival); True when the list changed."""
@@ -107,8 +128,8 @@ class _HistPair:
     def __init__(self, layout: pg.GraphicsLayoutWidget, row: int, what: str, color: str) -> None:
         self.bars_plot = layout.addPlot(row=row, col=0)
         self.heat_plot = layout.addPlot(row=row, col=1)
-        self.bars_plot.setTitle(f"{what} now", size=TITLE_SIZE)
-        self.heat_plot.setTitle(f"{what} over training", size=TITLE_SIZE)
+        fit_title(self.bars_plot, f"{what} now", TITLE_SIZE)
+        fit_title(self.heat_plot, f"{what} over training", TITLE_SIZE)
         for p in (self.bars_plot, self.heat_plot):
             quiet_plot(p, grid=p is self.bars_plot)
             p.setMouseEnabled(x=False, y=False)
@@ -158,6 +179,10 @@ class LayerPlot(LivePlot):
     layer_selected = Signal(str)
     layers: LayerList
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.layers.fit_width(self.width())
+
     def select_layer(self, node_id: str) -> bool:
         """Show ``node_id`` (a canvas selection); False when this plot has nothing for that layer."""
         return self.layers.choose(node_id)
@@ -183,12 +208,27 @@ class HistogramPlot(LayerPlot):
         self.graphics = LayoutView(self)
         self.weights = _HistPair(self.graphics, 0, "Weights", COLORS[0])
         self.grads = _HistPair(self.graphics, 1, "Gradients", COLORS[1])
-        self.stats = QLabel("Layer statistics appear once training has measured them "
-                            "(every few steps, see “Layer statistics every”).")
-        self.stats.setWordWrap(True)
-        fixed_lines(self.stats, 2)
+        self.stats = StatsLine("Layer statistics appear once training has measured them "
+                               "(every few steps, see “Layer statistics every”).")
         self.notice = layer_page(self, self.layers, self.graphics, self.stats)
+        self.graphics.resized.connect(self._fit)
         self.apply_palette()
+
+    def _fit(self) -> None:
+        """Two rows (weights, gradients) of two plots (now, over training); in little room their axis labels
+        step aside, and in less the histograms of now alone are side by side (maximise the plot for more)."""
+        height, width = self.graphics.height(), self.graphics.width()
+        rows, columns = height >= ONE_ROW_BELOW, width >= ONE_COLUMN_BELOW  # room for two of each
+        w, g = self.weights, self.grads
+        if (rows, columns) != getattr(self, "_arranged", None):
+            self._arranged = (rows, columns)
+            place(self.graphics.ci.layout, {
+                w.bars_plot: (0, 0),
+                w.heat_plot: (0, 1) if rows and columns else None,
+                g.bars_plot: (1, 0) if rows else (0, 1) if columns else None,
+                g.heat_plot: (1, 1) if rows and columns else None})
+        compact_axes(w.plots + g.plots, not (rows and columns) or height < 2 * ROOMY_ROW
+                     or width < 2 * ROOMY_COLUMN)
 
     def apply_palette(self) -> None:
         style_plot(self.graphics, self.palette(), self.weights.plots + self.grads.plots)
@@ -236,10 +276,11 @@ class HistogramPlot(LayerPlot):
         s = hist.latest
         self.weights.show(s.weight_hist, hist.weight_edges, hist.weights, hist.steps, self.total_steps)
         self.grads.show(s.grad_hist, hist.grad_edges, hist.grads, hist.steps, self.total_steps)
-        self.stats.setText(
-            f"<b>{rich(self.current or '', 200)}</b> at step {hist.steps[-1] if hist.steps else '–'}: "
-            f"weight norm {fmt(s.weight_norm)} · gradient norm {fmt(s.grad_norm)} · "
-            f"update / weight {fmt(s.update_ratio, 3)}"
-            + ("  <span style='color:#c0392b'>(gradients vanishing)</span>" if 0 < s.grad_norm < 1e-7 else "")
-            + ("  <span style='color:#c0392b'>(large updates: lower the learning rate?)</span>"
-               if s.update_ratio > 0.1 else ""))
+        self.stats.set_parts([
+            (f"<b>{rich(self.current or '', 200)}</b> at step {hist.steps[-1] if hist.steps else '–'}: "
+             f"weight norm {fmt(s.weight_norm)}"),
+            f"gradient norm {fmt(s.grad_norm)}",
+            f"update / weight {fmt(s.update_ratio, 3)}",
+            "<span style='color:#c0392b'>gradients vanishing</span>" if 0 < s.grad_norm < 1e-7 else "",
+            "<span style='color:#c0392b'>large updates: lower the learning rate?</span>"
+            if s.update_ratio > 0.1 else ""])
