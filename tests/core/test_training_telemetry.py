@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -28,9 +29,10 @@ OUT_ACT = {"multiclass": "softmax", "binary": "sigmoid", "regression": "none"}
 
 @pytest.fixture
 def unlimited(monkeypatch):
-    """Measure at every chance: no time budget, no minimum interval between probes."""
+    """Measure at every chance: no time budget, no minimum interval between probes or layer measurements."""
     monkeypatch.setattr(telemetry_module, "BUDGET", 1e9)
     monkeypatch.setattr(telemetry_module, "PROBE_INTERVAL_S", 0.0)
+    monkeypatch.setattr(telemetry_module, "LAYER_MIN_GAP_S", 0.0)
 
 
 def chain(layers: list[tuple[str, dict]]) -> Graph:
@@ -128,7 +130,8 @@ def test_layer_reports_have_fixed_bins_full_counts_and_positive_norms(unlimited)
 def test_telemetry_every_n_steps(unlimited):
     listener = Listener()
     result = train(compile_graph(mlp(), seed=0), blobs(), cfg(epochs=2, telemetry_every=4), [listener])
-    assert [r.step for r in listener.layers] == list(range(4, result.steps + 1, 4))
+    # the first step, so that even a short run shows its layers at once, then every fourth
+    assert [r.step for r in listener.layers] == [1, *range(4, result.steps + 1, 4)]
 
 
 def test_update_ratio_is_the_relative_change_of_the_weights(unlimited):
@@ -396,7 +399,7 @@ def test_slow_steps_still_measure_the_layers_every_live_interval(monkeypatch, un
     monkeypatch.setattr(telemetry_module, "LIVE_INTERVAL_S", 1e9)
     every_10 = Listener()
     result = train(graph, blobs(), cfg(epochs=4, telemetry_every=10), [every_10])
-    assert [r.step for r in every_10.layers] == list(range(10, result.steps + 1, 10))
+    assert [r.step for r in every_10.layers] == [1, *range(10, result.steps + 1, 10)]
     monkeypatch.setattr(telemetry_module, "LIVE_INTERVAL_S", 0.0)
     by_time = Listener()
     result = train(compile_graph(mlp(), seed=0), blobs(), cfg(epochs=4, telemetry_every=10), [by_time])
@@ -421,3 +424,22 @@ def test_the_probe_batch_is_smaller_for_larger_samples():
     assert telemetry_module.probe_size(torch.zeros(500, 1, 28, 28)) == telemetry_module.PROBE_VALUES // 784
     assert telemetry_module.probe_size(torch.zeros(500, 3, 224, 224)) == 8
     assert telemetry_module.probe_size(torch.zeros(3, 2)) == 3  # never more than there are
+
+
+def test_a_fast_model_measures_its_layers_at_most_every_min_gap(monkeypatch):
+    """Every 20 steps of a model that makes a thousand steps a second would be fifty measurements a second, more
+    than any plot shows: LAYER_MIN_GAP_S caps them."""
+    clock = [0.0]
+    monkeypatch.setattr(telemetry_module, "time", SimpleNamespace(perf_counter=lambda: clock[0],
+                                                                  thread_time=lambda: clock[0]))
+    monkeypatch.setattr(telemetry_module, "LIVE_INTERVAL_S", 1e9)
+    compiled = compile_graph(mlp(), seed=0)
+    tel = telemetry_module.Telemetry(compiled, compiled.module, torch.zeros(4, 2), torch.zeros(4, dtype=torch.long),
+                                     [Listener()])
+    wanted = []
+    for step in range(1, 201):
+        clock[0] = step * 0.001  # a thousand steps a second
+        if tel.wants_layers(step, 1):
+            wanted.append(step)
+            tel.last_layers_at = clock[0]
+    assert wanted == [1, 101]  # the first step, then every 0.1 s, although every step was asked for

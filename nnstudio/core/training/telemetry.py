@@ -1,7 +1,7 @@
 """What the live plots show, measured while training without slowing it down much.
 
-Every ``telemetry_every`` steps, and on any step that comes LIVE_INTERVAL_S after the last measurement (so that a
-model with slow steps still updates its plots six or more times a second): per layer, histograms of the weights
+Every ``telemetry_every`` steps (but at most every LAYER_MIN_GAP_S), and on any step that comes LIVE_INTERVAL_S
+after the last measurement (so that a model with slow steps still updates its plots six or more times a second): per layer, histograms of the weights
 and gradients with bin edges fixed at the first measurement (so their history stacks into a heatmap), the
 gradient norm and the update-to-weight ratio. At most every PROBE_INTERVAL_S, and after every epoch: activations
 of every layer on a fixed probe batch (histogram, mean, std, fraction of dead ReLU units, feature maps of one
@@ -40,6 +40,7 @@ PROBE_VALUES = 16384  # the probe batch holds at most this many input values (bu
 GRID = 64
 PROBE_INTERVAL_S = 0.2
 LIVE_INTERVAL_S = 0.15  # layer statistics come at least this often (within the budget), whatever telemetry_every
+LAYER_MIN_GAP_S = 0.1  # and at most this often: a fast model's every-20-steps would be dozens a second
 MAX_FEATURE_MAPS = 16
 _RELU_LIKE = {torch.relu, F.relu, F.leaky_relu}
 
@@ -56,9 +57,13 @@ class Telemetry:
         self.before: dict[str, torch.Tensor] = {}
         self.grads: dict[str, torch.Tensor] = {}
         self.last_probe = 0.0
-        self.last_layers_at = time.perf_counter()
+        self.last_layers_at = float("-inf")  # the first step measures: a short run still gets its histograms
         self.started = time.perf_counter()
         self.spent = 0.0  # seconds spent measuring
+        # On the CPU what measuring costs training is the training thread's own time: the moments it waits for
+        # the GIL while the window draws are not telemetry's doing. A GPU's work is waited for, so it counts.
+        on_cpu = all(p.device.type == "cpu" for p in model.parameters())
+        self.clock = time.thread_time if on_cpu else time.perf_counter
         self.measuring = False
         self.watch = watched_values(compiled, model)
         self.grid = _grid_for(x, y, compiled)
@@ -70,8 +75,10 @@ class Telemetry:
 
     # -- per-layer weights and gradients ------------------------------------------------------------------
     def wants_layers(self, step: int, every: int) -> bool:
-        """Whether ``step`` measures the layers: every ``every`` steps, or LIVE_INTERVAL_S after the last."""
-        return step % every == 0 or time.perf_counter() - self.last_layers_at >= LIVE_INTERVAL_S
+        """Whether ``step`` measures the layers: every ``every`` steps but at most every LAYER_MIN_GAP_S (no plot
+        shows more), or LIVE_INTERVAL_S after the last."""
+        since = time.perf_counter() - self.last_layers_at
+        return since >= LIVE_INTERVAL_S or (step % every == 0 and since >= LAYER_MIN_GAP_S)
 
     def before_update(self) -> None:
         """Called after backward, before the optimizer step: gradients, and the weights to compare against.
@@ -79,16 +86,17 @@ class Telemetry:
         self.measuring = self._within_budget()
         if not self.measuring:
             return
-        t0 = time.perf_counter()
+        t0 = self.clock()
         for name, params in self.layers.items():
             self.before[name] = _flat(params)
             self.grads[name] = _flat([p.grad if p.grad is not None else torch.zeros_like(p) for p in params])
-        self.spent += time.perf_counter() - t0
+        self.spent += self.clock() - t0
 
     def after_step(self, step: int) -> None:
         if not self.measuring:
             return
-        t0 = self.last_layers_at = time.perf_counter()
+        self.last_layers_at = time.perf_counter()
+        t0 = self.clock()
         stats = {}
         for name, params in self.layers.items():
             w, before, g = _flat(params), self.before.pop(name), self.grads.pop(name)
@@ -102,7 +110,7 @@ class Telemetry:
             )
         self.last_layers = LayerReport(step, stats)
         emit(self.callbacks, "on_layers", self.last_layers)
-        self.spent += time.perf_counter() - t0
+        self.spent += self.clock() - t0
         self.maybe_probe(step)
 
     def maybe_probe(self, step: int, final: bool = False) -> None:
@@ -110,8 +118,9 @@ class Telemetry:
         now = time.perf_counter()
         if final or (now - self.last_probe >= PROBE_INTERVAL_S and self._within_budget()):
             self.last_probe = now
+            t0 = self.clock()
             self.probes(step)
-            self.spent += time.perf_counter() - now
+            self.spent += self.clock() - t0
 
     # -- probes -------------------------------------------------------------------------------------------
     def probes(self, step: int) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from nnstudio.ui.safe_text import clean, plain
 
@@ -232,7 +232,11 @@ def quiet_plot(item: pg.PlotItem, grid: bool = True) -> None:
     if grid:
         item.light_grid = LightGrid(item)
     for name in ("left", "bottom"):
-        item.getAxis(name).enableAutoSIPrefix(False)  # "0.4", not "400 (x0.001)"
+        axis = item.getAxis(name)
+        axis.enableAutoSIPrefix(False)  # "0.4", not "400 (x0.001)"
+        # painted once into a pixmap and copied at every repaint until its range changes: replaying the tick
+        # labels' text costs most of a plot's repaint on a raster surface
+        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 class StableRange:

@@ -228,9 +228,9 @@ class MetricsPlot(_CurvePlot):
     one curve each, created when the metric first appears, and while a classifier trains, its running training
     accuracy within the epoch (from the step reports, a thin line that starts again at every epoch). Precision
     and recall per class are in the confusion tab; every value is in the CSV. The plot is redrawn at most
-    ``min_interval_s`` apart (five times a second: the loss curve's frames come faster)."""
+    ``min_interval_s`` apart (the loss curve's frames may come faster)."""
 
-    min_interval_s = 0.2
+    min_interval_s = 0.15
     RUNNING = "running_accuracy"
 
     def __init__(self, parent: QWidget | None = None) -> None:
