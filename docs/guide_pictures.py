@@ -4,7 +4,7 @@
 
 Opens the window at 1400 x 900 with the spiral MLP example and saves, each at most ``--width`` pixels wide:
 ``canvas.png`` (the network on the canvas), ``palette.png`` (the Layers panel searching for "pool") and
-``dashboard.png`` (the dashboard's Curves tab after training for ``--seconds``). Uses throw-away settings.
+``dashboard.png`` (the dashboard's plots after training for ``--seconds``). Uses throw-away settings.
 """
 
 from __future__ import annotations

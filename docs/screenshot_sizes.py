@@ -3,7 +3,7 @@ room (docs/images/window_build_WxH.png and window_train_WxH.png).
 
     python docs/screenshot_sizes.py [--sizes 1024x700 1600x1000 2560x1440] [--seconds 4] [--out docs/images]
 
-Each size gets a fresh window (throw-away settings, so the default layouts) with the digits CNN open and a
+Each size gets a fresh window (throw-away settings, so the default layouts) with the digits CNN example open and a
 Conv2D selected (Build), then the Train workspace after SECONDS of training.
 """
 
@@ -48,7 +48,7 @@ def main() -> int:
         window.show()
         for _ in range(5):
             app.processEvents()
-        if not window.load_file(EXAMPLES / "digits_cnn.nnstudio"):
+        if not window.open_example_file(EXAMPLES / "digits_cnn.nnstudio"):  # as the start page opens it
             return 1
         window.focus_node("conv2d_1")
         for _ in range(5):

@@ -30,6 +30,7 @@ from typing import Any, Iterable
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from shiboken6 import isValid
 
 from nnstudio.core.training.reports import EpochReport
 from nnstudio.core.training.saved_reports import saved_reports
@@ -177,7 +178,7 @@ class TrainingDashboard(QWidget):
         self._later = QTimer(self)
         self._later.setSingleShot(True)
         self._later.timeout.connect(self._frame)
-        self.grid.visible_changed.connect(self._frame)  # a plot came into view: draw what it missed, at once
+        self.grid.visible_changed.connect(self._plot_shown)
 
     # -- wiring --------------------------------------------------------------------------------------------
     def bind_session(self, session) -> None:
@@ -307,6 +308,12 @@ class TrainingDashboard(QWidget):
             self._frame()
         elif not self._later.isActive():
             self._later.start(int(wait * 1000) + 1)
+
+    def _plot_shown(self) -> None:
+        """A plot came into view (or left it): draw what it missed, at once -- unless the grid is being torn
+        down with the window, its docks announcing that they are hidden as their plots go."""
+        if all(isValid(plot) for plot in self.plots):
+            self._frame()
 
     def _frame(self) -> None:
         self._later.stop()
