@@ -146,7 +146,8 @@ def check(w: MainWindow, where: str, qtbot) -> list[str]:
 def test_no_text_is_cut_off_in_either_workspace_or_on_the_start_page(make_window, qtbot, size):
     w = make_window(size)
     clipped = []
-    for node_id in w.document.graph.nodes:  # the Inspector of every layer
+    nodes = list(w.document.graph.nodes)
+    for node_id in nodes if size == (1024, 700) else nodes[:2]:  # the Inspector of every layer where it is tightest
         w.scene.select_nodes([node_id])
         w.docks["dock_inspector"].raise_()
         clipped += check(w, f"Build, Inspector of {node_id}", qtbot)

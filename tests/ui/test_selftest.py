@@ -23,10 +23,15 @@ def run_self_test(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=TIMEOUT_S)
 
 
-def test_self_test_passes_and_logs_every_step(tmp_path):
-    log = tmp_path / "logs" / "selftest.log"
-    proc = run_self_test("--self-test-log", str(log), cwd=tmp_path)
+def test_self_test_passes_logs_every_step_and_prints_where_its_log_is(tmp_path):
+    """One run (the self-test takes seconds): the default log path is printed first, and the log it names
+    holds every step, ending with the success line."""
+    proc = run_self_test(cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith("self-test log: ")
+    log = Path(first.split(": ", 1)[1])
+    assert log.name == "selftest.log"
     lines = log.read_text(encoding="utf-8").splitlines()
     assert lines[-1] == SUCCESS_LINE
     done = [line for line in lines if line.startswith("ok   ")]
@@ -35,15 +40,6 @@ def test_self_test_passes_and_logs_every_step(tmp_path):
     work = Path(next(line for line in lines if "work folder" in line).rsplit("work folder ", 1)[1])
     assert (work / "spiral.py").is_file() and (work / "spiral.safetensors").is_file()
     assert (work / "window.png").is_file()  # what the window looked like, for a person to check
-
-
-def test_default_log_path_is_printed(tmp_path):
-    proc = run_self_test(cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    first = proc.stdout.splitlines()[0]
-    assert first.startswith("self-test log: ")
-    log = Path(first.split(": ", 1)[1])
-    assert log.name == "selftest.log" and log.read_text(encoding="utf-8").splitlines()[-1] == SUCCESS_LINE
 
 
 def test_a_broken_example_fails_with_the_reason(tmp_path):
