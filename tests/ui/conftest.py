@@ -31,6 +31,32 @@ def window(qtbot, tmp_path):
 
 
 @pytest.fixture
+def open_window(qtbot, tmp_path):
+    """``open_window(size=(1600, 1000), example="spiral_mlp", settings="s.ini")`` -> a shown MainWindow of that
+    size with the example loaded (None: none), its settings in tmp_path/settings; unsaved work is discarded,
+    training starts over when asked, and an error dialog fails the test."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from nnstudio.core.paths import EXAMPLES
+    from nnstudio.ui.main_window import MainWindow
+
+    def make(size=(1600, 1000), example: str | None = "spiral_mlp", settings: str = "s.ini"):
+        w = MainWindow(QSettings(str(tmp_path / settings), QSettings.Format.IniFormat), tmp_path / "auto")
+        w.ask_unsaved_changes = lambda: QMessageBox.StandardButton.Discard
+        w.ask_continue = lambda epochs: "restart"
+        w.show_error = lambda title, message: pytest.fail(f"unexpected error dialog: {message}")
+        qtbot.addWidget(w)
+        w.resize(*size)
+        w.show()
+        qtbot.waitExposed(w)
+        if example:
+            assert w.load_file(EXAMPLES / f"{example}.nnstudio")
+        return w
+    return make
+
+
+@pytest.fixture
 def stack(qapp):
     s = QUndoStack()
     yield s

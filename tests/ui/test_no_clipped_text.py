@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QLabel,
-    QMessageBox,
     QPushButton,
     QScrollArea,
     QTableWidget,
@@ -19,7 +17,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nnstudio.core.paths import EXAMPLES
 from nnstudio.ui.elided import ElidedLabel
 from nnstudio.ui.main_window import MainWindow
 from nnstudio.ui.plots.fit import fit_title
@@ -119,18 +116,9 @@ def test_a_plot_title_wider_than_its_plot_is_reported_and_fit_title_elides_it(qt
 
 # -- the window -----------------------------------------------------------------------------------------------
 @pytest.fixture
-def make_window(qtbot, tmp_path):
+def make_window(open_window, qtbot):
     def make(size) -> MainWindow:
-        w = MainWindow(QSettings(str(tmp_path / f"{size[0]}.ini"), QSettings.Format.IniFormat),
-                       tmp_path / "auto")
-        w.ask_unsaved_changes = lambda: QMessageBox.StandardButton.Discard
-        w.ask_continue = lambda epochs: "restart"
-        w.show_error = lambda title, message: pytest.fail(f"unexpected error dialog: {message}")
-        qtbot.addWidget(w)
-        w.resize(*size)
-        w.show()
-        qtbot.waitExposed(w)
-        assert w.load_file(EXAMPLES / "digits_cnn.nnstudio")
+        w = open_window(size, "digits_cnn", f"{size[0]}.ini")
         qtbot.wait(100)
         assert (w.width(), w.height()) == size  # nothing held the window larger than the screen it is made for
         return w

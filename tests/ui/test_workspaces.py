@@ -5,8 +5,8 @@ own while there are none."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QPushButton
 
 from nnstudio.core.paths import EXAMPLES
 from nnstudio.ui import workspaces as ws
@@ -19,19 +19,9 @@ def shown_docks(w: MainWindow) -> set[str]:
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path):
+def make_window(open_window):
     def make(settings: str = "s.ini", size=(1600, 1000), example: str | None = "spiral_mlp") -> MainWindow:
-        w = MainWindow(QSettings(str(tmp_path / settings), QSettings.Format.IniFormat), tmp_path / "auto")
-        w.ask_unsaved_changes = lambda: QMessageBox.StandardButton.Discard
-        w.ask_continue = lambda epochs: "restart"
-        w.show_error = lambda title, message: pytest.fail(f"unexpected error dialog: {message}")
-        qtbot.addWidget(w)
-        w.resize(*size)
-        w.show()
-        qtbot.waitExposed(w)
-        if example:
-            assert w.load_file(EXAMPLES / f"{example}.nnstudio")
-        return w
+        return open_window(size, example, settings)
     return make
 
 
