@@ -1,6 +1,6 @@
 """The main window: the canvas in the centre, dockable panels around it, menus, toolbars and status bar, in two
 workspaces (``workspaces.Workspaces``): Build (layer palette left, inspector right, model summary below) and
-Train (the dashboard's plots across the bottom, the training controls left, the canvas as an overview). The
+Train (the dashboard's plots across the bottom, the training controls right, the canvas as an overview). The
 status bar counts the problems; a click on the count opens the Problems list.
 
 While no project is open the centre shows the start page instead (``show_start_page``; a QStackedWidget holds
@@ -128,7 +128,7 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         self.training = TrainingController(self)
         self.workspaces = Workspaces(self)
         self._centre_layout.insertWidget(0, self.workspaces.offer)
-        self._add_workspace_actions()
+        self.workspaces.add_to_menu(self.acts.view_menu, self.acts.reset_layout)
         self._add_start_page_action()
 
         bar = self.statusBar()
@@ -137,7 +137,7 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         self.state_label = QToolButton()  # the project's state; with problems, a click opens their list
         self.state_label.setObjectName("statusState")
         self.state_label.setAutoRaise(True)
-        self.state_label.clicked.connect(self.show_problems)
+        self.state_label.clicked.connect(self.workspaces.show_problems)
         self._state_shown: tuple[str, str, str] | None = None
         for label in (self.params_label, self.state_label):
             label.setContentsMargins(8, 0, 8, 0)
@@ -159,8 +159,6 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
             event.connect(self._update_state)
         session.selection_changed.connect(self._show_selection)
         self.problems.bind_session(session)
-        session.problems_changed.connect(self._hide_problems_when_solved)
-        self._had_problems = False
         self.scene.selectionChanged.connect(self._on_selection_changed)
         self.scene.status_message.connect(self.show_status)
         self.scene.locked_changed.connect(self.inspector.set_locked)
@@ -193,16 +191,6 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         toggle.setObjectName(f"action_toggle_{object_name}")
         self.acts.panels_menu.addAction(toggle)
         return dock
-
-    def _add_workspace_actions(self) -> None:
-        """View > Build / Train Workspace, the switch on training, and Reset Layouts."""
-        menu, ws = self.acts.view_menu, self.workspaces
-        first = menu.actions()[0] if menu.actions() else None
-        for action in (*ws.actions.values(), ws.auto_switch):
-            menu.insertAction(first, action)
-        menu.insertSeparator(first)
-        self.acts.reset_layout.setText("&Reset Layouts")
-        self.acts.reset_layout.setStatusTip("Put the panels and plots of both workspaces back where they started")
 
     def restore_layout(self) -> bool:
         """Window geometry, the workspace shown and each workspace's layout from the last run; the default
@@ -244,22 +232,6 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
             self._layout_behind_start = None
             return
         self.workspaces.reset()
-
-    # -- problems ------------------------------------------------------------------------------------------
-    def show_problems(self) -> None:
-        """Open the Problems list (the status bar's count and the Build tab's ask for it)."""
-        dock = self.docks.get("dock_problems")
-        if dock is not None:
-            dock.show()
-            dock.raise_()
-
-    def _hide_problems_when_solved(self, *_args) -> None:
-        """Problems take no room while there are none: the list closes when the last problem is solved."""
-        had, self._had_problems = self._had_problems, bool(self.session.problems)
-        dock = self.docks.get("dock_problems")
-        if had and not self._had_problems and not self.document.warnings and dock is not None \
-                and not dock.isFloating():
-            dock.hide()
 
     # -- binding the document -----------------------------------------------------------------------------
     def _bind_project(self, _project=None) -> None:
@@ -480,7 +452,7 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
             return False
         more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
         self.show_status(f"{what}, with a warning: {warnings[0]}{more} — see Problems", 20000)
-        self.show_problems()
+        self.workspaces.show_problems()
         return True
 
     def open_example(self) -> bool:

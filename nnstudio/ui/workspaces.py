@@ -143,17 +143,38 @@ class Workspaces(QObject):
 
     # -- problems -----------------------------------------------------------------------------------------
     def show_problem_count(self, *_args) -> None:
-        """The Build tab counts the problems (the status bar does too); a click on either opens the list."""
-        count = len(self.window.session.problems)
+        """The Build tab counts the problems (the status bar does too); a click on either opens the list, and
+        the list closes when the last problem is solved (problems take no room while there are none)."""
+        had, count = self._problems, len(self.window.session.problems)
         self._problems = count
         text = TITLES[BUILD] if not count else f"{TITLES[BUILD]} ({count} problem{'s' if count != 1 else ''})"
         if self.bar.tabText(0) != text:
             self.bar.setTabText(0, text)
             self.bar.setTabTextColor(0, Qt.GlobalColor.darkRed if count else self.bar.palette().windowText().color())
+        dock = self.window.docks.get("dock_problems")
+        if had and not count and not self.window.document.warnings and dock is not None and not dock.isFloating():
+            dock.hide()
+
+    def show_problems(self) -> None:
+        """Open the Problems list."""
+        dock = self.window.docks.get("dock_problems")
+        if dock is not None:
+            dock.show()
+            dock.raise_()
 
     def _tab_clicked(self, index: int) -> None:
         if NAMES[index] == BUILD and self._problems:
-            QTimer.singleShot(0, self.window.show_problems)  # after the switch the click also makes
+            QTimer.singleShot(0, self.show_problems)  # after the switch that the click also makes
+
+    def add_to_menu(self, menu, reset: QAction) -> None:
+        """View > Build / Train Workspace and the switch on training, first in ``menu``; ``reset`` (View >
+        Reset Layouts) now puts both workspaces back."""
+        first = menu.actions()[0] if menu.actions() else None
+        for action in (*self.actions.values(), self.auto_switch):
+            menu.insertAction(first, action)
+        menu.insertSeparator(first)
+        reset.setText("&Reset Layouts")
+        reset.setStatusTip("Put the panels and plots of both workspaces back where they started")
 
     # -- switching ----------------------------------------------------------------------------------------
     def switch(self, name: str) -> None:
@@ -170,13 +191,17 @@ class Workspaces(QObject):
                 self.apply_default(name)
             if name == TRAIN:
                 self.offer.hide()
-        with QSignalBlocker(self.bar):
-            self.bar.setCurrentIndex(NAMES.index(name))
-        for other, action in self.actions.items():
-            action.setChecked(other == name)
-        window.view.set_overview(name == TRAIN)
+        self._show_current()
         window.fit_soon()
         self.changed.emit(name)
+
+    def _show_current(self) -> None:
+        """The tab bar, the View menu and the canvas (an overview in Train) follow ``current``."""
+        with QSignalBlocker(self.bar):
+            self.bar.setCurrentIndex(NAMES.index(self.current))
+        for other, action in self.actions.items():
+            action.setChecked(other == self.current)
+        self.window.view.set_overview(self.current == TRAIN)
 
     def apply_default(self, name: str) -> None:
         """Lay the docks out as ``name`` first shows them (the dock sizes once the window has its size)."""
@@ -184,9 +209,7 @@ class Workspaces(QObject):
         for dock in docks.values():
             dock.setFloating(False)
         self.toolbar.show()
-        main = window.findChild(QToolBar, "toolbar_main")
-        if main is not None:
-            main.show()
+        window.acts.toolbar.show()
         # Both layouts keep every dock where the window first put it (palette left; Inspector, Dataset,
         # Training and Predict tabbed right; summary, problems and dashboard below) and differ in what is
         # shown and how big: Qt leaves stray tab bars on screen when code moves tabbed docks between groups.
@@ -250,11 +273,7 @@ class Workspaces(QObject):
         restored = layout is not None and dock_tabs.restore(self.window, layout, LAYOUT_VERSION)
         if not restored:
             self.apply_default(name)
-        with QSignalBlocker(self.bar):
-            self.bar.setCurrentIndex(NAMES.index(name))
-        for other, action in self.actions.items():
-            action.setChecked(other == name)
-        self.window.view.set_overview(name == TRAIN)
+        self._show_current()
         return restored
 
 
