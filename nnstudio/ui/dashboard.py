@@ -138,6 +138,7 @@ class TrainingDashboard(QWidget):
         self.status = plain(QLabel(NO_TRAINING))
         # its text changes at every drain: it must never change the layout (and so repaint every plot)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setAutoFillBackground(True)  # opaque: its new text does not repaint the dock behind it
         self.plots_button = QToolButton()
         self.plots_button.setObjectName("plotsMenuButton")
         self.plots_button.setText("Plots")
@@ -455,7 +456,7 @@ class TrainingDashboard(QWidget):
     def current_page(self) -> QWidget:
         """What "Save as PNG" pictures: the maximised plot, else the whole grid."""
         key = self.grid.maximised
-        return self.grid.cells[key].widget() if key else self.grid
+        return self.grid.cells[key].plot if key else self.grid
 
     def save_png(self, path: str | None = None):
         """Save the plots shown as PNG (asks where when ``path`` is None); the path written, or None."""

@@ -19,7 +19,7 @@ import json
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QMimeData, QPointF, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QMimeData, QPointF, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QFont, QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -53,6 +53,7 @@ from nnstudio.ui.panels.inspector import InspectorPanel
 from nnstudio.ui.panels.palette import PalettePanel
 from nnstudio.ui.panels.problems import ProblemsPanel
 from nnstudio.ui.panels.summary import SummaryPanel
+from nnstudio.ui.pinned import Pinned
 from nnstudio.ui.recovery import Autosaver, find_recoverable
 from nnstudio.ui.safe_text import menu_text, one_line, window_title
 from nnstudio.ui.start_host import StartPageHost
@@ -143,8 +144,9 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
             label.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(label)
         bold = QFont(self.state_label.font())
-        bold.setBold(True)  # room for the widest state it shows, so that the status bar never cuts it
-        self.state_label.setMinimumWidth(QFontMetrics(bold).horizontalAdvance("training 100%") + 24)
+        bold.setBold(True)  # room for "training 100%", so that the status bar never cuts it
+        self._state_width = QFontMetrics(bold).horizontalAdvance("training 100%") + 24
+        self.state_label.setMinimumWidth(self._state_width)
 
         self.autosaver = Autosaver(self.document, autosave_folder, parent=self)
         self.autosaver.failed.connect(self.show_status)
@@ -178,7 +180,7 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         A dock added after the saved layout was restored gets its own saved place back."""
         dock = QDockWidget(title, self)
         dock.setObjectName(object_name)
-        dock.setWidget(widget)
+        dock.setWidget(Pinned(widget))  # what changes inside a panel re-lays out the panel, not every dock
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
@@ -268,11 +270,20 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         shown = (state, color, session.train_refusal() or "Ready to train (F5)")
         if shown == self._state_shown:
             return  # the run's progress comes four times a second; a restyle costs a relayout
+        restyle = self._state_shown is None or self._state_shown[1] != color
         self._state_shown = shown
         self.state_label.setText(state)
         tip = shown[2] + (" — click to see the list" if count and not run.active else "")
         self.state_label.setToolTip(tip)
-        self.state_label.setStyleSheet(f"QToolButton {{ color: {color}; font-weight: bold; }}" if color else "")
+        if restyle:  # a new style sheet re-polishes the button: only when the colour changes
+            self.state_label.setStyleSheet(f"QToolButton {{ color: {color}; font-weight: bold; }}" if color else "")
+        # a fixed size, so that the percentage counting up does not re-lay out the status bar and the window
+        bold = QFont(self.state_label.font())
+        bold.setBold(True)
+        width = max(self._state_width, QFontMetrics(bold).horizontalAdvance(state) + 24)
+        size = QSize(width, self.state_label.sizeHint().height())
+        if self.state_label.minimumSize() != size or self.state_label.maximumSize() != size:
+            self.state_label.setFixedSize(size)
 
     def update_title(self, *_args) -> None:
         if self.start_page_shown and not self._has_project():

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from nnstudio.ui import dock_tabs
 from nnstudio.ui.elided import ElidedLabel
+from nnstudio.ui.pinned import Pinned
 
 GRID_VERSION = 1  # of save_state: bump when the set of plots changes
 # (key, neighbour): in the default arrangement, ``key`` is tabbed behind ``neighbour``
@@ -72,8 +73,9 @@ class PlotCell(QDockWidget):
     def __init__(self, key: str, title: str, widget: QWidget, grid: "PlotGrid") -> None:
         super().__init__(title, grid)
         self.key = key
+        self.plot = widget
         self.setObjectName(f"plot_{key}")
-        self.setWidget(widget)
+        self.setWidget(Pinned(widget))  # a plot's new statistics re-lay out that plot, not the whole grid
         self.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
@@ -180,4 +182,4 @@ class PlotGrid(QMainWindow):
     def visible_keys(self) -> list[str]:
         """The plots on screen now: shown, not behind another plot's tab, with room to draw."""
         return [key for key, cell in self.cells.items()
-                if cell.widget().isVisible() and not cell.widget().visibleRegion().isEmpty()]
+                if cell.plot.isVisible() and not cell.plot.visibleRegion().isEmpty()]

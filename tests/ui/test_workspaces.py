@@ -63,7 +63,7 @@ def test_the_train_workspace_shows_loss_metrics_weights_and_activations_at_once(
         grid = w.training.dashboard.grid
         assert grid.visible_keys() == list(FRONT), size
         for key in FRONT:
-            plot = grid.cells[key].widget()
+            plot = grid.cells[key].plot
             assert plot.width() >= 150 and plot.height() >= 100, (size, key, plot.size())
 
 
@@ -72,11 +72,11 @@ def test_a_plot_can_be_maximised_and_the_grid_comes_back(make_window, qtbot):
     w.workspaces.switch(ws.TRAIN)
     qtbot.wait(20)
     grid = w.training.dashboard.grid
-    loss_size = grid.cells["loss"].widget().size()
+    loss_size = grid.cells["loss"].plot.size()
     grid.cells["activations"].title_bar.button.click()
     qtbot.wait(20)
     assert grid.maximised == "activations" and grid.visible_keys() == ["activations"]
-    alone = grid.cells["activations"].widget()
+    alone = grid.cells["activations"].plot
     assert alone.width() > 1.5 * loss_size.width() and alone.height() > 1.5 * loss_size.height()
     assert w.training.dashboard.current_page() is alone  # Save as PNG takes the plot alone
     grid.cells["activations"].title_bar.button.click()
@@ -271,3 +271,19 @@ def test_the_overview_follows_the_size_of_its_strip(make_window, qtbot):
     qtbot.wait(50)
     shown = w.view.mapToScene(w.view.viewport().rect()).boundingRect()
     assert shown.contains(w.scene.nodes_rect())
+
+
+def test_a_run_trained_in_build_is_drawn_when_train_is_opened(make_window, qtbot):
+    """The plots are not drawn while Build hides them; opening Train afterwards draws the whole run."""
+    w = make_window()
+    assert w.training.edit_training(dict(w.session.training, epochs=2))
+    qtbot.waitUntil(lambda: w.session.readiness == "ready", timeout=20000)
+    assert w.training.start()
+    qtbot.waitUntil(lambda: not w.training.worker.running, timeout=60000)
+    loss = w.training.dashboard.loss
+    assert loss.draws == 0  # hidden behind Build the whole run
+    w.workspaces.switch(ws.TRAIN)
+    qtbot.waitUntil(lambda: loss.draws > 0, timeout=5000)
+    (x0, x1), _y = loss.item.getViewBox().viewRange()
+    assert x0 <= 0.0 and x1 >= 2.0  # the two epochs are in view
+    assert len(loss.raw_curve.xData) > 0 and len(loss.val_curve.xData) == 2  # steps, and both epochs

@@ -218,11 +218,13 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
+        self.progress.setAutoFillBackground(True)  # opaque: its progress repaints the bar, not the dock behind it
         self.progress_label = plain(QLabel(NOT_STARTED))  # a failure's message may quote the file
         self.progress_label.setWordWrap(True)
         self._two_lines = 2 * self.progress_label.fontMetrics().lineSpacing() + 4
         self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.progress_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.progress_label.setAutoFillBackground(True)  # opaque: a report repaints the label, not the dock
         self.message = plain(QLabel())  # a settings error may quote the file
         self.message.setWordWrap(True)
         self.message.setStyleSheet(ERROR_STYLE)

@@ -43,11 +43,21 @@ class PaintClock:
     spent = 0.0
 
 
+def opaque(view: pg.GraphicsView) -> None:
+    """The view paints its whole background itself: Qt need not repaint the dock and panels behind it (and the
+    labels beside it) every time the plot is redrawn."""
+    view.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+
+
 class PlotView(pg.PlotWidget):
     """A PlotWidget whose painting is timed by :class:`PaintClock`; ``resized()`` when resized, before its plot
     is laid out at the new size."""
 
     resized = Signal()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        opaque(self)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.resized.emit()
@@ -64,6 +74,10 @@ class LayoutView(pg.GraphicsLayoutWidget):
     its plots are laid out at the new size (so that they can be arranged for it first)."""
 
     resized = Signal()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        opaque(self)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.resized.emit()
@@ -311,6 +325,13 @@ class StableRange:
             changed = True
         if changed:
             self.vb.setRange(xRange=(self.x0, self.x_end), yRange=self.y, padding=0.0, disableAutoRange=True)
+            settle(self.vb)
+
+
+def settle(vb: pg.ViewBox) -> None:
+    """Apply a new view range to the view's items now: pyqtgraph defers it to the next paint, where moving the
+    items marks them for another paint, so that every range change painted the plot twice."""
+    vb.updateMatrix()
 
 
 def bounds(*arrays: np.ndarray, log: bool = False) -> tuple[float, float]:
@@ -514,6 +535,12 @@ class LivePlot(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
+        if self._dirty:
+            self.refresh()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        # a plot shown in a dock may get its size only after it is shown (ui/pinned.py): it is on screen now
+        super().resizeEvent(event)
         if self._dirty:
             self.refresh()
 

@@ -17,7 +17,17 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
 from nnstudio.core.training.reports import ActivationReport, ActivationStats
-from nnstudio.ui.plots import COLORS, TITLE_SIZE, LayoutView, fmt, layer_page, quiet_plot, style_plot
+from nnstudio.ui.plots import (
+    COLORS,
+    TITLE_SIZE,
+    LayoutView,
+    StableRange,
+    fmt,
+    layer_page,
+    quiet_plot,
+    settle,
+    style_plot,
+)
 from nnstudio.ui.plots.fit import StatsLine, compact_axes, fit_title, place
 from nnstudio.ui.plots.histograms import (
     ONE_COLUMN_BELOW,
@@ -103,6 +113,9 @@ class ActivationsPlot(LayerPlot):
         self.dist.addItem(self.bars)
         self.mean_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(COLORS[0], width=2))
         self.dist.addItem(self.mean_line, ignoreBounds=True)
+        # ranges set by hand: pyqtgraph's auto-range moves the view while it paints, which repaints the plot a
+        # second time and regenerates its axes at every frame
+        self.dist_range = StableRange(self.dist)
         self.maps_plot = self.graphics.addPlot(row=1, col=0)
         fit_title(self.maps_plot, "Feature maps, first probe image", TITLE_SIZE)
         self.maps_plot.setMenuEnabled(False)
@@ -114,6 +127,8 @@ class ActivationsPlot(LayerPlot):
         self.maps_plot.setMouseEnabled(x=False, y=False)
         self.maps = pg.ImageItem(axisOrder="row-major")
         self.maps_plot.addItem(self.maps)
+        self.maps_plot.getViewBox().disableAutoRange()
+        self._maps_shape: tuple[int, int] | None = None
         self.stats = StatsLine("Activations appear after the first probe of the network.")
         self.notice = layer_page(self, self.layers, self.graphics, self.stats)
         self.graphics.resized.connect(self._fit)
@@ -152,7 +167,9 @@ class ActivationsPlot(LayerPlot):
         self.step = None
         self.layers.set_layers([])
         self.bars.setOpts(x0=[0], x1=[1], height=[0])
+        self.dist_range.reset()
         self.maps.clear()
+        self._maps_shape = None
         self._show_maps(False)
 
     def set_layers(self, ids: list[str]) -> None:
@@ -180,6 +197,7 @@ class ActivationsPlot(LayerPlot):
         self._dirty = True
 
     def _chosen(self, node_id: str) -> None:
+        self.dist_range.reset()
         self.redraw_now()
         self.layer_selected.emit(node_id)
 
@@ -189,11 +207,20 @@ class ActivationsPlot(LayerPlot):
         if s is None:
             return
         edges = np.asarray(s.edges, dtype=np.float64)
-        self.bars.setOpts(x0=edges[:-1], x1=edges[1:], height=np.asarray(s.hist, dtype=np.float64))
+        height = np.asarray(s.hist, dtype=np.float64)
+        self.bars.setOpts(x0=edges[:-1], x1=edges[1:], height=height)
         self.mean_line.setPos(s.mean)
+        lo, hi = float(edges[0]), float(edges[-1])
+        self.dist_range.update(hi, 0.0, float(height.max(initial=1.0)), x_limit=hi, x0=lo, pad=0.04)
         fit_title(self.dist, self.dist_title(), TITLE_SIZE)
         if s.feature_maps is not None and s.feature_maps.ndim == 3 and s.feature_maps.size:
-            self.maps.setImage(mosaic(s.feature_maps), levels=(0.0, 1.0))
+            image = mosaic(s.feature_maps)
+            self.maps.setImage(image, levels=(0.0, 1.0))
+            if image.shape != self._maps_shape:  # the view changes only with the mosaic's shape
+                self._maps_shape = image.shape
+                rows, cols = image.shape
+                self.maps_plot.getViewBox().setRange(xRange=(0, cols), yRange=(0, rows), padding=0.02)
+                settle(self.maps_plot.getViewBox())
             self._show_maps(True)
         else:
             self._show_maps(False)

@@ -102,6 +102,7 @@ class StatsLine(QLabel):
         self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + 6)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setAutoFillBackground(True)  # opaque: its new text repaints the label, not the docks behind it
         self.set_parts([html.escape(text)] if text else [])
 
     def set_parts(self, parts: list[str]) -> None:
