@@ -11,7 +11,13 @@ rows, shows it in a 1400 x 900 GraphView and measures, in milliseconds (median o
   of the node faces that changed: a Dropout rate in the middle (one face changes) and the units of the last
   block's Dense (shapes and problems change downstream);
 * drag: pressing on a node, ten mouse moves (each painted) and the release that pushes one MoveNodesCommand,
-  at 100 % zoom and with the whole graph fitted in the view.
+  at 100 % zoom and with the whole graph fitted in the view;
+* insert on a wire: ``scene.insert_on_edge`` putting a new Dropout into a wire in the middle of the network (the
+  check on a copy of the graph, the one-step macro, the new items), alone and with the re-inference and repaint
+  that follow, at 100 % zoom; each run is undone before the next (the undo is not timed). Target: under 30 ms.
+  The layers after it in its row move one column aside in the same step, and are repainted;
+* quick-add: opening the search after a layer in the middle (the first time, when the catalogue is ranked for
+  that layer's output, and again), and filtering its list for one more typed letter. Target: under 30 ms.
 
 Fit and drag are also measured with node caching switched off (``QGraphicsItem.NoCache``) in the same run, as a
 baseline; the ratio says what DeviceCoordinateCache buys. The last line is a JSON object with the figures.
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -34,6 +41,8 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QGraphicsItem  # noqa: E402
 
 from nnstudio.core.graph import Graph  # noqa: E402
+from nnstudio.core.project.model import Project  # noqa: E402
+from nnstudio.core.session import Session  # noqa: E402
 from nnstudio.ui.canvas import GraphScene, GraphView  # noqa: E402
 from nnstudio.ui.canvas.style import LAYOUT_DX, LAYOUT_DY  # noqa: E402
 from nnstudio.ui.commands import SetParamsCommand  # noqa: E402
@@ -98,15 +107,77 @@ def drag_once(app, view: GraphView, scene: GraphScene, node_id: str, sign: int) 
     app.processEvents()
 
 
+def insert_on_wire(app, view: GraphView, scene: GraphScene, graph: Graph, stack: QUndoStack,
+                   runs: int = 9) -> tuple[float, float, int]:
+    """Median times of putting a new Dropout into a wire in the middle of the network: the edit alone (check,
+    macro, items) and the edit with the re-inference and repaint that follow it; then undone, untimed. Also
+    how many undo steps one insert pushed (must be 1)."""
+    order = graph.topological_order()
+    dense = [nid for nid in order if nid.startswith("dense")][30]
+    edge = next(e for e in graph.outputs_of(dense))
+    view.resetTransform()
+    view.center_on_node(dense)
+    app.processEvents()
+    edit, total, steps = [], [], 0
+    for _ in range(runs):
+        before = stack.index()
+        t0 = time.perf_counter()
+        nid = scene.insert_on_edge(edge, type_id="dropout")
+        t1 = time.perf_counter()
+        app.processEvents()  # re-inference and paint
+        t2 = time.perf_counter()
+        edit.append((t1 - t0) * 1000)
+        total.append((t2 - t0) * 1000)
+        assert nid is not None and edge not in graph.edges, "the insert was refused"
+        steps = stack.index() - before
+        stack.undo()
+        app.processEvents()
+        assert edge in graph.edges and nid not in graph.nodes
+    return statistics.median(edit), statistics.median(total), steps
+
+
+def canvas_parts(graph):
+    """(undo stack, shape watcher, scene) for ``graph``, the scene not yet given the graph."""
+    stack = QUndoStack()
+    watcher = ShapeWatcher(Session(Project(graph=graph)))
+    scene = GraphScene()
+    scene.attach(watcher)
+    return stack, watcher, scene
+
+
+def quick_add_timing(app, view: GraphView, graph: Graph, runs: int = 9) -> tuple[float, float, float]:
+    """Median times of the quick-add search after a layer in the middle of the network: opening it the first
+    time (ranking the catalogue for that layer's output), opening it again (ranked already), and filtering its
+    list for one more typed letter."""
+    from nnstudio.ui.canvas.quick_add import open_quick_add
+
+    order = graph.topological_order()
+    node = [nid for nid in order if nid.startswith("dense")][40]
+    x, y = graph.nodes[node].position
+    at = QPointF(x + 240, y)
+    t0 = time.perf_counter()
+    popup = open_quick_add(view, at, after=node)
+    first = (time.perf_counter() - t0) * 1000
+    popup.close()
+    again, typed = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        popup = open_quick_add(view, at, after=node)
+        again.append((time.perf_counter() - t0) * 1000)
+        for text in ("c", "co", "con", "conv"):
+            t0 = time.perf_counter()
+            popup.refilter(text)
+            typed.append((time.perf_counter() - t0) * 1000)
+        popup.close()
+        app.processEvents()
+    return first, statistics.median(again), statistics.median(typed)
+
+
 def main() -> dict:
     guard_none_refcount()
     app = QApplication.instance() or QApplication([])
     graph = residual_graph()
-    stack = QUndoStack()
-    watcher = ShapeWatcher()
-    watcher.set_graph(graph)
-    scene = GraphScene()
-    scene.attach(watcher)
+    stack, watcher, scene = canvas_parts(graph)
     view = GraphView(scene)
     view.resize(1400, 900)
     view.show()
@@ -168,6 +239,9 @@ def main() -> dict:
     moves_pushed = stack.count() - steps_before
     assert moves_pushed == 16, moves_pushed  # every drag moved its node and became one undo step
 
+    insert_ms, insert_total_ms, inserted = insert_on_wire(app, view, scene, graph, stack)
+    quick_first_ms, quick_open_ms, quick_filter_ms = quick_add_timing(app, view, graph)
+
     set_cache(scene, QGraphicsItem.CacheMode.NoCache)
     fit_nocache_ms = timed(fit, 7)
     drag_nocache_ms = timed(lambda: drag_once(app, view, scene, target, next(signs)), 8)
@@ -191,6 +265,12 @@ def main() -> dict:
         "drag_nocache_over_cached": round(drag_nocache_ms / drag_ms, 2),
         "zoom_after_fit": round(view.zoom(), 3),
         "undo_steps_from_16_drags": moves_pushed,
+        "insert_on_wire_ms": round(insert_ms, 1),
+        "insert_on_wire_infer_repaint_ms": round(insert_total_ms, 1),
+        "insert_on_wire_undo_steps": inserted,
+        "quick_add_first_open_ms": round(quick_first_ms, 1),
+        "quick_add_open_ms": round(quick_open_ms, 1),
+        "quick_add_filter_ms": round(quick_filter_ms, 2),
     }
     print(f"{figures['nodes']} nodes, {figures['edges']} wires, view 1400 x 900, zoom after fit "
           f"{figures['zoom_after_fit']}")
@@ -203,6 +283,8 @@ def main() -> dict:
     print(f"drag at 100 %: 10 moves, release  {drag_zoomed_ms:8.1f} ms")
     print(f"drag at fit: 10 moves, release    {drag_ms:8.1f} ms   (no item cache: {drag_nocache_ms:.1f} ms, "
           f"x{figures['drag_nocache_over_cached']})")
+    print(f"insert a layer into a wire        {insert_ms:8.1f} ms   (target < 30 ms; with re-inference and "
+          f"repaint: {insert_total_ms:.1f} ms)")
     print(json.dumps(figures))
     return figures
 

@@ -101,7 +101,7 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledModel:
         raise GraphError(f"the network cannot be built:\n{listing}")
     memory.check_fits(memory.estimate(graph, memory.COMPILE_BATCH, info=info), device="cpu", what="compile")
     output_id = next(nid for nid, n in graph.nodes.items() if n.spec.is_output)
-    needed = _ancestors(graph, output_id)
+    needed = graph.upstream(output_id)
     if seed is not None:
         torch.manual_seed(seed)
 
@@ -189,11 +189,3 @@ def _out_of_memory(node, exc: BaseException) -> str:
             "programs or make the network smaller")
 
 
-def _ancestors(graph: Graph, node_id: str) -> set[str]:
-    seen, stack = set(), [node_id]
-    while stack:
-        nid = stack.pop()
-        if nid not in seen:
-            seen.add(nid)
-            stack.extend(e.src for e in graph._edges_in(nid))
-    return seen

@@ -109,8 +109,10 @@ def shortcut_clashes(window) -> dict[str, list[str]]:
     return {seq: names for seq, names in owners.items() if len(set(names)) > 1}
 
 
-# Shortcuts of actions made elsewhere (undo/redo here, the Train menu in training_controller).
-OTHER_SHORTCUTS = ("Ctrl+Shift+Z", "Ctrl+Y", "F5", "Ctrl+F5", "F6", "Shift+F5")
+# Shortcuts of actions made elsewhere (undo/redo here, the Train menu in training_controller, frames in
+# frame_commands).
+OTHER_SHORTCUTS = ("Ctrl+Shift+Z", "Ctrl+Y", "F5", "Ctrl+F5", "F6", "Shift+F5", "Ctrl+G", "Ctrl+Shift+G",
+                   "Ctrl+Alt+G")
 
 
 def takes_typing(widget: QWidget | None) -> bool:
@@ -318,15 +320,21 @@ def refresh_icons(acts: SimpleNamespace) -> None:
 
 
 def shortcut_rows(acts: SimpleNamespace) -> list[tuple[str, str]]:
-    """(action, shortcuts) for every action that has one, in menu order."""
-    rows = []
-    for menu in acts.menus.values():
+    """(action, shortcuts) for every action that has one, in menu order, submenus included."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(menu) -> None:
         for action in menu.actions():
+            if action.menu() is not None:
+                walk(action.menu())
+                continue
             keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
             keys = [k for k in keys if _typed(k)]
             if keys and action.text():
-                text = " or ".join(keys)
-                rows.append((action.text().replace("&", "").rstrip("…"), text))
+                rows.append((action.text().replace("&", "").rstrip("…"), " or ".join(keys)))
+
+    for menu in acts.menus.values():
+        walk(menu)
     return rows
 
 
@@ -343,7 +351,14 @@ class ShortcutsDialog(QDialog):
         self.setWindowTitle("Keyboard Shortcuts")
         self.resize(420, 520)
         extra = [("Add the highlighted layer (palette)", "Enter or double-click"),
-                 ("Pan the canvas", "Middle drag or Space + drag"), ("Zoom the canvas", "Mouse wheel")]
+                 ("Pan the canvas", "Middle drag or Space + drag"), ("Zoom the canvas", "Mouse wheel"),
+                 ("Add a layer (quick-add search)", "Tab, or double-click empty canvas"),
+                 ("Add a layer wired to a port", "Drag a wire from the port and let go in space"),
+                 ("Insert a layer into a wire", "Drop it on the wire (Alt: do not insert)"),
+                 ("Canvas menus (layer, wire, canvas)", "Right-click"),
+                 ("Select the next / previous / nearest layer", "Arrow keys (a layer selected)"),
+                 ("Add that layer to the selection", "Shift+arrow key"),
+                 ("Edit the first setting of the selected layer", "Enter")]
         self.table = QTableWidget(len(rows) + len(extra), 2, self)
         self.table.setObjectName("shortcutsTable")
         self.table.setHorizontalHeaderLabels(["Action", "Shortcut"])

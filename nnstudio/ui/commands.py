@@ -69,17 +69,19 @@ class RemoveNodeCommand(QUndoCommand):
 
 
 class ConnectCommand(QUndoCommand):
+    """``index``: the wire's place in ``graph.edges`` (a wire put in another's place keeps a merge's order)."""
+
     def __init__(self, graph: Graph, src: str, dst: str, dst_port: int = 0,
-                 parent: QUndoCommand | None = None) -> None:
+                 parent: QUndoCommand | None = None, index: int | None = None) -> None:
         super().__init__(parent)
         problem = graph.connect_problem(src, dst, dst_port)  # refused before the stack sees it
         if problem:
             raise GraphError(problem)
-        self.graph, self.edge = graph, Edge(src, dst, dst_port)
+        self.graph, self.edge, self.index = graph, Edge(src, dst, dst_port), index
         self.setText(f"Connect {src} to {dst}")
 
     def redo(self) -> None:
-        self.graph.connect(self.edge.src, self.edge.dst, self.edge.dst_port)
+        self.graph.connect(self.edge.src, self.edge.dst, self.edge.dst_port, index=self.index)
 
     def undo(self) -> None:
         self.graph.disconnect(self.edge)
@@ -184,6 +186,60 @@ def delete_nodes(stack: QUndoStack, graph: Graph, node_ids: Iterable[str], edges
             stack.push(RemoveNodeCommand(graph, nid))
     finally:
         stack.endMacro()
+
+
+def insert_problem(graph: Graph, edge: Edge, node_id: str | None = None, type_id: str | None = None) -> str | None:
+    """Why the node ``node_id`` (or a new layer of ``type_id``) cannot be put into the wire ``edge``, in plain
+    words, or None. Tried on a copy of the graph: the wire out, then the two new wires in."""
+    if not graph.has_edge(edge):
+        return "That wire is no longer there"
+    if node_id is not None:
+        node = graph.nodes.get(node_id)
+        if node is None:
+            return f"There is no node {node_id!r}"
+        if graph.inputs_of(node_id) or graph.outputs_of(node_id):
+            return f"{node.title} is already wired: only an unwired layer can be put into a wire"
+    trial = graph.copy()
+    try:
+        if node_id is None:
+            node_id = trial.add_node(type_id).id
+    except (GraphError, KeyError, ValueError) as exc:
+        return str(exc)
+    title = trial.nodes[node_id].title
+    trial.disconnect(edge)
+    problem = trial.connect_problem(edge.src, node_id)
+    if problem is None:
+        trial.connect(edge.src, node_id)
+        problem = trial.connect_problem(node_id, edge.dst, edge.dst_port)
+    return None if problem is None else f"{title} cannot go into this wire: {problem}"
+
+
+def insert_on_edge(stack: QUndoStack, graph: Graph, edge: Edge, node_id: str | None = None,
+                   type_id: str | None = None, position: tuple[float, float] | None = None,
+                   before: QUndoCommand | None = None, after: QUndoCommand | None = None) -> str:
+    """Put an unwired node (or a new layer of ``type_id`` at ``position``) into ``edge``: A->B becomes A->N->B,
+    one undo step, with ``before`` (a move, say) pushed first and ``after`` (moving the layers beyond aside)
+    last in the same step. Raises GraphError, with nothing pushed, when either new wire would be refused.
+    Returns the node's id."""
+    add = AddNodeCommand(graph, type_id, position or (0.0, 0.0)) if node_id is None else None
+    problem = insert_problem(graph, edge, node_id, type_id)
+    if problem is not None:
+        raise GraphError(problem)
+    nid = add.node_id if add is not None else node_id
+    index = graph.edges.index(edge)
+    stack.beginMacro(f"Insert {get_spec(type_id).title if add else nid} into a wire")
+    try:
+        for command in (before, add):
+            if command is not None:
+                stack.push(command)
+        stack.push(DisconnectCommand(graph, edge))
+        stack.push(ConnectCommand(graph, edge.src, nid))
+        stack.push(ConnectCommand(graph, nid, edge.dst, edge.dst_port, index=index))
+        if after is not None:
+            stack.push(after)
+    finally:
+        stack.endMacro()
+    return nid
 
 
 def copy_nodes(graph: Graph, node_ids: Iterable[str]) -> dict[str, Any]:

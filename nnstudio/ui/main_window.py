@@ -41,12 +41,13 @@ from nnstudio.ui.actions import (
     refresh_icons,
     shortcut_rows,
 )
-from nnstudio.ui.canvas import style
+from nnstudio.ui.canvas import align, context_menu, style
 from nnstudio.ui.canvas.layout import fit_zoom
 from nnstudio.ui.canvas.scene import GraphScene
 from nnstudio.ui.canvas.view import GraphView
 from nnstudio.ui.dialogs import APP_NAME, WindowDialogs
 from nnstudio.ui.document import Document, RecentFiles
+from nnstudio.ui import frame_commands
 from nnstudio.ui.error_report import reason
 from nnstudio.ui.mime import NODES_MIME
 from nnstudio.ui.panels.inspector import InspectorPanel
@@ -169,6 +170,9 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         self.summary.node_selected.connect(self.focus_node)
         self.problems.node_selected.connect(self.focus_node)
         self._bind_project()
+        context_menu.install(self)  # right-click menus and the quick-add search (Tab, a wire let go in space)
+        frame_commands.install(self)  # frames around layers (Edit > Group in Frame), drawn on the canvas
+        align.install(self)  # View > Arrange, the minimap and building by keyboard
         self.resize(1400, 900)
         self.restore_layout()
         self.workspaces.show_problem_count()
@@ -364,6 +368,11 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
             self.scene.delete_selection()
 
     def paste(self) -> list[str]:
+        """Edit > Paste: at the mouse cursor when it is over the canvas, else beside the copied layers."""
+        return self.paste_at(self.view.cursor_scene_pos())
+
+    def paste_at(self, scene_pos: QPointF | None) -> list[str]:
+        """Paste the copied layers with their top-left at ``scene_pos`` (None: beside the originals)."""
         mime = QGuiApplication.clipboard().mimeData()
         if mime is None or not mime.hasFormat(NODES_MIME):
             self.show_status("The clipboard holds no layers to paste", 3000)
@@ -375,7 +384,7 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
             return []
         if not isinstance(clip, dict):
             return []
-        return self.scene.paste(clip)
+        return self.scene.paste(clip, at=scene_pos)
 
     def duplicate(self) -> list[str]:
         return self.scene.duplicate_selection()

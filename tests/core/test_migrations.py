@@ -1,8 +1,8 @@
-"""The upgrade mechanism for older project files, the upgrade from format 1 to 2, the fixtures of every format,
-and renamed layer type ids.
+"""The upgrade mechanism for older project files, the upgrades from format 1 to 2 and 2 to 3, the fixtures of every
+format, and renamed layer type ids.
 
 The mechanism itself (order, purity, missing steps) is exercised with temporary fake migrations registered
-through monkeypatch (a pretend format 3), never with an invented old file.
+through monkeypatch (a pretend format 4), never with an invented old file.
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ def v1_data() -> dict:
 
 
 @pytest.fixture
-def pretend_format_3(monkeypatch):
-    """Make this app believe it is at format 3 with an upgrade from 2 that upper-cases the project name."""
-    monkeypatch.setattr(migrations, "CURRENT_VERSION", 3)
-    monkeypatch.setitem(migrations.MIGRATIONS, 2, lambda d: {**d, "name": d.get("name", "").upper()})
+def pretend_format_4(monkeypatch):
+    """Make this app believe it is at format 4 with an upgrade from 3 that upper-cases the project name."""
+    monkeypatch.setattr(migrations, "CURRENT_VERSION", 4)
+    monkeypatch.setitem(migrations.MIGRATIONS, 3, lambda d: {**d, "name": d.get("name", "").upper()})
 
 
 # -- the registry of migrations ----------------------------------------------------------------------------------
 def test_every_older_version_has_a_migration_and_a_fixture():
-    assert migrations.CURRENT_VERSION == 2
+    assert migrations.CURRENT_VERSION == 3
     assert sorted(migrations.MIGRATIONS) == list(range(1, migrations.CURRENT_VERSION))
     for version in range(1, migrations.CURRENT_VERSION + 1):
         project = load_project(DATA_DIR / f"project_v{version}.nnstudio")
@@ -54,8 +54,8 @@ def test_every_older_version_has_a_migration_and_a_fixture():
 
 
 def test_current_data_passes_unchanged():
-    data = {"format_version": 2, "name": "x", "graph": {"nodes": [{"id": "d", "type": "dense"}], "edges": []},
-            "weights_fingerprint": None}
+    data = {"format_version": 3, "name": "x", "graph": {"nodes": [{"id": "d", "type": "dense"}], "edges": []},
+            "weights_fingerprint": None, "frames": [{"id": "f", "nodes": ["d"]}]}
     snapshot = copy.deepcopy(data)
     assert migrate(data) == snapshot
     assert data == snapshot
@@ -68,7 +68,7 @@ def test_v1_to_v2_adds_a_null_fingerprint_and_nothing_else():
     upgraded = migrations.MIGRATIONS[1](data)
     assert data == snapshot, "the 1 -> 2 step must not change its argument"
     assert upgraded == {**snapshot, "weights_fingerprint": None}
-    assert migrate(data)["format_version"] == 2
+    assert migrate(data)["format_version"] == migrations.CURRENT_VERSION
 
 
 def test_the_v1_fixture_opens_as_format_2():
@@ -102,23 +102,23 @@ def test_the_v2_fixture_holds_every_member():
     assert history["activations"]["layers"]["dense_1"]["dead_fraction"] is not None  # a ReLU layer
 
 
-def test_saving_the_v1_fixture_writes_format_2(tmp_path):
+def test_saving_the_v1_fixture_writes_the_current_format(tmp_path):
     project = load_project(DATA_DIR / "project_v1.nnstudio")
     save_project(project, tmp_path / "p.nnstudio")
     with zipfile.ZipFile(tmp_path / "p.nnstudio") as archive:
         data = json.loads(archive.read("project.json"))
         assert "training_state.safetensors" not in archive.namelist()
-    assert data["format_version"] == 2 and data["weights_fingerprint"] is None
+    assert data["format_version"] == 3 and data["weights_fingerprint"] is None and data["frames"] == []
 
 
 # -- the mechanism, with fake migrations -------------------------------------------------------------------------
-def test_fake_migration_is_applied_and_version_set(pretend_format_3):
-    data = {"format_version": 2, "name": "demo", "graph": {"nodes": [], "edges": []}}
+def test_fake_migration_is_applied_and_version_set(pretend_format_4):
+    data = {"format_version": 3, "name": "demo", "graph": {"nodes": [], "edges": []}}
     snapshot = copy.deepcopy(data)
     upgraded = migrate(data)
-    assert upgraded["name"] == "DEMO" and upgraded["format_version"] == 3
+    assert upgraded["name"] == "DEMO" and upgraded["format_version"] == 4
     assert data == snapshot, "migrate must not change its argument"
-    assert migrate({"format_version": 1, "name": "old"})["name"] == "OLD"  # 1 -> 2 -> 3
+    assert migrate({"format_version": 1, "name": "old"})["name"] == "OLD"  # 1 -> 2 -> 3 -> 4
 
 
 def test_migrations_run_in_order(monkeypatch):
@@ -152,14 +152,14 @@ def test_a_step_that_mutates_its_argument_cannot_touch_the_callers_dict(monkeypa
 
 
 def test_missing_step_is_an_error(monkeypatch):
-    monkeypatch.setattr(migrations, "CURRENT_VERSION", 3)
+    monkeypatch.setattr(migrations, "CURRENT_VERSION", 4)
     monkeypatch.setitem(migrations.MIGRATIONS, 1, lambda d: d)
-    with pytest.raises(MigrationError, match="no upgrade from format 2 to format 3"):
+    with pytest.raises(MigrationError, match="no upgrade from format 3 to format 4"):
         migrate({"format_version": 1})
 
 
 @pytest.mark.parametrize("version, message", [
-    (3, "newer NN Studio \\(format 3\\); this version reads up to format 2: update NN Studio"),
+    (4, "newer NN Studio \\(format 4\\); this version reads up to format 3: update NN Studio"),
     (0, "at least 1"), (-5, "at least 1"), ("1", "whole number"), (True, "whole number"), (None, "whole number"),
 ])
 def test_versions_it_cannot_handle(version, message):
@@ -168,18 +168,18 @@ def test_versions_it_cannot_handle(version, message):
 
 
 # -- end to end through load_project -----------------------------------------------------------------------------
-def test_loading_the_v1_fixture_applies_both_upgrades(pretend_format_3):
+def test_loading_the_v1_fixture_applies_every_upgrade(pretend_format_4):
     project = load_project(DATA_DIR / "project_v1.nnstudio")
     assert project.name == "XOR FIXTURE"
     assert list(project.graph.nodes) == ["input_vector_1", "dense_1", "dense_2", "output_1"]
 
 
-def test_saving_writes_the_current_version(pretend_format_3, tmp_path):
-    project = load_project(DATA_DIR / "project_v2.nnstudio")
+def test_saving_writes_the_current_version(pretend_format_4, tmp_path):
+    project = load_project(DATA_DIR / "project_v3.nnstudio")
     save_project(project, tmp_path / "p.nnstudio")
     with zipfile.ZipFile(tmp_path / "p.nnstudio") as archive:
-        assert json.loads(archive.read("project.json"))["format_version"] == 3
-    assert load_project(tmp_path / "p.nnstudio").name == "XOR FIXTURE V2"  # not upgraded a second time
+        assert json.loads(archive.read("project.json"))["format_version"] == 4
+    assert load_project(tmp_path / "p.nnstudio").name == "XOR FIXTURE V3"  # not upgraded a second time
 
 
 def test_a_failing_step_becomes_a_project_file_error(monkeypatch):

@@ -100,7 +100,8 @@ def test_menus_and_shortcuts(make_window):
     assert file_menu == ["&New", "&Open…", "Open E&xample…", "Open &Recent", "&Save", "Save &As…", "&Export…",
                          "&Quit"]
     edit_menu = [a.text() for a in w.acts.menus["edit"].actions() if a.text()]
-    assert edit_menu[2:] == ["Cu&t", "&Copy", "&Paste", "Dupl&icate", "&Delete", "Select &All"]
+    assert edit_menu[2:] == ["Cu&t", "&Copy", "&Paste", "Dupl&icate", "&Delete", "Select &All", "&Group in Frame",
+                            "U&ngroup", "Co&llapse/Expand Frame", "Connect to Ne&xt Layer", "Edit First Para&meter"]
     help_menu = [a.text() for a in w.acts.menus["help"].actions()]  # separators read as ""
     assert help_menu == ["&Getting Started", "&Keyboard Shortcuts", "", "&Report a Problem", "", "&About NN Studio"]
     toolbar = w.findChild(QToolBar, "toolbar_main")

@@ -14,8 +14,8 @@ from typing import Any
 
 import jsonschema
 
-from nnstudio.core.errors import ProjectFileError
-from nnstudio.core.graph import MAX_NODES, MAX_WIRES
+from nnstudio.core.errors import GraphError, ProjectFileError
+from nnstudio.core.graph import MAX_FRAMES, MAX_NODES, MAX_WIRES, frames_from_list
 from nnstudio.core.text import clip as _clip
 from nnstudio.core.text import kind as _kind
 from nnstudio.core.text import short
@@ -64,6 +64,16 @@ def check_project(data: dict[str, Any], path: Any) -> None:
         if wire in wires:
             raise ProjectFileError(path, "the same wire appears twice", f"graph.edges[{j}]")
         wires.add(wire)
+    try:  # frames (format 3): ids unique, nodes that exist, a node in at most one frame
+        frames_from_list(data.get("frames", []), dict.fromkeys(seen))
+    except GraphError as exc:
+        raise ProjectFileError(path, *frame_error(exc)) from None
+
+
+def frame_error(exc: GraphError) -> tuple[str, str]:
+    """(message, field) of a frame problem worded ``frames[2].label: ...``."""
+    field, _, message = str(exc).partition(": ")
+    return (message, field) if field.startswith("frames") and message else (str(exc), "frames")
 
 
 _NODE_KEYS = frozenset({"id", "type", "params", "position", "label"})
@@ -152,6 +162,8 @@ def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
         names = [_TYPE_NAMES.get(t, t) for t in expected]
         wanted = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
         return _field_path(parts), f"must be {wanted}, not {_kind(error.instance)}"
+    if parts and parts[0] == "frames":
+        return _field_path(parts), _frame_message(error, parts)
     if kind == "enum" and parts and parts[-1] == "type":
         close = difflib.get_close_matches(str(error.instance), [str(v) for v in error.validator_value], n=1)
         hint = f": did you mean {close[0]!r}?" if close else ""
@@ -162,6 +174,25 @@ def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
     if kind in ("minItems", "maxItems") and parts and parts[-1] == "position":
         return _field_path(parts), "must be a list of two numbers [x, y]"
     return _field_path(parts), _clip(error.message, 200)
+
+
+def _frame_message(error: jsonschema.ValidationError, parts: list[Any]) -> str:
+    """What is wrong with a frame's field, in words (the field path, ``frames[2].label``, names the frame)."""
+    kind, last = error.validator, parts[-1]
+    if len(parts) == 1:
+        return f"there are {len(error.instance):,} frames; a network may have at most {MAX_FRAMES:,}" \
+            if kind == "maxItems" else _clip(error.message, 200)
+    if kind == "maxLength":
+        text = f"is {len(error.instance):,} characters long; at most {error.validator_value} are allowed"
+    elif kind == "pattern" and last == "color":
+        text = f"{_short(error.instance)} is not a colour: write it #rrggbb (six hex digits, e.g. #5b8dd9)"
+    elif kind == "pattern":
+        text = f"{_short(error.instance)} is not a valid id: use letters, digits and _, not starting with a digit"
+    elif kind == "minItems":
+        text = "must name at least one node"
+    else:
+        text = _clip(error.message, 200)
+    return text
 
 
 def _field_path(parts: list[Any]) -> str:

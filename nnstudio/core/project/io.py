@@ -36,7 +36,7 @@ from nnstudio.core import tempfiles
 from nnstudio.core.errors import GraphError, ProjectFileError
 from nnstudio.core.graph import Graph, renamed_label_warnings
 from nnstudio.core.project import migrations
-from nnstudio.core.project.checks import check_project
+from nnstudio.core.project.checks import check_project, frame_error
 from nnstudio.core.project.model import Project
 from nnstudio.core.text import clip as _clip
 from nnstudio.core.text import kind as _kind
@@ -102,6 +102,7 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
         "name": project.name,
         "description": project.description,
         "graph": project.graph.to_dict(),
+        "frames": project.graph.frames_to_list(),  # since format 3
         "training": project.training,
         "dataset": project.dataset,
         # Only with the weights it describes.
@@ -237,6 +238,10 @@ def load_project(path: str | os.PathLike[str], weights: bool = True, history: bo
             graph = Graph.from_dict(data["graph"])
         except GraphError as exc:  # _check_project covers what from_dict refuses; this is a safety net
             raise ProjectFileError(path, str(exc), "graph") from None
+        try:
+            graph.set_frames(data.get("frames", []))
+        except GraphError as exc:  # check_project covers this too; a safety net
+            raise ProjectFileError(path, *frame_error(exc)) from None
         warnings_.extend(renamed_label_warnings(graph))  # two layers that shared a name: the later is numbered
         loaded_weights = loaded_state = None
         fingerprint = data.get("weights_fingerprint")

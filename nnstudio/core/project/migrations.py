@@ -7,7 +7,8 @@ pure function (dict in, new dict out; it must not change its argument) and does 
 (``tests/data/project_v<N>.nnstudio``) that the tests open, so an upgrade path that breaks old files is caught.
 
 Format 2 added ``weights_fingerprint`` to project.json (and the ``training_state.safetensors`` member, which
-needs no upgrade: a format-1 file has none). Renamed layer types are handled here too: ``translate_legacy_ids``
+needs no upgrade: a format-1 file has none). Format 3 added ``frames`` (labelled backdrops around nodes); older
+files have none. Renamed layer types are handled here too: ``translate_legacy_ids``
 replaces an old type id (``linear``) by the current one (``dense``).
 """
 
@@ -19,7 +20,7 @@ from typing import Any, Callable
 from nnstudio.core.layers.registry import LEGACY_IDS
 
 # The format version this version of NN Studio writes, and the newest it reads.
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -28,8 +29,13 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "weights_fingerprint": None}
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 3 keeps frames (labelled backdrops around nodes on the canvas); a format-2 file has none."""
+    return {**data, "frames": []}
+
+
 # version -> function upgrading a project.json dict of that version to version + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 class MigrationError(ValueError):

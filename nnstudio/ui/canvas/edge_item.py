@@ -71,6 +71,7 @@ class EdgeItem(_CurveItem):
         self.edge = edge
         self.source, self.target = source, target
         self.hovered = False
+        self.drop_target = False  # a layer dragged over it would be inserted here
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)  # under the nodes
@@ -78,6 +79,11 @@ class EdgeItem(_CurveItem):
 
     def refresh(self) -> None:
         self.set_ends(self.source.out_port.anchor(), self.target.in_port.anchor())
+
+    def set_drop_target(self, on: bool) -> None:
+        if on != self.drop_target:
+            self.drop_target = on
+            self.update()
 
     def hoverEnterEvent(self, event) -> None:
         self.hovered = True
@@ -91,7 +97,9 @@ class EdgeItem(_CurveItem):
         theme = self._theme()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        if self.isSelected():
+        if self.drop_target:  # thick and bright: letting go here inserts the layer into this wire
+            pen = QPen(theme.ok, 5.0)
+        elif self.isSelected():
             halo = QPen(theme.highlight, 7.0)
             halo.setCapStyle(Qt.PenCapStyle.RoundCap)
             c = halo.color()

@@ -1,5 +1,6 @@
 """Automatic layout: columns by depth (longest path from an input), left to right, wrapped into rows when the
-network is too long to read in the window.
+network is too long to read in the window; or, turned a quarter, rows by depth from top to bottom, wrapped into
+columns side by side (``direction=TOP_TO_BOTTOM``).
 
 A small Sugiyama-style pass: each node goes to column = its depth; wires that skip columns get an invisible
 placeholder in every column they cross, so a skip connection runs beside the nodes it jumps over instead of
@@ -24,6 +25,10 @@ from nnstudio.ui.canvas.style import (FIT_MARGIN, GRID, LAYOUT_BAND_GAP, LAYOUT_
 # The viewport auto layout plans for when it is not told (a file without positions is arranged before any
 # view shows it): the canvas of a 1600 x 1000 window.
 DEFAULT_AREA = (1100.0, 600.0)
+LEFT_TO_RIGHT, TOP_TO_BOTTOM = "left_to_right", "top_to_bottom"
+DIRECTIONS = (LEFT_TO_RIGHT, TOP_TO_BOTTOM)
+TB_DX = NODE_W + 2 * GRID  # top to bottom: step between two nodes side by side (one depth)
+TB_DY = 140.0  # top to bottom: step from one depth to the next (room for the wire between them)
 _SLACK = 4.0  # pixels the view's own rounding may take off the viewport
 
 
@@ -45,8 +50,10 @@ def fit_zoom(width: float, height: float, area: tuple[float, float]) -> float:
     return max(0.0, min(area[0] / (width + 2 * FIT_MARGIN), area[1] / (height + 2 * FIT_MARGIN)))
 
 
-def _column_heights(graph: Graph, depth: dict[str, int], dy: float) -> tuple[dict[int, list], dict[object, float]]:
-    """Slots of every column (node ids and wire placeholders ("wire", edge index, column)) and their heights."""
+def _column_heights(graph: Graph, depth: dict[str, int], dy: float,
+                    axis: int = 1) -> tuple[dict[int, list], dict[object, float]]:
+    """Slots of every column (node ids and wire placeholders ("wire", edge index, column)) and their place across
+    the reading direction (``axis`` of a node's position: 1, its height, when columns run left to right)."""
     columns: dict[int, list] = {}
     for nid, d in depth.items():
         columns.setdefault(d, []).append(nid)
@@ -71,14 +78,14 @@ def _column_heights(graph: Graph, depth: dict[str, int], dy: float) -> tuple[dic
             ys = [y[s] for s in feeds.get(slot, []) if s in y]
             if ys:
                 return sum(ys) / len(ys)
-            return graph.nodes[slot].position[1] if isinstance(slot, str) else 0.0
+            return graph.nodes[slot].position[axis] if isinstance(slot, str) else 0.0
 
         def rank(slot):
             is_wire = not isinstance(slot, str)
             return (wanted(slot), is_wire, order.get(slot, 0) if not is_wire else slot[1])
 
         if col == min(columns):  # sources: keep their current top-to-bottom order, one row apart
-            slots.sort(key=lambda s: (graph.nodes[s].position[1], order[s]))
+            slots.sort(key=lambda s: (graph.nodes[s].position[axis], order[s]))
             for i, s in enumerate(slots):
                 y[s] = (i - (len(slots) - 1) / 2) * dy
             continue
@@ -119,7 +126,7 @@ def _band_step(col_top: list[float], col_bottom: list[float], a: int, b: int) ->
 
 
 def plan_bands(n: int, crossing: list[int], col_top: list[float], col_bottom: list[float], dx: float,
-               area: tuple[float, float]) -> list[tuple[int, int]]:
+               area: tuple[float, float], node_w: float = NODE_W) -> list[tuple[int, int]]:
     """Which columns go on which row. Of the ways to cut the columns: the fewest rows whose cuts split no branch
     and that fit ``area`` at a readable zoom; else the same among those whose width fits (the view then scrolls
     down); else one column per row."""
@@ -130,7 +137,7 @@ def plan_bands(n: int, crossing: list[int], col_top: list[float], col_bottom: li
         if cuts in seen:
             continue
         seen.add(cuts)
-        width = (max(b - a for a, b in cuts) - 1) * dx + NODE_W
+        width = (max(b - a for a, b in cuts) - 1) * dx + node_w
         height = sum(_band_step(col_top, col_bottom, a, b) for a, b in cuts[:-1]) \
             + max(col_bottom[cuts[-1][0]:]) - min(col_top[cuts[-1][0]:])
         split = sum(crossing[b - 1] - 1 for _, b in cuts[:-1])  # wires cut beyond the one a chain must
@@ -143,19 +150,30 @@ def plan_bands(n: int, crossing: list[int], col_top: list[float], col_bottom: li
     return list(min(readable, key=lambda o: (o[0], o[1]))[4])
 
 
-def layered_positions(graph: Graph, dx: float = LAYOUT_DX, dy: float = LAYOUT_DY,
-                      area: tuple[float, float] | None = None) -> dict[str, tuple[float, float]]:
+def layered_positions(graph: Graph, dx: float | None = None, dy: float | None = None,
+                      area: tuple[float, float] | None = None,
+                      direction: str = LEFT_TO_RIGHT) -> dict[str, tuple[float, float]]:
     """Top-left position of every node, for a viewport of ``area`` pixels (width, height; DEFAULT_AREA when
-    None). The layout keeps the graph's current top-left corner."""
+    None). ``dx`` / ``dy``: the steps along x and y (by default LAYOUT_DX / LAYOUT_DY left to right, TB_DX /
+    TB_DY top to bottom). The layout keeps the graph's current top-left corner."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown layout direction {direction!r}")
     if not graph.nodes:
         return {}
+    down = direction == TOP_TO_BOTTOM
+    dx = dx if dx is not None else (TB_DX if down else LAYOUT_DX)
+    dy = dy if dy is not None else (TB_DY if down else LAYOUT_DY)
+    area = area or DEFAULT_AREA
+    # Top to bottom is left to right with the axes swapped: "along" is the reading direction, "across" the other.
+    step_along, step_across = (dy, dx) if down else (dx, dy)
+    size_along, size_across = (NODE_H, NODE_W) if down else (NODE_W, NODE_H)
     depth = depths(graph)
-    columns, y = _column_heights(graph, depth, dy)
+    columns, y = _column_heights(graph, depth, step_across, axis=0 if down else 1)
     keys = sorted(columns)
     index = {col: i for i, col in enumerate(keys)}
     n = len(keys)
     col_top = [min(y[s] for s in columns[c]) for c in keys]
-    col_bottom = [max(y[s] for s in columns[c]) + NODE_H for c in keys]
+    col_bottom = [max(y[s] for s in columns[c]) + size_across for c in keys]
     starts = [0] * (n + 1)  # crossing[i] = wires from a column <= i to one > i (a running sum of starts - ends)
     for e in graph.edges:
         a, b = index[depth[e.src]], index[depth[e.dst]]
@@ -166,7 +184,8 @@ def layered_positions(graph: Graph, dx: float = LAYOUT_DX, dy: float = LAYOUT_DY
     for i in range(n):
         running += starts[i]
         crossing.append(running)
-    bands = plan_bands(n, crossing, col_top, col_bottom, dx, area or DEFAULT_AREA)
+    bands = plan_bands(n, crossing, col_top, col_bottom, step_along, (area[1], area[0]) if down else area,
+                       node_w=size_along)
 
     x0 = snap(min(n.position[0] for n in graph.nodes.values()), GRID)
     y0 = snap(min(n.position[1] for n in graph.nodes.values()), GRID)
@@ -180,7 +199,8 @@ def layered_positions(graph: Graph, dx: float = LAYOUT_DX, dy: float = LAYOUT_DY
     for nid in graph.nodes:
         i = index[depth[nid]]
         k = band_of[i]
-        out[nid] = (x0 + (i - bands[k][0]) * dx, y0 + snap(y[nid] + band_y[k], GRID))
+        along, across = (i - bands[k][0]) * step_along, snap(y[nid] + band_y[k], GRID)
+        out[nid] = (x0 + across, y0 + along) if down else (x0 + along, y0 + across)
     return out
 
 

@@ -2,6 +2,9 @@
 
 User gestures become undo commands (``nnstudio.ui.commands``); the graph changes, emits, and the ``_on_*``
 handlers below create, move, update or delete items. Undo and redo therefore need no code of their own here.
+
+A single unwired node dragged onto a wire (Alt not held) is put into it when released: A->B becomes A->N->B, with
+the move, in one undo step (``insert_on_edge``, also the entry point for palette drops and menus).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent, QGraphicsView
 
 from nnstudio.core.errors import GraphError
 from nnstudio.core.graph import Edge, Graph, Node
@@ -26,6 +29,7 @@ from nnstudio.ui.canvas.wiring import WireDrag
 LOCKED_MESSAGE = "The network is locked while it trains: stop training to edit it"
 PASTE_OFFSET = (2 * style.GRID, 2 * style.GRID)
 MIN_LAYOUT_AREA = (480.0, 300.0)
+INSERT_PX = 8.0  # a layer dragged this close to a wire (screen pixels) is put into it
 
 
 class GraphScene(QGraphicsScene):
@@ -33,6 +37,8 @@ class GraphScene(QGraphicsScene):
     node_activated = Signal(str)  # a node was double-clicked
     locked_changed = Signal(bool)
     extent_changed = Signal()  # nodes were added or moved: the view's scrollable area may have to grow
+    wire_released_in_space = Signal(str, str, QPointF)  # node id, "out" / "in", where a new wire was let go
+    quick_add_requested = Signal(QPointF)  # a double-click on empty canvas, at this scene point
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -46,6 +52,7 @@ class GraphScene(QGraphicsScene):
         self._locked = False
         self._drag_start: dict[str, QPointF] | None = None
         self._wire = WireDrag(self)
+        self._drop_edge: EdgeItem | None = None  # the wire a dragged layer would be put into
         self._watcher = None
         self._extent_timer = QTimer(self)  # one extent_changed per burst of moves (auto layout moves every node)
         self._extent_timer.setSingleShot(True)
@@ -71,6 +78,7 @@ class GraphScene(QGraphicsScene):
                 getattr(self.graph, name).disconnect(handler)
         self._wire.cancel()
         self._drag_start = None
+        self._drop_edge = None
         self._nodes.clear()
         self._edges.clear()
         self.clear()
@@ -154,6 +162,8 @@ class GraphScene(QGraphicsScene):
         item = self._edges.pop(edge, None)
         if item is None:
             return
+        if item is self._drop_edge:
+            self._drop_edge = None
         self._wire.forget_edge(edge)
         item.source.edges.discard(item)
         item.target.edges.discard(item)
@@ -312,6 +322,89 @@ class GraphScene(QGraphicsScene):
         self.select_nodes([add.node_id])
         return add.node_id
 
+    # -- putting a layer into a wire ------------------------------------------------------------------------
+    def edge_near(self, pos: QPointF, zoom: float = 1.0) -> EdgeItem | None:
+        """The wire within INSERT_PX screen pixels of ``pos`` (at ``zoom``), or None."""
+        r = INSERT_PX / zoom if zoom > 0 else INSERT_PX
+        for item in self.items(QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r),
+                               Qt.ItemSelectionMode.IntersectsItemShape):
+            if isinstance(item, EdgeItem) and item.isVisible():
+                return item
+        return None
+
+    def set_drop_edge(self, item: EdgeItem | None) -> None:
+        """Highlight the wire a dragged layer would go into (None: no wire)."""
+        if item is not self._drop_edge:
+            if self._drop_edge is not None:
+                self._drop_edge.set_drop_target(False)
+            self._drop_edge = item
+            if item is not None:
+                item.set_drop_target(True)
+
+    def drop_edge(self) -> Edge | None:
+        return self._drop_edge.edge if self._drop_edge is not None else None
+
+    def insert_on_edge(self, edge: Edge, type_id: str | None = None, node_id: str | None = None,
+                       scene_pos: QPointF | None = None) -> str | None:
+        """Put a new layer of ``type_id`` (top-left at ``scene_pos``, else between the wire's ends) or the
+        unwired node ``node_id`` (moved to ``scene_pos`` if given) into the wire: A->B becomes A->N->B, one
+        undo step. Returns the node's id, or None when refused (the reason goes to status_message)."""
+        if not self._editable():
+            return None
+        graph = self.graph
+        if (type_id is None) == (node_id is None):
+            self.status_message.emit("Say which layer to put into the wire")
+            return None
+        if isinstance(edge, EdgeItem):
+            edge = edge.edge
+        position, move = None, None
+        if scene_pos is None and type_id is not None and edge.src in graph.nodes and edge.dst in graph.nodes:
+            (ax, ay), (bx, by) = graph.nodes[edge.src].position, graph.nodes[edge.dst].position
+            # one column after the wire's start when both ends share a row (the rest moves aside), else midway
+            same_row = abs(ay - by) < style.NODE_H
+            scene_pos = QPointF(ax + style.LAYOUT_DX, ay) if same_row else QPointF((ax + bx) / 2, (ay + by) / 2)
+        if scene_pos is not None:
+            position = (style.snap(scene_pos.x()), style.snap(scene_pos.y()))
+        if node_id is not None and position is not None and node_id in graph.nodes:
+            old = tuple(graph.nodes[node_id].position)
+            if old != position:
+                move = cmd.MoveNodesCommand(graph, {node_id: (old, position)})
+        room = self._make_room(edge, node_id, position)
+        try:
+            nid = cmd.insert_on_edge(self.undo_stack, graph, edge, node_id, type_id, position, move, room)
+        except GraphError as exc:
+            self.status_message.emit(str(exc))
+            return None
+        self.select_nodes([nid])
+        return nid
+
+    def _make_room(self, edge: Edge, node_id: str | None, position: tuple[float, float] | None):
+        """A move of the layers from the wire's end onwards, in the inserted layer's row, one column to the
+        right, when the inserted layer would cover one of them (as Blender's auto-offset); None when it covers
+        none."""
+        graph = self.graph
+        if position is None or edge.dst not in graph.nodes:
+            return None
+        px, py = position
+        places = {nid: graph.nodes[nid].position for nid in graph.downstream(edge.dst) if nid != node_id}
+        row = {nid: (x, y) for nid, (x, y) in places.items() if abs(y - py) < style.NODE_H and x > px - style.NODE_W}
+        if not any(abs(x - px) < style.NODE_W for x, _y in row.values()):
+            return None
+        shift = style.LAYOUT_DX
+        return cmd.MoveNodesCommand(graph, {nid: ((x, y), (x + shift, y)) for nid, (x, y) in row.items()})
+
+    def _insert_candidate(self) -> str | None:
+        """The node being dragged, if it alone is dragged and could go into a wire (both ports, no wires)."""
+        if not self._drag_start or len(self._drag_start) != 1 or self.graph is None:
+            return None
+        nid = next(iter(self._drag_start))
+        item = self._nodes.get(nid)
+        if item is None or item.in_port is None or item.out_port is None or nid not in self.graph.nodes:
+            return None
+        if self.graph.inputs_of(nid) or self.graph.outputs_of(nid):
+            return None
+        return nid
+
     def auto_layout(self) -> None:
         """Columns by depth, left to right, wrapped into rows that the view shows at a readable zoom (layout.py),
         as one undoable move."""
@@ -354,7 +447,7 @@ class GraphScene(QGraphicsScene):
             port = self.port_at(event.scenePos())
             if port is not None:
                 if self._editable():
-                    self._wire.begin(port, event.scenePos())
+                    self._wire.begin(port, event.scenePos(), self._zoom_of(event))
                 event.accept()
                 return
         super().mousePressEvent(event)
@@ -368,6 +461,9 @@ class GraphScene(QGraphicsScene):
             event.accept()
             return
         super().mouseMoveEvent(event)
+        if self.user_moving and self._insert_candidate() is not None:
+            alt = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)  # Alt: move without inserting
+            self.set_drop_edge(None if alt else self.edge_near(event.scenePos(), self._zoom_of(event)))
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._wire.active and event.button() == Qt.MouseButton.LeftButton:
@@ -376,11 +472,16 @@ class GraphScene(QGraphicsScene):
             return
         super().mouseReleaseEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
-            self._finish_move()
+            alt = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
+            self._finish_move(None if alt else self.drop_edge())
 
-    def _finish_move(self) -> None:
+    def _finish_move(self, into: Edge | None = None) -> None:
+        """One MoveNodesCommand for the drag; with ``into`` (the wire under the dragged unwired node) the node
+        is also put into that wire, in the same undo step, when both new wires are allowed."""
+        candidate = self._insert_candidate() if into is not None else None
         start, self._drag_start = self._drag_start, None
         self.user_moving = False
+        self.set_drop_edge(None)
         if not start or self.graph is None:
             return
         moves = {}
@@ -388,14 +489,36 @@ class GraphScene(QGraphicsScene):
             item = self._nodes.get(nid)
             if item is not None and nid in self.graph.nodes and item.pos() != before:
                 moves[nid] = (self.graph.nodes[nid].position, (item.pos().x(), item.pos().y()))
-        if moves:
-            self.undo_stack.push(cmd.MoveNodesCommand(self.graph, moves))
+        move = cmd.MoveNodesCommand(self.graph, moves) if moves else None
+        if candidate is not None and move is not None:
+            try:
+                cmd.insert_on_edge(self.undo_stack, self.graph, into, candidate, before=move)
+                return
+            except GraphError as exc:  # refused: the node is only moved
+                self.status_message.emit(str(exc))  # nothing was pushed: the move goes alone
+        if move is not None:
+            self.undo_stack.push(move)
+
+    def _zoom_of(self, event: QGraphicsSceneMouseEvent) -> float:
+        """The zoom of the view ``event`` came through (the first view's without one)."""
+        widget = event.widget()
+        view = widget.parentWidget() if widget is not None else None
+        if not isinstance(view, QGraphicsView):
+            views = self.views()
+            view = views[0] if views else None
+        return view.transform().m11() if view is not None else 1.0
 
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         item = self.node_at(event.scenePos())
         if item is not None and event.button() == Qt.MouseButton.LeftButton:
             self.node_activated.emit(item.node_id)
             event.accept()
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self.graph is not None and not any(
+                i.acceptedMouseButtons() & Qt.MouseButton.LeftButton for i in self.items(event.scenePos())):
+            event.accept()
+            if self._editable():  # empty canvas: the quick-add search opens here
+                self.quick_add_requested.emit(QPointF(event.scenePos()))
             return
         super().mouseDoubleClickEvent(event)
 

@@ -1,6 +1,7 @@
 """The canvas widget: a QGraphicsView with a subtle grid, wheel zoom under the cursor, panning with the middle
-button, Space + drag, Shift + wheel or the arrow keys, fit-to-view, drops of palette layers, and a hint on what
-to do while the canvas is empty.
+button, Space + drag, Shift + wheel or the arrow keys, fit-to-view, drops of palette layers (into the wire under
+the cursor, which lights up before the drop; Alt drops beside it), and a hint on what to do while the canvas is
+empty.
 
 Fit never zooms out below ``style.MIN_READABLE_ZOOM`` (the zoom at which a node's title reads): a network too
 big for the viewport at that zoom is shown from its start (its inputs) or from the selection, and the rest is
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QFont, QKeyEvent, QPainter, QPen, QTransform, QWheelEvent
+from PySide6.QtGui import QCursor, QFont, QKeyEvent, QPainter, QPen, QTransform, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsView, QLabel
 
 from nnstudio.ui.canvas import style
@@ -302,20 +303,48 @@ class GraphView(QGraphicsView):
     def dragMoveEvent(self, event) -> None:
         if self._accepts(event):
             event.acceptProposedAction()
+            self.graph_scene().set_drop_edge(self._wire_under_drop(event))  # the wire it would go into
         else:
             event.ignore()
 
+    def dragLeaveEvent(self, event) -> None:
+        self.graph_scene().set_drop_edge(None)
+        super().dragLeaveEvent(event)
+
+    def _wire_under_drop(self, event):
+        """The wire under a palette drag (none while Alt is held: drop beside it, not into it)."""
+        if event.modifiers() & Qt.KeyboardModifier.AltModifier:
+            return None
+        return self.graph_scene().edge_near(self.mapToScene(event.position().toPoint()), self.zoom())
+
     def dropEvent(self, event) -> None:
+        scene = self.graph_scene()
+        wire = self._wire_under_drop(event) if self._accepts(event) else None
+        scene.set_drop_edge(None)
         if not self._accepts(event):
             event.ignore()
             return
         type_id = bytes(event.mimeData().data(LAYER_MIME)).decode("utf-8").strip()
         pos = self.mapToScene(event.position().toPoint())
-        if self.graph_scene().add_node(type_id, pos) is not None:
+        added = None
+        if wire is not None:  # into the wire, centred on the cursor; refused: dropped there unwired
+            added = scene.insert_on_edge(wire.edge, type_id=type_id,
+                                         scene_pos=pos - QPointF(style.NODE_W / 2, style.PORT_Y))
+        if added is None:
+            added = scene.add_node(type_id, pos)
+        if added is not None:
             event.acceptProposedAction()
             self.setFocus()
         else:
             event.ignore()
+
+    def cursor_scene_pos(self) -> QPointF | None:
+        """The scene point under the mouse cursor, or None when the cursor is not over the canvas."""
+        vp = self.viewport()
+        local = vp.mapFromGlobal(QCursor.pos())
+        if not self.isVisible() or not vp.rect().contains(local):
+            return None
+        return self.mapToScene(local)
 
     # -- painting -------------------------------------------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
