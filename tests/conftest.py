@@ -2,8 +2,8 @@
 contending with the test runner slow small models down many times over.
 
 The frozen-bundle test's PyInstaller build takes minutes, mostly on one core: when that test is collected, the
-build starts at once in a background process (at low priority) and runs beside the other tests, and the test,
-moved to the end of the session, waits for it (``bundle_build``)."""
+build starts with the first Qt test in a background process (at low priority) and runs beside the Qt tests,
+and the test, moved to the end of the session, waits for it (``bundle_build``)."""
 
 from __future__ import annotations
 
@@ -62,11 +62,21 @@ class BundleBuild:
 _BUILD: list[BundleBuild] = []
 
 
+_WANTED: list[bool] = []  # the frozen test was collected: build when the first Qt test starts
+
+
 def pytest_collection_modifyitems(session, config, items) -> None:
     frozen = [item for item in items if item.name == FROZEN_TEST]
     if frozen and importlib.util.find_spec("PyInstaller") is not None:
-        _BUILD.append(BundleBuild())
+        _WANTED.append(True)
         items[:] = [item for item in items if item.name != FROZEN_TEST] + frozen  # last: the most time to build
+
+
+def pytest_runtest_setup(item) -> None:
+    # The core tests start processes of their own (torchrun, the command line, hostile files) and want both
+    # cores; the Qt tests use one. So the build starts with the first Qt test (or the frozen test itself).
+    if _WANTED and not _BUILD and (f"{os.sep}ui{os.sep}" in str(item.path) or item.name == FROZEN_TEST):
+        _BUILD.append(BundleBuild())
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

@@ -144,8 +144,10 @@ class Workspaces(QObject):
     # -- problems -----------------------------------------------------------------------------------------
     def show_problem_count(self, *_args) -> None:
         """The Build tab counts the problems (the status bar does too); a click on either opens the list, and
-        the list closes when the last problem is solved (problems take no room while there are none)."""
-        had, count = self._problems, len(self.window.session.problems)
+        the list closes when the last problem is solved (problems take no room while there are none). An empty
+        canvas counts none, as the status bar says "empty": a new network is not yet a problem."""
+        session = self.window.session
+        had, count = self._problems, len(session.problems) if session.graph.nodes else 0
         self._problems = count
         text = TITLES[BUILD] if not count else f"{TITLES[BUILD]} ({count} problem{'s' if count != 1 else ''})"
         if self.bar.tabText(0) != text:

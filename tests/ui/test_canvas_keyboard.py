@@ -162,3 +162,29 @@ def test_enter_in_a_field_over_the_canvas_stays_with_the_field(open_window, qtbo
     QApplication.processEvents()
     editors = list(w.inspector.editors.values())
     assert not any(e.hasFocus() for e in editors)
+
+
+def test_enter_in_the_edited_setting_takes_the_value_and_goes_back_to_the_canvas(open_window, qtbot):
+    """Keyboard-only building goes on after an edit: Enter on the canvas, the value, Enter, and Tab opens the
+    quick-add after the same layer."""
+    w = open_window(example=None)
+    align.install(w)
+    w.add_layer("input_vector")
+    dense = w.add_layer("dense")
+    graph = w.document.graph
+    w.scene.select_nodes([dense])
+    focus_canvas(w, qtbot)
+    QTest.keyClick(w.view, Qt.Key.Key_Return)
+    QApplication.processEvents()
+    field = QApplication.focusWidget()
+    assert field is not w.view and field is not None
+    QTest.keyClicks(field, "10")
+    QTest.keyClick(field, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is w.view, timeout=2000)
+    assert graph.nodes[dense].params["units"] == 10
+    # Escape gives the focus back too, keeping what was there
+    QTest.keyClick(w.view, Qt.Key.Key_Return)
+    QApplication.processEvents()
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is w.view, timeout=2000)
+    assert graph.nodes[dense].params["units"] == 10

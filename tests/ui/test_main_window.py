@@ -250,7 +250,7 @@ def test_starting_with_a_file_opens_it(make_window, qtbot):
     start(w, [str(DIGITS)])
     assert w.errors == []
     assert w.windowTitle() == "digits_cnn.nnstudio[*] — NN Studio"
-    qtbot.waitUntil(lambda: w.state_label.text() == "ready")
+    qtbot.waitUntil(lambda: w.state_label.text() == "ready", timeout=20000)  # the data are loaded and checked first
     assert w.params_label.text() == "121,930 parameters"
 
 
@@ -390,7 +390,7 @@ def test_status_bar_shows_parameters_and_state(make_window, qtbot):
     w.scene.status_message.emit("a refused edit")
     assert w.statusBar().currentMessage() == "a refused edit"
     w.load_file(DIGITS)
-    qtbot.waitUntil(lambda: w.state_label.text() == "ready")
+    qtbot.waitUntil(lambda: w.state_label.text() == "ready", timeout=20000)  # the data are loaded and checked first
     assert node not in w.document.graph.nodes
 
 

@@ -305,7 +305,7 @@ def test_selecting_a_summary_row_selects_and_centres_the_node(window, qtbot):
 
 def test_clicking_a_problem_selects_and_centres_its_node(window, qtbot):
     window.load_file(EXAMPLES / "digits_cnn.nnstudio")
-    qtbot.waitUntil(lambda: window.state_label.text() == "ready")
+    qtbot.waitUntil(lambda: window.state_label.text() == "ready", timeout=20000)  # after the data are checked
     assert window.problems.list.count() == 1 and window.problems.count() == 0
     window.scene.select_nodes(["dense_1"])
     window.inspector.editors["units"].setValue(1)

@@ -287,3 +287,16 @@ def test_a_run_trained_in_build_is_drawn_when_train_is_opened(make_window, qtbot
     (x0, x1), _y = loss.item.getViewBox().viewRange()
     assert x0 <= 0.0 and x1 >= 2.0  # the two epochs are in view
     assert len(loss.raw_curve.xData) > 0 and len(loss.val_curve.xData) == 2  # steps, and both epochs
+
+
+def test_an_empty_network_counts_no_problems_until_it_has_a_layer(open_window, qtbot):
+    """The status bar says "empty" and the Build tab agrees; the first layer brings the count."""
+    w = open_window(example=None)
+    assert w.new_project()  # the start page's "Empty network"
+    qtbot.waitUntil(lambda: w.state_label.text() == "empty", timeout=5000)
+    assert w.session.problems  # no Input, no Output, no dataset: true, and not worth a red count yet
+    assert w.workspaces.bar.tabText(0) == "Build"
+    w.add_layer("dense")
+    qtbot.waitUntil(lambda: w.workspaces.bar.tabText(0) != "Build", timeout=5000)
+    count = len(w.session.problems)
+    assert w.workspaces.bar.tabText(0) == f"Build ({count} problems)" and count >= 3

@@ -6,15 +6,17 @@
 * C (Edit > Connect to Next Layer) wires the selected layers in the order they were selected (with two, the
   first one's output to the other's input, like Blender's "make links"); with one selected, to the nearest
   layer right of it whose input is still free. One undo step.
-* Enter or F2 (Edit > Edit First Parameter) puts the focus in the Inspector's first field.
+* Enter or F2 (Edit > Edit First Parameter) puts the focus in the Inspector's first field; Enter (or Escape)
+  there gives it back to the canvas.
 Tab is left alone (quick-add).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QWidget
+from shiboken6 import isValid
 
 from nnstudio.core.errors import GraphError
 from nnstudio.core.graph import Edge
@@ -160,7 +162,41 @@ def edit_first_parameter(window) -> bool:
     field.setFocus(Qt.FocusReason.ShortcutFocusReason)
     if isinstance(field, (QLineEdit, QAbstractSpinBox)):
         field.selectAll()
+    BackToCanvas(field, window.view)
     return True
+
+
+class BackToCanvas(QObject):
+    """After Enter or F2 took the focus to a field, Enter (the value is set) or Escape in it gives the focus back
+    to the canvas, so that building goes on by keyboard: Tab, the next layer, Enter. Once, then it goes."""
+
+    KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
+
+    def __init__(self, field, view) -> None:
+        super().__init__(field)
+        self.view = view
+        self.watched = [field, *field.findChildren(QWidget)]
+        for widget in self.watched:
+            widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.KeyPress and event.key() in self.KEYS:
+            QTimer.singleShot(0, self._back)  # after the field has taken the value
+        elif event.type() == QEvent.Type.FocusOut and not any(w.hasFocus() for w in self.watched):
+            QTimer.singleShot(0, self._done)  # the person went elsewhere: nothing to give back
+        return False
+
+    def _back(self) -> None:
+        if isValid(self.view):
+            self.view.setFocus(Qt.FocusReason.OtherFocusReason)
+        self._done()
+
+    def _done(self) -> None:
+        for widget in self.watched:
+            if isValid(widget):
+                widget.removeEventFilter(self)
+        if isValid(self):
+            self.deleteLater()
 
 
 class KeyboardNav(QObject):
