@@ -49,44 +49,35 @@ def opaque(view: pg.GraphicsView) -> None:
     view.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
 
 
-class PlotView(pg.PlotWidget):
-    """A PlotWidget whose painting is timed by :class:`PaintClock`; ``resized()`` when resized, before its plot
-    is laid out at the new size."""
+def _timed_view(base: type, doc: str) -> type:
+    """``base`` (a pyqtgraph view) opaque, its painting timed by :class:`PaintClock`, and ``resized()`` when it
+    is resized, before its plots are laid out at the new size (so that they can be arranged for it first)."""
 
-    resized = Signal()
+    class View(base):
+        resized = Signal()
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        opaque(self)
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            opaque(self)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self.resized.emit()
-        super().resizeEvent(event)
+        def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+            self.resized.emit()
+            super().resizeEvent(event)
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        t0 = time.thread_time()
-        super().paintEvent(event)
-        PaintClock.spent += time.thread_time() - t0
+        def paintEvent(self, event) -> None:  # noqa: N802
+            t0 = time.thread_time()
+            super().paintEvent(event)
+            PaintClock.spent += time.thread_time() - t0
+
+    View.__doc__ = doc
+    return View
 
 
-class LayoutView(pg.GraphicsLayoutWidget):
-    """A GraphicsLayoutWidget whose painting is timed by :class:`PaintClock`; ``resized()`` when resized, before
-    its plots are laid out at the new size (so that they can be arranged for it first)."""
-
-    resized = Signal()
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        opaque(self)
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self.resized.emit()
-        super().resizeEvent(event)
-
-    def paintEvent(self, event) -> None:  # noqa: N802
-        t0 = time.thread_time()
-        super().paintEvent(event)
-        PaintClock.spent += time.thread_time() - t0
+PlotView = _timed_view(pg.PlotWidget, "A PlotWidget: opaque, its painting timed, ``resized()`` first on a resize.")
+PlotView.__name__ = PlotView.__qualname__ = "PlotView"
+LayoutView = _timed_view(pg.GraphicsLayoutWidget,
+                         "A GraphicsLayoutWidget: opaque, its painting timed, ``resized()`` first on a resize.")
+LayoutView.__name__ = LayoutView.__qualname__ = "LayoutView"
 
 
 class Series:
