@@ -15,11 +15,10 @@ running a blocking dialog.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QMimeData, QPointF, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QPointF, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QFont, QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -42,14 +41,14 @@ from nnstudio.ui.actions import (
     shortcut_rows,
 )
 from nnstudio.ui.canvas import align, context_menu, style
-from nnstudio.ui.canvas.layout import fit_zoom
+from nnstudio.ui.canvas.layout import fit_zoom, free_spot
 from nnstudio.ui.canvas.scene import GraphScene
 from nnstudio.ui.canvas.view import GraphView
 from nnstudio.ui.dialogs import APP_NAME, WindowDialogs
 from nnstudio.ui.document import Document, RecentFiles
 from nnstudio.ui import frame_commands
 from nnstudio.ui.error_report import reason
-from nnstudio.ui.mime import NODES_MIME
+from nnstudio.ui.mime import NODES_MIME, copied_nodes, put_nodes
 from nnstudio.ui.panels.inspector import InspectorPanel
 from nnstudio.ui.panels.palette import PalettePanel
 from nnstudio.ui.panels.problems import ProblemsPanel
@@ -331,7 +330,7 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         else:
             centre = self.view.mapToScene(self.view.viewport().rect().center())
             x, y = centre.x() - NODE_SIZE[0] / 2, centre.y() - NODE_SIZE[1] / 2
-        x, y = self._free_spot(x, y)
+        x, y = free_spot(graph, x, y)
         node_id = self.scene.add_node(type_id, QPointF(x, y), after=after)
         if node_id:
             item = self.scene.node_item(node_id)
@@ -339,25 +338,12 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
                 self.view.ensureVisible(item, 40, 40)
         return node_id
 
-    def _free_spot(self, x: float, y: float) -> tuple[float, float]:
-        """(x, y) moved down until no node's box overlaps a new node there."""
-        w, h = NODE_SIZE
-        boxes = [n.position for n in self.document.graph.nodes.values()]
-        for _ in range(200):
-            if not any(abs(bx - x) < w and abs(by - y) < h for bx, by in boxes):
-                break
-            y += h + 35
-        return x, y
-
     # -- edit menu ----------------------------------------------------------------------------------------
     def copy(self) -> bool:
         clip = self.scene.copy_selection()
         if not clip.get("nodes"):
             return False
-        mime = QMimeData()
-        payload = json.dumps(clip).encode("utf-8")
-        mime.setData(NODES_MIME, payload)
-        QGuiApplication.clipboard().setMimeData(mime)
+        put_nodes(clip)
         self._copied = True
         count = len(clip["nodes"])
         self.show_status(f"Copied {count} layer{'s' if count != 1 else ''}", 3000)
@@ -373,16 +359,9 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
 
     def paste_at(self, scene_pos: QPointF | None) -> list[str]:
         """Paste the copied layers with their top-left at ``scene_pos`` (None: beside the originals)."""
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not mime.hasFormat(NODES_MIME):
-            self.show_status("The clipboard holds no layers to paste", 3000)
-            return []
-        try:
-            clip = json.loads(bytes(mime.data(NODES_MIME)).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            self.show_status("The clipboard's layers cannot be read", 3000)
-            return []
-        if not isinstance(clip, dict):
+        clip = copied_nodes()
+        if isinstance(clip, str):
+            self.show_status(clip, 3000)
             return []
         return self.scene.paste(clip, at=scene_pos)
 

@@ -18,6 +18,7 @@ from nnstudio.core.graph import Edge
 from nnstudio.ui import commands as cmd
 from nnstudio.ui.canvas import quick_add, style
 from nnstudio.ui.canvas.edge_item import EdgeItem
+from nnstudio.ui.canvas.layout import free_spot
 
 
 def _keys(window, name: str) -> str:
@@ -111,9 +112,9 @@ def disconnect_all(window, node_id: str) -> None:
 def insert_after(window, node_id: str):
     """The quick-add search, wired after the layer; the new layer goes right of it where there is room."""
     x, y = window.scene.graph.nodes[node_id].position
-    spot = quick_add.free_spot(window.scene.graph, x + style.LAYOUT_DX, y)
+    sx, sy = free_spot(window.scene.graph, x + style.LAYOUT_DX, y)
     # quick-add puts a wired layer's input port at the point given: pass the port's height
-    return quick_add.open_quick_add(window.view, QPointF(spot.x(), spot.y() + style.PORT_Y), after=node_id)
+    return quick_add.open_quick_add(window.view, QPointF(sx, sy + style.PORT_Y), after=node_id)
 
 
 def show_in_summary(window, node_id: str) -> None:

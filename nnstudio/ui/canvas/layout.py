@@ -232,3 +232,17 @@ def repair_layout(graph: Graph) -> str | None:
     for nid, pos in layered_positions(graph).items():
         graph.move_node(nid, pos)
     return f"{problem}: they were arranged again (save the project to keep the new places)"
+
+
+def overlaps(graph: Graph, x: float, y: float) -> bool:
+    """A new node with its top-left at (x, y) would cover part of an existing one."""
+    return any(abs(bx - x) < NODE_W and abs(by - y) < NODE_H for bx, by in (n.position for n in graph.nodes.values()))
+
+
+def free_spot(graph: Graph, x: float, y: float) -> tuple[float, float]:
+    """(x, y) moved down until a new node there overlaps none."""
+    for _ in range(200):
+        if not overlaps(graph, x, y):
+            break
+        y += NODE_H + 35
+    return x, y

@@ -24,6 +24,7 @@ from nnstudio.core.graph import Edge
 from nnstudio.core.layers.registry import get_spec
 from nnstudio.ui import commands as cmd
 from nnstudio.ui.canvas import style
+from nnstudio.ui.canvas.layout import free_spot, overlaps
 
 ROLE = Qt.ItemDataRole.UserRole
 MAX_ROWS = 14
@@ -185,7 +186,7 @@ class QuickAdd(QFrame):
             if after is not None:
                 ax, ay = graph.nodes[after].position
                 top_left = QPointF(ax + style.LAYOUT_DX, ay)
-            top_left = free_spot(graph, top_left.x(), top_left.y())
+            top_left = QPointF(*free_spot(graph, top_left.x(), top_left.y()))
         stack = scene.undo_stack
         names = f" {suggest.ARROW} ".join(get_spec(t).title for t in entry.type_ids)
         ids: list[str] = []
@@ -223,21 +224,6 @@ class QuickAdd(QFrame):
         self.move(point)
         self.show()
         self.search.setFocus(Qt.FocusReason.PopupFocusReason)
-
-
-def overlaps(graph, x: float, y: float) -> bool:
-    """A new node with its top-left at (x, y) would cover part of an existing one."""
-    return any(abs(bx - x) < style.NODE_W and abs(by - y) < style.NODE_H for bx, by in
-               (n.position for n in graph.nodes.values()))
-
-
-def free_spot(graph, x: float, y: float) -> QPointF:
-    """(x, y) moved down until a new node there overlaps none."""
-    for _ in range(200):
-        if not overlaps(graph, x, y):
-            break
-        y += style.NODE_H + 35
-    return QPointF(x, y)
 
 
 def open_quick_add(view, scene_pos: QPointF, after: str | None = None, before: str | None = None,
