@@ -236,3 +236,20 @@ def test_the_frame_follows_a_member_dragged_by_the_mouse(win, qtbot):
     assert win.document.graph.nodes["dense_2"].position[1] > 100
     win.document.undo_stack.undo()
     qtbot.waitUntil(lambda: abs(item.rect().bottom() - bottom) < 1)
+
+
+def test_layers_hidden_in_a_collapsed_frame_are_not_selected_nor_walked_to(win, qtbot):
+    """Select All then Delete must not delete layers the person cannot see, and the arrow keys step over a
+    collapsed frame's layers to the next visible one."""
+    frame_id = group(win, qtbot, ["dense_1", "dense_2"])
+    item, scene = win.layer.items[frame_id], win.scene
+    QTest.mouseClick(win.view.viewport(), LEFT, NOMOD, view_point(win, item.button_rect().center()))
+    assert win.document.graph.frames[frame_id].collapsed
+    win.view.setFocus()
+    QTest.keyClick(win.view.viewport(), Qt.Key.Key_A, CTRL)
+    selected = set(scene.selected_node_ids())
+    assert selected and not selected & {"dense_1", "dense_2"}
+    scene.select_nodes(["input_vector_1"])
+    QTest.keyClick(win.view, Qt.Key.Key_Right)
+    now = scene.selected_node_ids()
+    assert now and now[0] not in {"dense_1", "dense_2"}, now

@@ -122,3 +122,18 @@ def test_the_window_toggle(open_window):
     assert acts.minimap_widget.isVisible()
     acts.minimap.trigger()
     assert not acts.minimap_widget.enabled and not acts.minimap_widget.isVisible()
+
+
+def test_moves_aside_from_a_selected_layer_under_it(mapped, qtbot):
+    c = mapped
+    assert c.minimap.isVisible() and in_corner(c)
+    corner = c.view.mapToScene(c.minimap.geometry().center() - c.view.viewport().pos())
+    under = min(c.scene.node_items(), key=lambda item: (item.sceneBoundingRect().center() - corner).manhattanLength())
+    assert c.view.mapFromScene(under.sceneBoundingRect()).boundingRect().translated(
+        c.view.viewport().pos()).intersects(c.minimap.geometry())
+    c.scene.select_nodes([under.node_id])
+    qtbot.waitUntil(lambda: not in_corner(c))
+    vp = c.view.viewport().geometry()
+    assert c.minimap.geometry().left() == vp.left() + MARGIN and c.minimap.isVisible()
+    c.scene.clearSelection()
+    qtbot.waitUntil(lambda: in_corner(c))

@@ -38,13 +38,14 @@ def _name(graph, nid: str) -> str:
     return node.label or node.id
 
 
-def _nearest(graph, nid: str, direction: str, among=None) -> str | None:
+def _nearest(graph, nid: str, direction: str, among=None, shown=None) -> str | None:
     """The node whose centre lies in ``direction`` of ``nid``'s, nearest by distance along that way plus twice
-    the distance across it (a layer straight ahead beats a closer one off to the side)."""
+    the distance across it (a layer straight ahead beats a closer one off to the side); only nodes ``shown``
+    accepts, when given."""
     c = _centre(graph, nid)
     best, best_score = None, None
     for other in (among if among is not None else graph.nodes):
-        if other == nid:
+        if other == nid or (shown is not None and not shown(other)):
             continue
         d = _centre(graph, other) - c
         along, across = {"right": (d.x(), d.y()), "left": (-d.x(), d.y()),
@@ -57,18 +58,32 @@ def _nearest(graph, nid: str, direction: str, among=None) -> str | None:
     return best
 
 
-def neighbour(graph, nid: str, direction: str) -> str | None:
+def _wired(graph, nid: str, direction: str, shown) -> list[str]:
+    """The layers wired after (right) or before (left) ``nid``, looking through those ``shown`` refuses (the
+    layers of a collapsed frame) to the first shown ones beyond them."""
+    step = ((lambda n: [e.dst for e in graph.outputs_of(n)]) if direction == "right"
+            else (lambda n: [e.src for e in graph.inputs_of(n)]))
+    found, seen, todo = [], {nid}, step(nid)
+    while todo:
+        other = todo.pop()
+        if other in seen:
+            continue
+        seen.add(other)
+        if shown is None or shown(other):
+            found.append(other)
+        else:
+            todo.extend(step(other))
+    return found
+
+
+def neighbour(graph, nid: str, direction: str, shown=None) -> str | None:
     """The layer the arrow key ``direction`` goes to from ``nid``: along the wires for right (downstream) and
-    left (upstream) when there are any, else the nearest layer that way."""
-    if direction == "right":
-        wired = [e.dst for e in graph.outputs_of(nid)]
-    elif direction == "left":
-        wired = [e.src for e in graph.inputs_of(nid)]
-    else:
-        wired = []
+    left (upstream) when there are any, else the nearest layer that way. ``shown`` (a node id -> bool) leaves
+    out layers the canvas does not show: the wires are followed through them."""
+    wired = _wired(graph, nid, direction, shown) if direction in ("right", "left") else []
     if wired:
         return _nearest(graph, nid, direction, among=wired)
-    return _nearest(graph, nid, direction)
+    return _nearest(graph, nid, direction, shown=shown)
 
 
 def free_port(graph, dst: str) -> int:
@@ -244,6 +259,10 @@ class KeyboardNav(QObject):
                 return True
         return False
 
+    def _shown(self, nid: str) -> bool:
+        item = self.scene.node_item(nid)
+        return item is not None and item.isVisible()
+
     def step(self, direction: str, extend: bool = False) -> bool:
         """Select the neighbour of the newest selected layer; False (the key pans) when none is selected."""
         order = self.selection()
@@ -251,7 +270,7 @@ class KeyboardNav(QObject):
         if not order or graph is None:
             return False
         current = order[-1]
-        target = neighbour(graph, current, direction)
+        target = neighbour(graph, current, direction, shown=self._shown)
         if target is None:
             self.scene.status_message.emit(f"There is no layer {_WAYS[direction]} {_name(graph, current)}")
             return True

@@ -8,7 +8,7 @@ does not fit the canvas at the current zoom, and never in the Train workspace's 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QLineF, QObject, QPointF, QRectF, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QLineF, QObject, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
@@ -37,8 +37,9 @@ class Minimap(QWidget):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("The whole network: click or drag to move the view")
         self.scene.extent_changed.connect(self._on_extent_changed)
+        self.scene.selectionChanged.connect(self._reposition)
         for bar in (view.horizontalScrollBar(), view.verticalScrollBar()):
-            bar.valueChanged.connect(self.refresh)
+            bar.valueChanged.connect(self._reposition)
             bar.rangeChanged.connect(self.refresh)
         self._later = QTimer(self)  # a recheck once the view has laid out its viewport after a resize
         self._later.setSingleShot(True)
@@ -80,7 +81,8 @@ class Minimap(QWidget):
             self.update()
 
     def place(self) -> None:
-        """Keep the map in the bottom-right corner of the canvas (over the viewport, inside the view)."""
+        """Keep the map in the bottom-right corner of the canvas (over the viewport, inside the view), or the
+        bottom-left one while a selected layer lies under it there: the map never hides what is being edited."""
         area = self.view.contentsRect()  # the viewport's place, already right while the view is being resized
         # at most about a quarter of a small canvas (1024 x 700 leaves it some 430 px wide): it covers nodes
         size = QSize(int(min(SIZE.width(), max(SMALLEST.width(), SHARE * area.width()))),
@@ -88,8 +90,29 @@ class Minimap(QWidget):
         if size != self.size():
             self.setFixedSize(size)
             self._pixmap = None
-        self.move(max(0, area.right() - self.width() - MARGIN + 1),
-                  max(0, area.bottom() - self.height() - MARGIN + 1))
+        top = max(0, area.bottom() - size.height() - MARGIN + 1)
+        right = QRect(QPoint(max(0, area.right() - size.width() - MARGIN + 1), top), size)
+        left = QRect(QPoint(area.left() + MARGIN, top), size)
+        spot = left if self._covers_selection(right) and not self._covers_selection(left) else right
+        if spot.topLeft() != self.pos():
+            self.move(spot.topLeft())
+
+    def _covers_selection(self, rect: QRect) -> bool:
+        """Whether ``rect`` (in the view's coordinates) lies over a selected layer."""
+        origin = self.view.viewport().pos()
+        for item in self.scene.selectedItems():
+            shown = self.view.mapFromScene(item.sceneBoundingRect()).boundingRect().translated(origin)
+            if shown.intersects(rect):
+                return True
+        return False
+
+    def _reposition(self, *_args) -> None:
+        try:
+            self.refresh()
+            if self.isVisible():
+                self.place()
+        except RuntimeError:  # the scene is being destroyed with its window: its items are already gone
+            pass
 
     def _on_extent_changed(self) -> None:
         self._pixmap, self._extent = None, None
