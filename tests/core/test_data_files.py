@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from nnstudio.core.data import DATASETS, LoadCancelled, LoadToken, load_dataset
-from nnstudio.core.data import arrays, images, reading
+from nnstudio.core.data import arrays, csv_rows, images, reading
 from nnstudio.core.data.arrays import load_npz
 from nnstudio.core.data.images import load_image_folder
 from nnstudio.core.data.tables import load_csv
@@ -171,9 +171,10 @@ def test_a_csv_file_larger_than_the_limit_is_refused_before_reading(tmp_path):
     assert load_dataset({"name": "csv", "path": str(path), "max_megabytes": 200}).x.shape == (30_000, 1)
 
 
-def test_csv_rows_are_counted_against_the_limit_as_they_are_read(tmp_path):
+def test_csv_rows_are_counted_against_the_limit_as_they_are_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(csv_rows, "BLOCK_CELLS", 4096)  # checked after every 1,024 rows of 4 cells
     path = tmp_path / "cells.csv"
-    path.write_text("a,b,c,d\n" + "1,2,3,4\n" * 60_000)  # under 0.5 MB on disk, about 16 MB as Python strings
+    path.write_text("a,b,c,d\n" + "1,2,3,4\n" * 60_000)  # under 0.5 MB on disk, about 2.9 MB as columns
     assert path.stat().st_size < reading.MEGABYTE
     message = _error(load_csv, str(path), max_megabytes=1)
     assert message.startswith("cells.csv: its rows would take at least 1.0 MB, more than the dataset's limit of 1 MB")
@@ -332,7 +333,9 @@ def test_a_cancelled_token_stops_any_load_before_it_reads(tmp_path):
     assert load_dataset({"name": "csv", "path": str(path)}).x.shape == (2, 1)  # the next load is not affected
 
 
-def test_csv_reading_is_cancelled_between_rows(tmp_path):
+def test_csv_reading_is_cancelled_between_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(csv_rows, "BLOCK_CELLS", 4096)
+    monkeypatch.setattr(csv_rows, "READ_BYTES", 4096)
     path = tmp_path / "rows.csv"
     path.write_text("a,b\n" + "".join(f"{i},{i % 2}\n" for i in range(20_000)))
     token = CancelAfter(1)

@@ -68,8 +68,16 @@ def spread(total: int, parts: int) -> list[int]:
 def encode_labels(values: Sequence, where: str) -> tuple[torch.Tensor, list[str]]:
     """Map labels (strings or numbers) to indices 0 .. k-1; classes in sorted order (numbers numerically).
 
-    Numbers are named without a trailing ``.0`` ("1", not "1.0"); 1 and 1.0 are the same class.
+    Numbers are named without a trailing ``.0`` ("1", not "1.0"); 1 and 1.0 are the same class. A float
+    array (a numeric column) is encoded at C speed.
     """
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        unique, ids = np.unique(values.astype(np.float64), return_inverse=True)
+        if len(unique) < 2:
+            only = _number_name(unique[0]) if len(unique) else "none"
+            raise DatasetError(f"{where}: every sample has the same label ({only}); a classifier needs at least "
+                               "two classes")
+        return torch.from_numpy(ids.reshape(-1).astype(np.int64)), [_number_name(v) for v in unique]
     keys: list = []
     for v in values:
         if isinstance(v, str):
@@ -86,6 +94,11 @@ def encode_labels(values: Sequence, where: str) -> tuple[torch.Tensor, list[str]
     index = {k: i for i, k in enumerate(unique)}
     ids = [index[k] if numeric else index[str(k)] for k in keys]
     return torch.tensor(ids, dtype=torch.long), [str(k) for k in unique]
+
+
+def _number_name(value: float) -> str:
+    f = float(value)
+    return str(int(f) if f.is_integer() else f)
 
 
 def looks_like_regression(values: np.ndarray) -> bool:

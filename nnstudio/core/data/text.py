@@ -93,12 +93,12 @@ def load_text_csv(path: str = "", text_column: str = "text", label_column: str =
     if not path:
         raise DatasetError("no CSV file chosen: set the dataset's path")
     rows = read_rows(path, delimiter, max_megabytes)
-    check_limit(len(rows.rows) * length * 8, max_megabytes, f"{rows.file}: {len(rows.rows):,} texts of {length:,} "
+    check_limit(len(rows) * length * 8, max_megabytes, f"{rows.file}: {len(rows):,} texts of {length:,} "
                 "token ids would take")
     text_index = rows.column_index(text_column, "text column")
     label_index = rows.column_index(label_column, "label column")
     sentences = texts(rows, text_index)
-    values = list(numbers(rows, label_index)) if is_numeric(rows, label_index) else texts(rows, label_index)
+    values = numbers(rows, label_index) if is_numeric(rows, label_index) else texts(rows, label_index)
     y, classes = encode_labels(values, f"{rows.file} column {short(label_column, 60)}")
     if task == "binary" and len(classes) != 2:
         raise DatasetError(f"{rows.file} column {short(label_column, 60)} has {len(classes)} classes but the task is "
