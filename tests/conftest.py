@@ -90,3 +90,27 @@ def bundle_build() -> BundleBuild:
     if not _BUILD:
         _BUILD.append(BundleBuild())
     return _BUILD[0]
+
+
+@pytest.fixture
+def layer_chain():
+    """``layer_chain(("input_image", {...}), ("dense", {...}), ...)`` -> a Graph of those layers wired in a row."""
+    from nnstudio.core.graph import Graph
+
+    def make(*layers):
+        g = Graph()
+        ids = [g.add_node(kind, params).id for kind, params in layers]
+        for a, b in zip(ids, ids[1:]):
+            g.connect(a, b)
+        return g
+    return make
+
+
+DIGITS_NET = (("input_image", {"channels": 1, "height": 8, "width": 8}), ("flatten", {}),
+              ("dense", {"units": 10, "activation": "softmax"}), ("output", {"task": "multiclass"}))
+
+
+@pytest.fixture
+def digits_net(layer_chain):
+    """A small classifier of the 8 x 8 digits: Input, Flatten, Dense(10, softmax), Output."""
+    return lambda: layer_chain(*DIGITS_NET)

@@ -108,7 +108,7 @@ def memory_problems(graph: Graph, info: GraphInfo, config: Any, data: Any = None
         device = resolve_device("cpu")
     need = memory.estimate(graph, config.batch_size, config.optimizer, info=info)
     parts = [data.train, data.val] if isinstance(data, DataSplit) else [data] if isinstance(data, Dataset) else []
-    on_device = sum(t.numel() * t.element_size() for part in parts if part is not None for t in (part.x, part.y))
+    on_device = sum(part.resident_bytes() for part in parts if part is not None)  # a streamed part: its labels
     try:
         memory.check_fits(need, config.batch_size, device, "train",
                           data_bytes=on_device if device.type != "cpu" else 0)

@@ -193,10 +193,14 @@ class Session:
 
     def reload_data(self) -> bool:
         """Ask for the data to be read again (a Reload button, a file changed on disk, after a cancel): the
-        state goes back to "needed" for the same key. False (nothing changes) when there is nothing to load."""
+        state goes back to "needed" for the same key. When the settings had problems (a file missing), they are
+        looked at again: a file put in place since is found. False (nothing changes) when there is no dataset."""
         if self._data_key is None:
-            return False
-        self._data_state, self._data, self._data_error = "needed", None, None
+            if not self._project.dataset:
+                return False
+            self._check_dataset()
+        else:
+            self._data_state, self._data, self._data_error = "needed", None, None
         self._recheck()
         self._flush()
         return True

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from nnstudio.core.compile import compile_graph
-from nnstudio.core.data import DATASETS, SPLIT_PARAMS, check_fits, check_targets, load_dataset, load_split
+from nnstudio.core.data import (DATASETS, SPLIT_PARAMS, check_dataset, check_fits, check_targets, load_dataset,
+                                load_split)
 from nnstudio.core.data import synthetic
 from nnstudio.core.data.registry import KINDS
 from nnstudio.core.errors import DatasetError
@@ -17,7 +18,7 @@ from nnstudio.core.examples import EXAMPLES
 from nnstudio.core.layers.base import FLOAT, LONG, TensorInfo
 from nnstudio.core.data.base import PREVIEWS, TASKS
 
-BUILT_IN = [name for name, spec in DATASETS.items() if spec.kind != "import"]
+BUILT_IN = [name for name, spec in DATASETS.items() if spec.kind not in ("import", "standard")]
 
 
 def _error(config, *args) -> str:
@@ -168,3 +169,8 @@ def test_target_checks():
     # Two classes fit a binary Output (one score) and a multi-class Output (two scores).
     assert check_targets(moons, "binary", (1,)) == [] and check_targets(moons, "multiclass", (2,)) == []
     assert check_targets(spiral, "multiclass", (3,)) == [] and check_targets(spiral, "multiclass", None) == []
+
+
+def test_a_path_naming_an_unknown_user_is_a_missing_file_not_a_crash(tmp_path):
+    problems = check_dataset({"name": "csv", "path": "~nosuchuser_nnstudio/x.csv"}, base_dir=tmp_path)
+    assert len(problems) == 1 and problems[0].endswith("~nosuchuser_nnstudio/x.csv: no such file")

@@ -117,3 +117,22 @@ def make_canvas(qtbot, stack):
 @pytest.fixture
 def canvas(make_canvas, chain_graph) -> Canvas:
     return make_canvas(chain_graph)
+
+
+@pytest.fixture
+def bound_dataset_panel(qtbot):
+    """``bound_dataset_panel(session, size=(420, 800))`` -> a shown DatasetPanel bound to ``session`` (its edits
+    go to the session) with a DataFeeder, once it shows the data's first settled state."""
+    from nnstudio.ui.panels.dataset import DatasetPanel
+    from nnstudio.ui.workers.data_feeder import DataFeeder
+
+    def make(session, size=(420, 800)):
+        p = DatasetPanel()
+        qtbot.addWidget(p)
+        p.dataset_edited.connect(session.set_dataset)
+        p.resize(*size)
+        p.show()
+        with qtbot.waitSignal(p.loaded, timeout=10000):
+            p.bind_session(session, DataFeeder(session, p))
+        return p
+    return make

@@ -15,7 +15,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QSettings
 
 from nnstudio.core.examples import EXAMPLES
 from nnstudio.core.session import Session
-from nnstudio.ui.panels.dataset import CANCELLED_TEXT, DatasetPanel
+from nnstudio.ui.panels.dataset import CANCELLED_TEXT
 from nnstudio.ui.workers import data_loader
 from nnstudio.ui.workers.data_feeder import DataFeeder
 
@@ -63,15 +63,8 @@ def session():
 
 
 @pytest.fixture
-def panel(qtbot, session):
-    p = DatasetPanel()
-    qtbot.addWidget(p)
-    p.dataset_edited.connect(session.set_dataset)
-    p.resize(420, 800)
-    p.show()
-    with qtbot.waitSignal(p.loaded, timeout=10000):
-        p.bind_session(session, DataFeeder(session, p))
-    return p
+def panel(bound_dataset_panel, session):
+    return bound_dataset_panel(session)
 
 
 @pytest.fixture

@@ -17,6 +17,12 @@ not a regular file (a device, FIFO, socket, a link to one, a broken link) is ref
 image that cannot be decoded. Before any image is decoded the files' total size and the array the images will
 fill (count x channels x height x width x 4 bytes) are checked against the ``max_megabytes`` option, and each
 image's decoded size before it is decoded; Pillow's own decompression-bomb limit stays in force.
+
+Streamed (:func:`stream_image_folder`, the ``storage`` option): only the listing is read up front; DataLoader
+worker processes decode the images batch by batch while training (``data.stream``). The array is then never
+allocated, so only the files' size and each image's decoded size count against ``max_megabytes``; 8-bit images
+travel as bytes and become [0, 1] on the device (the same float32 values). ``I`` and ``F`` images are scaled by
+their own range there, as a lone image is: the dataset's range would need every image read first.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -96,11 +102,12 @@ def image_files(folder: Path) -> list[tuple[Path, int]]:
     return sorted(files)
 
 
-def _decode(path: Path, channels: int, height: int, width: int,
-            max_megabytes: int) -> tuple[np.ndarray, tuple[float, float] | None]:
+def _decode(path: Path, channels: int, height: int, width: int, max_megabytes: int,
+            keep_bytes: bool = False) -> tuple[np.ndarray, tuple[float, float] | None]:
     """(pixels, range): float32 (channels, height, width). For 8- and 16-bit images the pixels are in [0, 1]
     and range is None; for ``I`` and ``F`` images they are ``v - min`` of this image and range is its
-    (min, max), for the caller to scale by the whole dataset's range."""
+    (min, max), for the caller to scale by the whole dataset's range. ``keep_bytes``: 8-bit images come back
+    as their uint8 values (0..255), for the caller to divide by 255."""
     image_module = _pillow()
     stream, _ = open_regular(path, "path", "image file", max_megabytes)
     with stream:
@@ -129,7 +136,8 @@ def _decode(path: Path, channels: int, height: int, width: int,
                     return pixels, found
                 image = image.convert("L" if channels == 1 else "RGB")
                 image = image.resize((width, height), resample)
-                pixels = np.asarray(image, dtype=np.float32) / 255.0
+                pixels = np.asarray(image, dtype=np.uint8).copy() if keep_bytes else \
+                    np.asarray(image, dtype=np.float32) / 255.0
         except DatasetError:
             raise
         except (OSError, ValueError, SyntaxError, TypeError, image_module.DecompressionBombError) as exc:
@@ -149,9 +157,11 @@ def read_image(path: Path, channels: int, height: int, width: int,
 
 
 def plan_image_folder(path: str | Path, channels: int = 1, height: int = 28, width: int = 28,
-                      max_megabytes: int = MAX_MEGABYTES) -> tuple[list[Path], list[tuple[Path, int]]]:
+                      max_megabytes: int = MAX_MEGABYTES,
+                      streamed: bool = False) -> tuple[list[Path], list[tuple[Path, int]]]:
     """(class folders, [(image file, class index)]) after the checks made before any image is decoded: regular
-    entries only, at most :data:`MAX_IMAGES`, and the files' size and the images' array within the limit."""
+    entries only, at most :data:`MAX_IMAGES`, and the files' size and the images' array within the limit (the
+    array only when not ``streamed``: streamed images are never held all at once)."""
     root = Path(path)
     token = current_token()
     token.check()
@@ -168,8 +178,9 @@ def plan_image_folder(path: str | Path, channels: int = 1, height: int = 28, wid
                                    f"{MAX_IMAGES:,}")
     count = len(files)
     check_limit(total, max_megabytes, f"the {count:,} image files of {shown(root.name)} are")
-    check_limit(count * channels * height * width * 4, max_megabytes,
-                f"{count:,} images of {channels} x {height} x {width} would take")
+    if not streamed:
+        check_limit(count * channels * height * width * 4, max_megabytes,
+                    f"{count:,} images of {channels} x {height} x {width} would take")
     return folders, files
 
 
@@ -179,8 +190,13 @@ def load_image_folder(path: str = "", channels: int = 1, height: int = 28, width
     if not path:
         raise DatasetError("no image folder chosen: set the dataset's path")
     root = Path(path)
-    token = current_token()
     folders, files = plan_image_folder(root, channels, height, width, max_megabytes)
+    return _decode_all(root, folders, files, channels, height, width, max_megabytes)
+
+
+def _decode_all(root: Path, folders: list[Path], files: list[tuple[Path, int]], channels: int, height: int,
+                width: int, max_megabytes: int) -> Dataset:
+    token = current_token()
     count = len(files)
     x = np.empty((count, channels, height, width), dtype=np.float32)
     open_range: list[tuple[int, float]] = []  # (image, its minimum) for I and F images
@@ -198,3 +214,49 @@ def load_image_folder(path: str = "", channels: int = 1, height: int = 28, width
     token.report(count, count, f"reading the images of {shown(root.name)}")
     return classification(shown(root.name), torch.from_numpy(x), torch.tensor([k for _, k in files]),
                           [f.name for f in folders], preview="images", source=str(root))
+
+
+def read_for_stream(path: Path, channels: int, height: int, width: int, max_megabytes: int) -> np.ndarray:
+    """One image of a streamed folder: uint8 (channels, height, width) for 8-bit images, else float32 in [0, 1]
+    (``I`` and ``F`` images by their own range)."""
+    pixels, found = _decode(Path(path), channels, height, width, max_megabytes, keep_bytes=True)
+    if found is not None:
+        span = found[1] - found[0]
+        pixels = np.clip(pixels / span, 0.0, 1.0) if span > 0 else np.zeros_like(pixels)
+    return pixels if pixels.dtype == np.uint8 else pixels.astype(np.float32, copy=False)
+
+
+def stream_image_folder(path: str = "", channels: int = 1, height: int = 28, width: int = 28,
+                        max_megabytes: int = MAX_MEGABYTES) -> Dataset:
+    """The image folder as a streamed dataset: the listing now, the images when training reads them."""
+    if not path:
+        raise DatasetError("no image folder chosen: set the dataset's path")
+    root = Path(path)
+    folders, files = plan_image_folder(root, channels, height, width, max_megabytes, streamed=True)
+    return _streamed(root, folders, files, channels, height, width, max_megabytes)
+
+
+def load_images(path: str = "", channels: int = 1, height: int = 28, width: int = 28,
+                max_megabytes: int = MAX_MEGABYTES, storage: str = "auto", device: Any = "cpu") -> Dataset:
+    """The image folder streamed or decoded whole by ``storage`` (auto: by its decoded size against
+    ``data.stream.memory_budget`` of ``device``), listed once."""
+    from nnstudio.core.data.stream import choose
+
+    if not path:
+        raise DatasetError("no image folder chosen: set the dataset's path")
+    root = Path(path)
+    folders, files = plan_image_folder(root, channels, height, width, max_megabytes, streamed=True)
+    decoded = len(files) * channels * height * width * 4
+    if choose(storage, decoded, device)[0] == "stream":
+        return _streamed(root, folders, files, channels, height, width, max_megabytes)
+    check_limit(decoded, max_megabytes, f"{len(files):,} images of {channels} x {height} x {width} would take")
+    return _decode_all(root, folders, files, channels, height, width, max_megabytes)
+
+
+def _streamed(root: Path, folders: list[Path], files: list[tuple[Path, int]], channels: int, height: int,
+              width: int, max_megabytes: int) -> Dataset:
+    from nnstudio.core.data.stream import ImageFiles, streamed_dataset
+
+    source = ImageFiles([str(f) for f, _ in files], channels, height, width, max_megabytes)
+    return streamed_dataset(shown(root.name), source, torch.tensor([k for _, k in files]),
+                            [f.name for f in folders], source_text=str(root))

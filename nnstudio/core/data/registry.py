@@ -9,19 +9,21 @@ same :class:`Param` type as layer parameters, so the GUI builds the dataset form
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from nnstudio.core.data import arrays, bundled, images, sentiment, synthetic, tables, text
+from nnstudio.core.data import arrays, bundled, images, sentiment, standard, synthetic, tables, text
 from nnstudio.core.data.base import DataSplit, Dataset
 from nnstudio.core.data.reading import MAX_MEGABYTES, MAX_MEGABYTES_LIMIT, LoadToken, open_regular, using
 from nnstudio.core.data.split import split
+from nnstudio.core.data.transforms import TRANSFORM_KEYS, TRANSFORM_PARAMS, transform_options
 from nnstudio.core.errors import DatasetError
 from nnstudio.core.text import short
 from nnstudio.core.layers.base import Param
 
-KINDS = ("synthetic", "bundled", "import")
+KINDS = ("synthetic", "bundled", "standard", "import")
 PATH_KINDS = ("file", "folder")
 
 
@@ -47,6 +49,9 @@ class DatasetSpec:
     kind: str  # "synthetic", "bundled" or "import"
     params: tuple[Param, ...]
     loader: Callable[..., Dataset]
+    # For image datasets that can be read in batches (the "storage" option): the loader of the streamed set,
+    # taking the same options. Without one, "stream" serves the loaded tensors in batches (data.stream).
+    streamer: Callable[..., Dataset] | None = None
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -110,9 +115,25 @@ SPLIT_PARAMS: tuple[Param, ...] = (
 SPLIT_KEYS = tuple(p.name for p in SPLIT_PARAMS)
 
 
+def _standard(name: str, description: str) -> DatasetSpec:
+    """A standard dataset (data.standard): its files in torchvision's layout under ``root``."""
+    params = (Option("root", "folder", "", label="Folder",
+                     help="The folder holding MNIST/raw, FashionMNIST/raw, KMNIST/raw or cifar-10-batches-bin "
+                          "(torchvision's layout); empty for your data folder."),
+              Param("download", "bool", False, help="Download the missing files (checked by their MD5 sums)."),
+              Param("samples", "int", 0, minimum=0, maximum=1_000_000,
+                    help="Use only the first N training images, for quick runs; 0 for all of them."),
+              Param("test_set", "bool", True, label="Official test set",
+                    help="The official test files become the test part (test fraction is then ignored); the "
+                         "training files are split into training and validation."),
+              MAX_MB, *TRANSFORM_PARAMS)
+    return _spec(name, standard.TITLES[name], "standard", standard.loader(name), params,
+                 description + " Downloaded or read from your folder.", standard.streamer(name))
+
+
 def _spec(name: str, title: str, kind: str, loader: Callable[..., Dataset], params: tuple[Param, ...],
-          description: str) -> DatasetSpec:
-    return DatasetSpec(name, title, description, kind, params, loader)
+          description: str, streamer: Callable[..., Dataset] | None = None) -> DatasetSpec:
+    return DatasetSpec(name, title, description, kind, params, loader, streamer)
 
 
 _SPECS = [
@@ -144,7 +165,8 @@ _SPECS = [
           "\"good , not bad\" is positive, \"bad , not good\" negative. A recurrent network beats a bag of words."),
     _spec("digits", "Handwritten digits", "bundled", bundled.digits,
           (Param("size", "int", 8, minimum=8, maximum=64,
-                 help="Image side in pixels: 8 as scanned, or larger (28 for MNIST-sized networks)."),),
+                 help="Image side in pixels: 8 as scanned, or larger (28 for MNIST-sized networks)."),
+           *TRANSFORM_PARAMS),
           "1,797 scanned handwritten digits 0-9, 8 x 8 greyscale (UCI, CC BY 4.0)."),
     _spec("iris", "Iris flowers", "bundled", bundled.iris, (),
           "150 iris flowers, 4 measurements, 3 species (Fisher 1936; UCI, CC BY 4.0)."),
@@ -166,7 +188,7 @@ _SPECS = [
           (Option("path", "folder", "", help="A folder with one subfolder of images per class."),
            Param("channels", "int", 1, minimum=1, maximum=3, help="1 for greyscale, 3 for colour."),
            Param("height", "int", 28, minimum=1, maximum=1024), Param("width", "int", 28, minimum=1, maximum=1024),
-           MAX_MB),
+           MAX_MB, *TRANSFORM_PARAMS),
           "Your own images, one subfolder per class, resized and scaled to [0, 1]."),
     _spec("text_csv", "Text CSV", "import", text.load_text_csv,
           (Option("path", "file", "", help="A CSV file with a text column and a label column."),
@@ -176,6 +198,14 @@ _SPECS = [
                  help="The most frequent words kept, <pad> and <unk> included."),
            Param("task", "choice", "auto", choices=text.TEXT_TASKS), DELIMITER, MAX_MB),
           "Your own labelled texts, split into lower-case words and numbered by frequency."),
+    *(_standard(name, description) for name, description in (
+        ("mnist", "70,000 handwritten digits 0-9, 28 x 28 greyscale (60,000 to train, 10,000 to test)."),
+        ("fashion_mnist", "70,000 photos of clothes in 10 kinds (T-shirt/top ... Ankle boot), 28 x 28 greyscale "
+                          "(Zalando Research, MIT licence)."),
+        ("kmnist", "70,000 handwritten cursive Japanese characters (Kuzushiji), 10 classes, 28 x 28 greyscale "
+                   "(CODH, CC BY-SA 4.0)."),
+        ("cifar10", "60,000 small colour photos, 32 x 32, in 10 classes (airplane ... truck): harder than MNIST "
+                    "(Krizhevsky, Nair and Hinton)."))),
 ]
 
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}
@@ -202,18 +232,38 @@ def split_options(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_dataset(config: dict[str, Any], base_dir: str | Path | None = None,
-                 token: LoadToken | None = None) -> Dataset:
+                 token: LoadToken | None = None, device: Any = "cpu") -> Dataset:
     """The dataset a project's ``dataset`` dict describes; relative paths are taken from ``base_dir``.
 
     ``token`` (a :class:`LoadToken`) lets another thread cancel the load (it then raises ``LoadCancelled``, a
-    DatasetError) and follow its progress; without one the thread's current token is used."""
+    DatasetError) and follow its progress; without one the thread's current token is used. An image dataset
+    is streamed or loaded whole by its ``storage`` option (``data.stream.storage_plan``; ``device``, the
+    training device, sets the budget of ``auto``); its transform options go with it (``Dataset.transforms``)."""
     with using(token):
-        return _load(config, base_dir)
+        return _load(config, base_dir, device)
 
 
-def _load(config: dict[str, Any], base_dir: str | Path | None) -> Dataset:
+def _load(config: dict[str, Any], base_dir: str | Path | None, device: Any = "cpu") -> Dataset:
     spec, options = _resolve(config, base_dir)
-    return spec.loader(**options)
+    extra = transform_options(options)
+    loader_options = {k: v for k, v in options.items() if k not in TRANSFORM_KEYS}
+    if not extra:
+        return spec.loader(**loader_options)
+    from nnstudio.core.data import stream
+
+    if spec.name == "image_folder":  # listed once, for the choice and the load
+        dataset = images.load_images(**loader_options, storage=extra["storage"], device=device)
+        dataset.transforms = extra
+        return dataset
+    decoded = stream.decoded_estimate(spec.name, options) if extra["storage"] == "auto" else None
+    path, _ = stream.choose(extra["storage"], decoded, device)
+    if path == "stream":
+        dataset = spec.streamer(**loader_options) if spec.streamer else stream.streamed_copy(
+            spec.loader(**loader_options))
+    else:
+        dataset = spec.loader(**loader_options)
+    dataset.transforms = extra
+    return dataset
 
 
 # What the path of each importer names, for "no ... chosen" (the loaders' own words).
@@ -227,6 +277,10 @@ def check_dataset(config: dict[str, Any], base_dir: str | Path | None = None) ->
     memory), an image folder from its listing. An empty list when nothing is known to be wrong."""
     try:
         spec, options = _resolve(config, base_dir)
+        if spec.kind == "standard":
+            standard.check_standard(spec.name, options["root"], options["download"], options["test_set"],
+                                    options["max_megabytes"], streamed=options["storage"] == "stream" or (
+                                        options["storage"] == "auto" and _streams(spec.name, options)))
         if spec.kind != "import":
             return []
         path, limit = options.get("path"), options.get("max_megabytes", MAX_MEGABYTES)
@@ -235,13 +289,24 @@ def check_dataset(config: dict[str, Any], base_dir: str | Path | None = None) ->
         if spec.name == "npz":
             arrays.inspect_npz(path, options["inputs"], limit)
         elif spec.name == "image_folder":
-            images.plan_image_folder(path, options["channels"], options["height"], options["width"], limit)
+            streamed = options["storage"] == "stream" or (options["storage"] == "auto" and
+                                                          _streams(spec.name, options))
+            images.plan_image_folder(path, options["channels"], options["height"], options["width"], limit,
+                                     streamed=streamed)
         else:
             stream, _ = open_regular(Path(path), "path", _PATH_WORDS.get(spec.name, "file"), limit)
             stream.close()
     except DatasetError as exc:
         return [str(exc)]
     return []
+
+
+def _streams(name: str, options: dict[str, Any]) -> bool:
+    """Whether ``auto`` storage streams this dataset (on the CPU's budget)."""
+    from nnstudio.core.data import stream
+
+    decoded = stream.decoded_estimate(name, options)
+    return stream.choose("auto", decoded, "cpu")[0] == "stream"
 
 
 def _resolve(config: dict[str, Any], base_dir: str | Path | None) -> tuple[DatasetSpec, dict[str, Any]]:
@@ -253,7 +318,8 @@ def _resolve(config: dict[str, Any], base_dir: str | Path | None) -> tuple[Datas
     split_options(config)
     for p in spec.params:
         if p.kind in PATH_KINDS and options[p.name] and base_dir is not None:
-            options[p.name] = str(Path(base_dir) / Path(options[p.name]).expanduser())
+            # os.path.expanduser leaves "~nosuchuser" as it is (Path.expanduser raises RuntimeError)
+            options[p.name] = str(Path(base_dir) / os.path.expanduser(options[p.name]))
     if spec.name == "image_folder" and options["channels"] not in (1, 3):
         raise DatasetError(f"the image_folder dataset's option 'channels': Channels must be 1 (greyscale) or "
                            f"3 (colour), not {options['channels']}")
@@ -261,8 +327,18 @@ def _resolve(config: dict[str, Any], base_dir: str | Path | None) -> tuple[Datas
 
 
 def load_split(config: dict[str, Any], base_dir: str | Path | None = None,
-               token: LoadToken | None = None) -> DataSplit:
+               token: LoadToken | None = None, device: Any = "cpu") -> DataSplit:
     """Load the dataset and split it by the dict's ``val_fraction``, ``test_fraction`` and ``split_seed``."""
-    dataset = load_dataset(config, base_dir, token)
+    return split_loaded(load_dataset(config, base_dir, token, device), config)
+
+
+def split_loaded(dataset: Dataset, config: dict[str, Any]) -> DataSplit:
+    """Split loaded data by the dict's split options; a standard dataset's official test files (its
+    ``test_part``, with ``test_set`` on) are the test part, and ``test_fraction`` is then ignored."""
     options = split_options(config)
+    test = getattr(dataset, "test_part", None)
+    if test is not None:
+        parts = split(dataset, options["val_fraction"], 0.0, options["split_seed"])
+        test.transforms = dict(dataset.transforms)  # normalised like the rest (never augmented)
+        return DataSplit(parts.train, parts.val, test)
     return split(dataset, options["val_fraction"], options["test_fraction"], options["split_seed"])

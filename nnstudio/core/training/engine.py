@@ -1,7 +1,10 @@
 """The training loop.
 
 Plain PyTorch: the data sit on the device as whole tensors and each epoch walks a random permutation of indices
-in batches (no per-sample DataLoader). Callbacks hear about steps (throttled by time), epochs, layer statistics
+in batches (no per-sample DataLoader). Streamed data (``Dataset.streamed``, too large to hold whole) walk the same
+permutation, read batch by batch by DataLoader workers kept for the run (``training.batches``). An image
+dataset's transforms (``data.transforms``: augmentations of training batches, normalisation of every batch)
+are applied to the batches on the device. Callbacks hear about steps (throttled by time), epochs, layer statistics
 and probes; a ControlToken pauses, resumes or stops before any step. Faults (NaN loss, out of memory, data that
 does not fit) become TrainingError / DatasetError with a message naming the step or the data; the caller's
 project is never touched.
@@ -17,6 +20,10 @@ stopped run), the state returned is the one taken at the end of that epoch, toge
 continued run goes on from that epoch (the history's later rows are replaced, see ``history.continue_history``),
 exactly as a longer run that had stopped there would have. A run stopped in the middle of an epoch counts that
 epoch as done, as its history row does.
+
+Streamed data continue the same way: at an epoch boundary exactly as in memory (the same permutation and
+generators). A run stopped in the middle of an epoch counts that epoch as done, in both paths: the continued
+run starts the next epoch with a fresh permutation; the rest of the stopped epoch's batches are not replayed.
 
 Besides the epoch rows, the history holds what redraws the dashboard (``training.history``): the task and class
 names, the step-level loss (downsampled), the confusion matrix and per-class figures of the weights kept, and
@@ -34,11 +41,14 @@ import torch
 
 from nnstudio.core.compile import CompiledModel
 from nnstudio.core.data.base import DataSplit, Dataset
+from nnstudio.core.data.stream import BatchReader, training_threads
+from nnstudio.core.data.transforms import BatchTransforms
 from nnstudio.core.errors import DatasetError, TrainingError
 from nnstudio.core.memory import out_of_memory
 from nnstudio.core.text import clip
 from nnstudio.core.training import optim
 from nnstudio.core.training import resume as _resume
+from nnstudio.core.training.batches import PROBE, MemoryFeed, StreamFeed
 from nnstudio.core.training.config import TrainConfig
 from nnstudio.core.training.control import Callback, ControlToken, emit
 from nnstudio.core.training.device import resolve_device
@@ -102,7 +112,8 @@ class _Run:
             raise TrainingError(f"training setting 'monitor' is {c.monitor!r}, which a {self.task} task does not "
                                 f"report; choose one of {', '.join(sorted(names))}")
 
-    def _tensors(self, part: Dataset, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def _feed(self, part: Dataset, name: str, readers: dict[int, BatchReader]) -> MemoryFeed | StreamFeed:
+        """The part as the loop reads it: its tensors on the device, or its stream (one reader per source)."""
         x = part.x
         expected = self.compiled.input_infos[0]
         if tuple(x.shape[1:]) != expected.shape or (x.dtype == torch.long) != (expected.dtype == "long"):
@@ -110,27 +121,49 @@ class _Run:
             raise DatasetError(f"the {name} data are {kind} of shape (N, {', '.join(map(str, x.shape[1:]))}) but "
                                f"the Input node expects {expected.text()}")
         y = prepare_targets(part.y, self.compiled, self.num_classes, name)
+        if part.streamed:
+            source = part.stream.source
+            if id(source) not in readers:
+                reader = readers[id(source)] = BatchReader(source, self.device)
+                if reader.workers:  # the decoding processes get their cores (restored after the run)
+                    torch.set_num_threads(training_threads(reader.workers))
+            return StreamFeed(part, y.to(self.device), readers[id(source)], self.device)
         x = x.to(self.device)
         if x.dim() == 4:  # images: channels-last is the layout oneDNN / cuDNN convolutions run fastest on
             x = x.contiguous(memory_format=torch.channels_last)
-        return x, y.to(self.device)
+        return MemoryFeed(x, y.to(self.device))
 
     # -- the loop ----------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
+        readers: dict[int, BatchReader] = {}
+        threads = torch.get_num_threads()
+        try:
+            return self._run(readers)
+        finally:
+            for reader in readers.values():
+                reader.close()
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+
+    def _run(self, readers: dict[int, BatchReader]) -> TrainResult:
         c, r = self.config, self.resume
         torch.manual_seed(c.seed)
         gen = torch.Generator().manual_seed(c.seed)
         try:
             self.model.to(self.device)
-            if len(self.compiled.input_infos[0].shape) == 3:  # images (see _tensors)
+            if len(self.compiled.input_infos[0].shape) == 3:  # images (see _feed)
                 self.model.to(memory_format=torch.channels_last)
-            x_tr, y_tr = self._tensors(self.split.train, "training")
-            val = self._tensors(self.split.val, "validation") if len(self.split.val) else None
+            train_feed = self._feed(self.split.train, "training", readers)
+            val = self._feed(self.split.val, "validation", readers) if len(self.split.val) else None
+            self.prep = BatchTransforms(self.split.train.transforms, self.split.train, self.device)
+            x_tr, y_tr = train_feed.head()  # what telemetry probes (normalised as every batch is)
+            if self.prep.stats is not None:
+                x_tr, y_tr = self.prep.eval(x_tr[:PROBE]), y_tr[:PROBE]
         except (MemoryError, RuntimeError) as exc:
             if not out_of_memory(exc):
                 raise
             raise TrainingError(f"the data do not fit in the memory of {self.device}: use the CPU or less data")
-        n = x_tr.shape[0]
+        n = train_feed.n
         if n == 0:
             raise DatasetError("the training part of the dataset is empty")
         # The value that picks the best epoch: the monitor when this run reports it (early stopping and plateau
@@ -163,7 +196,7 @@ class _Run:
         total = step0 + steps_per_epoch * c.epochs
         emit(self.callbacks, "on_start", {"device": str(self.device), "steps_per_epoch": steps_per_epoch,
                                           "total_steps": total, "train_samples": n,
-                                          "val_samples": 0 if val is None else int(val[0].shape[0]),
+                                          "val_samples": 0 if val is None else val.n,
                                           "first_epoch": epoch0 + 1, "first_step": step0 + 1})
         epochs: list[dict[str, Any]] = []
         trace = StepLossTrace()
@@ -179,7 +212,8 @@ class _Run:
         for epoch in range(epoch0 + 1, last_epoch + 1):
             self.model.train()
             rng_at_start = _resume.rng_states(gen, self.device)  # for a stop before this epoch's first step
-            perm = torch.randperm(n, generator=gen).to(self.device)
+            perm = torch.randperm(n, generator=gen)
+            batches = train_feed.train_batches(perm, c.batch_size)
             loss_sum = 0.0
             correct = torch.zeros((), device=self.device, dtype=torch.long)
             seen = 0
@@ -194,8 +228,8 @@ class _Run:
                 if self.token.stopped:
                     stop_reason = "stopped"
                     break
-                idx = perm[b * c.batch_size:(b + 1) * c.batch_size]
-                xb, yb = x_tr[idx], y_tr[idx]
+                xb, yb = next(batches)
+                xb = self.prep.train(xb)
                 step += 1
                 probe = telemetry is not None and telemetry.wants_layers(step, c.telemetry_every)
                 try:
@@ -211,8 +245,8 @@ class _Run:
                     raise TrainingError(f"the loss became {value} at step {step} (epoch {epoch}, batch {b + 1}): "
                                         "lower the learning rate, turn on gradient clipping or check the data")
                 trace.add(step, epoch - 1 + (b + 1) / steps_per_epoch, value)
-                loss_sum += value * len(idx)  # the step's loss is already a float: no extra tensor op
-                seen += len(idx)
+                loss_sum += value * len(yb)  # the step's loss is already a float: no extra tensor op
+                seen += len(yb)
                 if self.task != "regression":
                     correct += _correct(self._scores(out.detach()), yb, self.task)
                 if probe:
@@ -236,7 +270,7 @@ class _Run:
                 row["train_accuracy"] = float(correct) / max(seen, 1)
             details = {}
             if val is not None:
-                details = self.evaluate(*val, loss_fn)
+                details = self.evaluate(val, loss_fn)
                 row.update({f"val_{k}": v for k, v in details.items() if isinstance(v, float)})
             row["time_s"] = elapsed0 + time.perf_counter() - start
             epochs.append(row)
@@ -276,11 +310,15 @@ class _Run:
             telemetry.maybe_probe(step, final=True)  # show the weights that are kept
         final, details = {}, {}
         if val is not None and epochs:
-            details = self.evaluate(*val, loss_fn)
+            details = self.evaluate(val, loss_fn)
             final = {f"val_{k}": v for k, v in details.items() if isinstance(v, float)}
         weights = self._weights()
         history = {"epochs": epochs, "best_epoch": best_epoch, "stop_reason": stop_reason, "final": final,
                    "device": str(self.device), "steps": step, "config": c.to_dict()}
+        if train_feed.streamed:
+            history["storage"] = "stream"
+        if self.prep.stats is not None:  # what feeding the trained network other images needs (transforms.normalize)
+            history["normalize"] = self.prep.stats
         history.update(self._dashboard(telemetry, trace, details, x_tr, y_tr, loss_fn, step))
         result = TrainResult(history, weights, stop_reason, best_epoch, final, str(self.device), step,
                              training_state=state, resumed_from=None if r is None else (r.epoch, r.step))
@@ -354,12 +392,14 @@ class _Run:
             optimizer.step()
         return out, loss
 
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_fn) -> dict[str, Any]:
-        """Loss and metrics of the current weights on (x, y), in eval mode and in batches of EVAL_BATCH; when
-        those do not fit in memory, in batches of the training batch size (which fit with gradients too)."""
-        for batch in dict.fromkeys((EVAL_BATCH, self.config.batch_size)):
+    def evaluate(self, feed: MemoryFeed | StreamFeed, loss_fn) -> dict[str, Any]:
+        """Loss and metrics of the current weights on a part, in eval mode and in batches of EVAL_BATCH; when
+        those do not fit in memory, in batches of the training batch size (which fit with gradients too).
+        Streamed data go in training-sized batches from the start: their point is bounded memory."""
+        sizes = (self.config.batch_size,) if feed.streamed else (EVAL_BATCH, self.config.batch_size)
+        for batch in dict.fromkeys(sizes):
             try:
-                return self._evaluate(x, y, loss_fn, batch)
+                return self._evaluate(feed, loss_fn, batch)
             except (MemoryError, RuntimeError) as exc:
                 if not out_of_memory(exc):
                     raise
@@ -367,21 +407,20 @@ class _Run:
         raise TrainingError(f"out of memory on {self.device} while validating in batches of "
                             f"{self.config.batch_size}: lower the batch size or use the CPU") from None
 
-    def _evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_fn, batch: int) -> dict[str, Any]:
+    def _evaluate(self, feed: MemoryFeed | StreamFeed, loss_fn, batch: int) -> dict[str, Any]:
         was_training = self.model.training
         self.model.eval()
         acc = MetricAccumulator(self.task, self.num_classes)
         total = 0.0
         try:
             with torch.no_grad():
-                for i in range(0, x.shape[0], batch):
-                    out = self.model(x[i:i + batch])
-                    yb = y[i:i + batch]
+                for xb, yb in feed.eval_batches(batch):
+                    out = self.model(self.prep.eval(xb))
                     total += float(loss_fn(out.float(), yb)) * yb.shape[0]
                     acc.update(self._scores(out.float()), _class_targets(yb, self.task))
         finally:
             self.model.train(was_training)
-        result = {"loss": total / max(x.shape[0], 1)}
+        result = {"loss": total / max(feed.n, 1)}
         result.update(acc.compute())
         return result
 

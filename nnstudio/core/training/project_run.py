@@ -64,8 +64,7 @@ def prepare(project: Project, resume: bool = False, base_dir: str | Path | None 
     would not fit on the device too, before anything is moved there."""
     config = TrainConfig.from_dict(project.training).updated(**overrides)
     device = resolve_device(config.device)
-    from nnstudio.core.data.registry import load_split, split_options
-    from nnstudio.core.data.split import split as split_dataset
+    from nnstudio.core.data.registry import load_split, split_loaded
     from nnstudio.core.problems import NO_DATASET, check_data_fits
     from nnstudio.core.shapes import infer_shapes
 
@@ -79,10 +78,9 @@ def prepare(project: Project, resume: bool = False, base_dir: str | Path | None 
                                  config.batch_size, device, "train")
     compiled = compile_graph(project.graph, seed=config.seed)
     if dataset is None:
-        split = load_split(project.dataset, base_dir=base_dir)
-    else:
-        options = split_options(project.dataset)
-        split = split_dataset(dataset, options["val_fraction"], options["test_fraction"], options["split_seed"])
+        split = load_split(project.dataset, base_dir=base_dir, device=device)
+    else:  # the same split load_split makes (a standard set's official test files are its test part)
+        split = split_loaded(dataset, project.dataset)
     check_data_fits(split.train, project.graph, info, project.dataset)  # the Problems panel's words
     if need is not None and device.type != "cpu":  # the engine keeps the whole dataset on the device
         memory.check_fits(need, config.batch_size, device, "train", data_bytes=_data_bytes(split))
@@ -137,8 +135,8 @@ def train_prepared(prepared: PreparedRun, callbacks: Sequence[Callback] = (),
 
 
 def _data_bytes(split: DataSplit) -> int:
-    parts = [split.train, split.val]
-    return sum(t.numel() * t.element_size() for part in parts if part is not None for t in (part.x, part.y))
+    """What the engine puts on the device whole: a streamed part's labels only."""
+    return sum(part.resident_bytes() for part in (split.train, split.val) if part is not None)
 
 
 def load_weights(compiled: CompiledModel, weights: dict[str, torch.Tensor]) -> None:

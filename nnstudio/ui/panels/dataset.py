@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import html
+import os
 from typing import Any
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
@@ -34,6 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nnstudio.core.data import standard
+from nnstudio.core.data.stream import storage_line
 from nnstudio.core.data.base import Dataset
 from nnstudio.core.data.registry import (
     DATASETS,
@@ -46,14 +49,17 @@ from nnstudio.core.layers.base import Param
 from nnstudio.ui import safe_text
 from nnstudio.ui.elided import ElidedProgressBar
 from nnstudio.ui.panels.dataset_preview import DatasetPreview
+from nnstudio.ui.panels.dataset_offer import MnistOffer
 from nnstudio.ui.panels.training import ERROR_STYLE, ParamForm, _editor_for
 
-KIND_TITLES = {"synthetic": "Generated", "bundled": "Bundled real data", "import": "Your own data"}
+KIND_TITLES = {"synthetic": "Generated", "bundled": "Bundled real data", "standard": "Standard datasets",
+               "import": "Your own data"}
 PLACEHOLDER = "Choose a dataset…"
 NO_DATASET_TEXT = "The project has no dataset yet: choose one above to see its data."
 LOADING_TEXT = "Loading the data…"
 FAILED_TEXT = "No preview: the data could not be loaded (see above)."
 INVALID_TEXT = "No preview: the dataset's settings have a problem (see above)."
+FILES_MISSING_TEXT = "No preview: the dataset's files are not there yet (see above): turn on Download, or place them."
 CANCELLED_TEXT = "Loading was cancelled: press Reload to read the data."
 SHOWN_SOURCES = ("dataset", "data")  # the session's problems this panel shows
 
@@ -131,6 +137,9 @@ def describe(data: Dataset) -> str:
         parts.append(f"{data.num_classes} classes ({names})")
     if data.vocab is not None:
         parts.append(f"vocabulary of {len(data.vocab):,} words")
+    test = getattr(data, "test_part", None)
+    if test is not None:
+        parts.append(f"{len(test):,} official test samples")
     return " · ".join(parts)
 
 
@@ -167,6 +176,13 @@ class DatasetPanel(QWidget):
         self.chooser.currentIndexChanged.connect(self._chosen)
         self.description = safe_text.plain(QLabel())  # may quote a dataset name from the file
         self.description.setWordWrap(True)
+        self.mnist_offer = MnistOffer()
+        self.mnist_offer.chosen.connect(self.dataset_edited.emit)
+        self.files_note = safe_text.plain(QLabel())  # a standard dataset's folder, or what will be downloaded
+        self.files_note.setObjectName("datasetFilesNote")
+        self.files_note.setWordWrap(True)
+        self.files_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.files_note.hide()
         self.lock_note = safe_text.plain(QLabel())
         self.lock_note.setObjectName("datasetLockNote")
         self.lock_note.setWordWrap(True)
@@ -215,6 +231,8 @@ class DatasetPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.lock_note)
         layout.addWidget(self.description)
+        layout.addWidget(self.mnist_offer)
+        layout.addWidget(self.files_note)
         layout.addWidget(self.options_box)
         layout.addWidget(self.split_box)
         layout.addWidget(self.summary)
@@ -306,6 +324,8 @@ class DatasetPanel(QWidget):
         if spec is None or spec.name != self._form_name:
             self._drop_options()
         self.split_box.setVisible(spec is not None)
+        self.mnist_offer.show_for(config, self.session is not None and self.session.edit_refusal() is None)
+        self._show_files()
         if config is None:
             self.description.setText("This project has no dataset yet: choose one above.")
             self.options_box.hide()
@@ -321,6 +341,8 @@ class DatasetPanel(QWidget):
             self.options.edited.connect(self._option_edited)
             self.options_layout.addWidget(self.options)
             self._form_name = spec.name
+            if spec.kind == "standard":  # an empty folder is not "nothing chosen": it is the user's data folder
+                self.options.editors["root"].line.setPlaceholderText(f"empty: {standard.default_root()}")
         self.options_box.setVisible(bool(spec.params))
         for form in (self.options, self.split):
             for key, param in form.params.items():
@@ -330,6 +352,23 @@ class DatasetPanel(QWidget):
                 form.editors[key].set_value(value)
                 form.set_problem(key, param.check(value))
                 self._shown[key] = value
+
+    def _show_files(self) -> None:
+        """For a standard dataset: where its files are, or that the missing ones will be downloaded (looked at
+        again when the data change: a download has brought them)."""
+        config = self.session.dataset if self.session is not None else None
+        spec = DATASETS.get(config.get("name")) if config and isinstance(config.get("name"), str) else None
+        note = ""
+        if spec is not None and spec.kind == "standard" and config is not None:
+            options = {p.name: config.get(p.name, p.default) for p in spec.params}
+            if all(p.check(options[p.name]) is None for p in spec.params):
+                root = options["root"]
+                base = self.session.base_dir if self.session is not None else None
+                if root and base is not None:
+                    root = str(base / os.path.expanduser(root))
+                note = standard.files_note(spec.name, root, options["download"], options["test_set"])
+        safe_text.set_plain(self.files_note, note)
+        self.files_note.setVisible(bool(note))
 
     def _drop_options(self) -> None:
         self._form_name, self._shown = None, {}
@@ -345,15 +384,18 @@ class DatasetPanel(QWidget):
         if s is None:
             return
         state, data = s.data_state, s.data
+        self._show_files()
         if state == "loaded" and isinstance(data, Dataset):
             self.preview.show_dataset(data)
             # rich text for the small source line: what came from the file (class names, the path) is escaped
+            storage = storage_line(data, s.dataset)
             self.summary.setText(html.escape(describe(data)) + (
+                f"<br><small>{html.escape(storage)}</small>" if storage else "") + (
                 f"<br><small>{html.escape(data.source)}</small>" if data.source else ""))
         else:
             self.preview.show_message(self._message(state))
             self.summary.setText("Loading…" if state in ("needed", "loading") else "")
-        self.reload_button.setEnabled(s.data_key is not None and not s.locked)
+        self.reload_button.setEnabled(bool(s.project.dataset) and not s.locked)
         self._show_problems()
         now = (state, s.data_key, s.data_error, id(data))
         if now != self._announced:
@@ -370,9 +412,11 @@ class DatasetPanel(QWidget):
             return NO_DATASET_TEXT
         if state == "invalid":
             missing = [p for p in (spec.params if spec else ()) if p.kind in PATH_KINDS and not config.get(p.name)]
-            if missing:
+            if missing and spec.kind == "import":  # a standard dataset's empty folder is the user's data folder
                 return f"Choose the {missing[0].title.lower()} of your data (Browse…) to see a preview."
-            return INVALID_TEXT
+            missing_files = any("files are missing" in p.message for p in self.session.problems)
+            return FILES_MISSING_TEXT if spec is not None and spec.kind == "standard" and missing_files \
+                else INVALID_TEXT
         if state == "cancelled":
             return CANCELLED_TEXT
         if state == "failed":
@@ -388,10 +432,10 @@ class DatasetPanel(QWidget):
 
     def _show_lock(self) -> None:
         refusal = self.session.edit_refusal() if self.session is not None else None
-        for widget in (self.chooser, self.options_box, self.split_box):
+        for widget in (self.chooser, self.options_box, self.split_box, self.mnist_offer.button):
             widget.setEnabled(refusal is None)
         self.reload_button.setEnabled(refusal is None and self.session is not None
-                                      and self.session.data_key is not None)
+                                      and bool(self.session.project.dataset))
         safe_text.set_plain(self.lock_note, f"Locked: {refusal}." if refusal else "")
         self.lock_note.setVisible(refusal is not None)
 

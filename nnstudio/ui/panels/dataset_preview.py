@@ -122,7 +122,7 @@ class DatasetPreview(QStackedWidget):
 
     def _images(self, data: Dataset) -> None:
         order = _class_cycle(data, PREVIEW_IMAGES)
-        grid, cols = image_grid(data.x[order].numpy(), len(order))
+        grid, cols = image_grid(data.samples(order).numpy(), len(order))
         self.grid.setImage(grid, levels=(0.0, 1.0))
         item = self.images.getPlotItem()
         for t in self.image_labels:
@@ -142,7 +142,7 @@ class DatasetPreview(QStackedWidget):
         self.kind = "images"
 
     def _table(self, data: Dataset) -> None:
-        x = data.x.reshape(len(data), -1)[:PREVIEW_ROWS]
+        x = data.samples(slice(0, PREVIEW_ROWS)).reshape(min(len(data), PREVIEW_ROWS), -1)
         names = list(data.feature_names) or [f"x{i + 1}" for i in range(x.shape[1])]
         names = names[:x.shape[1]] + [f"x{i + 1}" for i in range(len(names), x.shape[1])]
         shown = min(x.shape[1], 40)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from nnstudio.core import weights_status
+from nnstudio.core.data.transforms import normalize
 from nnstudio.core.weights_status import OUT_OF_DATE_TEXT
 from nnstudio.ui.binding import rebind
 from nnstudio.ui.panels.predict_parts import (  # noqa: F401 - resize_array & co. are used from here too
@@ -310,7 +311,7 @@ class PredictPanel(QWidget):
         self._points_of = data
         split = self.session.data if data is not None else None
         parts = [p for p in (getattr(split, "train", split), getattr(split, "val", None),
-                             getattr(split, "test", None)) if p is not None]
+                             getattr(split, "test", None)) if p is not None and not p.streamed]
         if not parts:
             self.scatter.setData(x=[], y=[])
             return
@@ -351,6 +352,9 @@ class PredictPanel(QWidget):
     def _run(self, x: torch.Tensor) -> dict[str, float]:
         if not self.available:
             raise RuntimeError(self.reason() or self.message.text())
+        history = self.session.project.history if self.session is not None else None
+        if x.dim() == 4 and isinstance(history, dict):  # images as the run saw them (its normalize figures)
+            x = normalize(x, history.get("normalize"))
         try:
             probs = self._probabilities(self._model_now(), x)
         except Exception as exc:  # noqa: BLE001 - any failure is shown, not raised
