@@ -17,8 +17,8 @@ Once per example, on all the GPUs together:
              epochs under `torchrun --nproc_per_node=<GPUs>` (NCCL; gloo with two processes for
              --device cpu);
              rank 0 alone prints and saves weights that load strictly into the app's network and
-             differ from the start. The examples whose data the script cannot load itself get the
-             app's data through a small runner that replaces load_data().
+             differ from the start. The script loads its data itself (a project whose load_data()
+             is left to fill in would get the app's data through a small runner that replaces it).
   nccl       with a single GPU the script runs as one process without a process group, so NCCL and
              DistributedDataParallel are also run in a one-process group on it.
 Throughput (printed, never a pass/fail), on the first device: samples/s of the engine against a
@@ -46,9 +46,7 @@ from safetensors.torch import load_file
 
 from nnstudio.core.compile import compile_graph
 from nnstudio.core.data.base import DataSplit
-from nnstudio.core.data.bundled import DATA
 from nnstudio.core.export import export_python
-from nnstudio.core.export.script_parts import data_plan
 from nnstudio.core.project.io import load_project
 from nnstudio.core.training.engine import train
 from nnstudio.core.training.project_run import load_weights, prepare
@@ -350,18 +348,16 @@ def sync(device: str) -> None:
 
 # -- the exported script under torchrun ---------------------------------------------------------------
 def export_with_data(path: Path, folder: Path) -> tuple[Path, list[str], Path]:
-    """The exported script, the --data arguments it needs and an .npz of the app's split."""
+    """The exported script (which carries its data), the extra arguments it needs (none now) and an .npz of
+    the app's split, for a script whose load_data() is left to fill in."""
     project = load_project(path, weights=False, history=False)
     script = folder / f"{path.stem}.py"
-    export_python(project, script)
-    compiled = compile_graph(project.graph)
-    plan = data_plan(project, compiled)
+    export_python(project, script, base_dir=path.parent)  # a bundled set's file is written beside it
     run = prepare(project, base_dir=path.parent, device="cpu")
     data = folder / f"{path.stem}_data.npz"
     np.savez(data, x_train=run.split.train.x.numpy(), y_train=run.split.train.y.numpy(),
              x_val=run.split.val.x.numpy(), y_val=run.split.val.y.numpy())
-    extra = ["--data", str(DATA / plan.data_file)] if plan.data_file else []
-    return script, extra, data
+    return script, [], data
 
 
 def torchrun_check(report: Report, name: str, path: Path, kind: str, nproc: int, folder: Path,

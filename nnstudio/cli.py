@@ -191,7 +191,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                           "another file")
     fmt = format_for(output, args.format)
     project = load(args.file, history=False)
-    result = export(project, output, fmt)
+    result = export(project, output, fmt, base_dir=Path(args.file).resolve().parent)
     for warning in result.warnings:
         warn(warning)
     if fmt != "py" and weights_note(args.file, project):  # the script carries no weights
@@ -199,6 +199,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         warn(EXPORT_OUT_OF_DATE)
     print(f"wrote {result.path} ({fmt})")
+    for note in result.notes:  # the data file written beside the script, and the like
+        print(note)
     return EXIT_OK
 
 

@@ -113,7 +113,7 @@ def export_project_interactively(parent: QWidget | None, project: Project, sugge
     target, fmt = resolve_target(path, chosen or FILTERS[fmt])
     QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
     try:
-        result = export(project, target, fmt)
+        result = export(project, target, fmt, base_dir=start_dir)
     except NNStudioError as exc:  # ExportError and the graph / training errors under it: a plain message
         _restore_cursor()
         show_message(parent, QMessageBox.Icon.Critical, "Export failed", f"Cannot export to {target}.",

@@ -114,7 +114,8 @@ def test_exported_file_is_standalone_valid_and_tidy(stem, tmp_path):
             imported |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").split(".")[0])
-    assert imported <= {"__future__", "argparse", "csv", "math", "os", "numpy", "torch", "safetensors"}
+    assert imported <= {"__future__", "argparse", "collections", "json", "math", "os", "random", "re", "stat",
+                        "numpy", "torch"}
     assert "nnstudio" not in imported
     assert max(len(line) for line in text.splitlines()) <= 99
     assert "\t" not in text
@@ -180,7 +181,7 @@ DATASETS = [
     {"name": "moons", "samples": 101}, {"name": "circles", "factor": 0.3}, {"name": "xor", "seed": 5},
     {"name": "blobs", "classes": 4}, {"name": "sine", "samples": 50}, {"name": "polynomial", "degree": 4},
     {"name": "digits", "size": 28}, {"name": "digits"}, {"name": "iris"}, {"name": "wine"},
-    {"name": "breast_cancer"},
+    {"name": "breast_cancer"}, {"name": "sentiment", "samples": 300, "length": 12, "seed": 3},
 ]
 
 
@@ -192,7 +193,7 @@ def test_script_data_is_the_apps_data(dataset, tmp_path):
     (tmp_path / "model.py").write_text(source)
     module = load_module(tmp_path / "model.py")
     name = dataset["name"]
-    data = str(DATA / ("digits.npz" if name == "digits" else f"{name}.csv"))
+    data = str(DATA / ("digits.npz" if name == "digits" else f"{name}.csv")) if name != "sentiment" else None
     x_train, y_train, x_val, y_val = module.load_data(types.SimpleNamespace(data=data))
     split = load_split(dataset)
     for got, expected in ((x_train, split.train.x), (y_train, split.train.y), (x_val, split.val.x),
@@ -200,15 +201,20 @@ def test_script_data_is_the_apps_data(dataset, tmp_path):
         assert got.dtype == expected.dtype and torch.equal(got, expected)
 
 
-def test_bundled_data_needs_data_argument_with_a_clear_message(tmp_path):
-    export_python(EXAMPLES["digits_cnn"](), tmp_path / "digits.py")
+def test_bundled_data_is_written_beside_the_script_and_its_absence_is_one_line(tmp_path):
+    result = export_python(EXAMPLES["digits_cnn"](), tmp_path / "digits.py")
+    assert (tmp_path / "digits.npz").read_bytes() == (DATA / "digits.npz").read_bytes()
+    assert any("digits.npz" in note for note in result.notes)
+    (tmp_path / "digits.npz").unlink()
     done = run_blocked(tmp_path / "digits.py", "--epochs", "1")
     assert done.returncode != 0
-    assert "--data PATH/digits.npz" in done.stderr and "Traceback" not in done.stderr
+    assert "digits.npz" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_sentiment_gets_a_load_data_to_fill_in(tmp_path):
-    source, warnings = python_source(EXAMPLES["sentiment_lstm"]())
+def test_a_project_without_a_dataset_gets_a_load_data_to_fill_in(tmp_path):
+    project = EXAMPLES["sentiment_lstm"]()
+    project.dataset = None
+    source, warnings = python_source(project)
     assert "PLUG YOUR DATA IN HERE" in source
     assert "int64 token ids of shape (N, 32), ids 0..999" in source
     assert "int64 class labels 0 or 1 of shape (N,)" in source

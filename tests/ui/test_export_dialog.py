@@ -112,7 +112,7 @@ def test_cancel_writes_nothing_and_says_nothing(parent, spiral, tmp_path, monkey
 def test_an_export_error_is_shown(parent, spiral, tmp_path, monkeypatch):
     dialogs = Dialogs(monkeypatch, str(tmp_path / "net.py"))
 
-    def failing(project, path, fmt=None):
+    def failing(project, path, fmt=None, base_dir=None):
         raise ExportError("the layer Foo has no PyTorch equivalent")
 
     monkeypatch.setattr(export_dialog, "export", failing)

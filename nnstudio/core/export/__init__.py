@@ -1,6 +1,7 @@
 """Exporting a project: a standalone PyTorch script, safetensors weights, or an ONNX model.
 
-    export_python(project, "model.py")            one readable .py file, no nnstudio import
+    export_python(project, "model.py")            one readable .py file, no nnstudio import; it carries its
+                                                  data (a bundled set's file is written beside it)
     export_weights(project, "model.safetensors")  the weights that file (and the app) loads
     export_onnx(project, "model.onnx")            needs the optional extra: pip install nnstudio[onnx]
     export(project, path, format=None)            any of them; the format defaults to path's extension
@@ -21,10 +22,11 @@ from nnstudio.core.project.model import Project
 FORMATS = {"py": ".py", "safetensors": ".safetensors", "onnx": ".onnx"}
 
 
-def export_python(project: Project, path: str | os.PathLike[str]) -> ExportResult:
+def export_python(project: Project, path: str | os.PathLike[str],
+                  base_dir: str | os.PathLike[str] | None = None) -> ExportResult:
     from nnstudio.core.export.python_code import export_python as run
 
-    return run(project, path)
+    return run(project, path, base_dir)
 
 
 def export_weights(project: Project, path: str | os.PathLike[str]) -> ExportResult:
@@ -53,14 +55,18 @@ def format_for(path: str | os.PathLike[str], format: str | None = None) -> str:
                       f"({', '.join(FORMATS)}) or an output ending in {', '.join(FORMATS.values())}")
 
 
-def export(project: Project, path: str | os.PathLike[str], format: str | None = None) -> ExportResult:
+def export(project: Project, path: str | os.PathLike[str], format: str | None = None,
+           base_dir: str | os.PathLike[str] | None = None) -> ExportResult:
     """Export ``project`` to ``path`` in ``format`` (py, safetensors or onnx; default: from the extension). A
-    network this computer cannot hold is refused before anything is built (memory.NotEnoughMemoryError)."""
+    network this computer cannot hold is refused before anything is built (memory.NotEnoughMemoryError).
+    ``base_dir`` (the project file's folder) is where the Python script's relative data paths start."""
     from nnstudio.core.memory import check_fits
 
     chosen = format_for(path, format)
     check_fits(project.graph, None, "cpu", what="export")
-    runner = {"py": export_python, "safetensors": export_weights, "onnx": export_onnx}[chosen]
+    if chosen == "py":
+        return export_python(project, path, base_dir)
+    runner = {"safetensors": export_weights, "onnx": export_onnx}[chosen]
     return runner(project, path)
 
 

@@ -15,7 +15,6 @@ from nnstudio.core.text import one_line
 __all__ = ["ExportError", "ExportResult", "check_target", "one_line", "write_atomic"]
 
 
-
 def shown(path: str | os.PathLike[str]) -> str:
     """A path as a message shows it (one printable line, even for names that are not valid UTF-8)."""
     return one_line(os.fspath(path))

@@ -89,6 +89,7 @@ def identifier(name: object) -> str:
     raise ExportError(f"internal error: {one_line(repr(name), 80)} cannot name anything in Python source; "
                       "please report this with the project")
 
+
 OPENING = {"(": ")", "[": "]", "{": "}"}
 CLOSING = {v: k for k, v in OPENING.items()}
 

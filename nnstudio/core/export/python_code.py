@@ -30,12 +30,12 @@ from types import ModuleType
 import torch
 
 from nnstudio.core.compile import CompiledModel, compile_graph
-from nnstudio.core.export import standalone_data, standalone_train
+from nnstudio.core.export import standalone_data, standalone_files, standalone_standard, standalone_train
 from nnstudio.core.export.common import ExportError, ExportResult, check_target, one_line, write_atomic
 from nnstudio.core.export.formatting import wrap_long_lines
 from nnstudio.core.export.model_code import UnsupportedLayer, class_name, custom_classes, custom_source, model_class
-from nnstudio.core.export.script_parts import (data_plan, header, parse_args_source, settings_source,
-                                               training_functions)
+from nnstudio.core.export.script_data import data_plan
+from nnstudio.core.export.script_parts import header, parse_args_source, settings_source, training_functions
 from nnstudio.core.project.model import Project
 from nnstudio.core.training.config import TrainConfig
 
@@ -59,32 +59,67 @@ if __name__ == "__main__":
 '''
 
 
-def export_python(project: Project, path: str | os.PathLike[str]) -> ExportResult:
-    """Write ``project`` as a standalone PyTorch script to ``path`` (atomically)."""
+def export_python(project: Project, path: str | os.PathLike[str],
+                  base_dir: str | os.PathLike[str] | None = None) -> ExportResult:
+    """Write ``project`` as a standalone PyTorch script to ``path`` (atomically). A bundled dataset's file
+    (digits.npz, iris.csv ...) is written beside it, where the script reads it. ``base_dir`` (the project
+    file's folder) is where the project's relative data paths start; without it they start at the script's
+    folder."""
     target = check_target(path)  # a bad path is refused before any work
-    source, warnings = python_source(project, target.name)
+    source, warnings, plan = _build(project, target.name, base_dir)
     data = source.encode("utf-8")  # check_source has proved it encodes
+    bundled = _bundled_file(plan.data_file, target) if plan.data_file else None
     write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
-    return ExportResult(target, "py", warnings)
+    result = ExportResult(target, "py", warnings)
+    if bundled:
+        beside, content = bundled
+        try:
+            replaced = beside.is_file() and (beside.stat().st_size != len(content)
+                                             or beside.read_bytes() != content)
+        except OSError:
+            replaced = True
+        write_atomic(beside, lambda tmp: Path(tmp).write_bytes(content))
+        what = "replaced" if replaced else "wrote"
+        result.notes.append(f"{what} {one_line(beside)}: the dataset the script trains on")
+    return result
 
 
-def python_source(project: Project, filename: str = "model.py") -> tuple[str, list[str]]:
+def _bundled_file(name: str, target: Path) -> tuple[Path, bytes]:
+    """Where the bundled file ``name`` goes (beside the script; refused before anything is written when it
+    cannot be a file there) and its bytes."""
+    from nnstudio.core.data.bundled import DATA
+
+    beside = check_target(target.parent / name)
+    try:
+        return beside, (DATA / name).read_bytes()
+    except OSError as exc:
+        raise ExportError(f"the bundled {name} cannot be read ({exc.strerror or exc}): reinstall NN Studio") \
+            from None
+
+
+def python_source(project: Project, filename: str = "model.py",
+                  base_dir: str | os.PathLike[str] | None = None) -> tuple[str, list[str]]:
     """The exported script's text and the warnings to show; checked against the app's model."""
+    source, warnings, _ = _build(project, filename, base_dir)
+    return source, warnings
+
+
+def _build(project: Project, filename: str, base_dir: str | os.PathLike[str] | None):
     filename = filename if isinstance(filename, str) and filename else "model.py"
     config = TrainConfig.from_dict(project.training)
     compiled = compile_graph(project.graph, seed=config.seed)
     name_ = project.name if isinstance(project.name, str) else ""
     title = name_ if name_.strip() else Path(filename).stem
-    plan = data_plan(project, compiled)
+    plan = data_plan(project, compiled, base_dir)
     settings = settings_source(config, compiled, filename)
     custom = _custom(compiled)
     losses = training_functions(compiled, config)
-    data = _copied(standalone_data, plan.functions)
-    training = _copied(standalone_train, ["train", "run_predict"])
-    arguments = parse_args_source(plan.data_file, filename)
+    data = _copied(DATA_MODULES, plan.functions)
+    training = _copied((standalone_train,), ["train", "run_predict"])
+    arguments = parse_args_source(plan, filename)
     # The class must not rebind a name the rest of the file uses (a project called "F" or "Epochs").
-    taken = _bound_names(settings, custom, losses, data, plan.load_data, training, arguments, MAIN,
-                         _imports("csv. math. F.")) | {"Network", "build_model", "predict"}
+    taken = _bound_names(settings, custom, losses, data, plan.load_data, plan.augment, training, arguments,
+                         MAIN, _imports(EVERY_USE, ["Pillow", "kornia"])) | {"Network", "build_model", "predict"}
     name = class_name(title, taken)
     try:
         network = model_class(compiled, name, title)
@@ -95,14 +130,15 @@ def python_source(project: Project, filename: str = "model.py") -> tuple[str, li
         _section("Layers NN Studio adds to PyTorch", custom),
         _section("The network", network, _model_helpers(compiled, name)),
         _section("Loss, optimizer and targets", losses),
-        _section("Data", data, plan.load_data),
+        _section("Data", data, plan.load_data, plan.augment),
         _section("Training and prediction", training, arguments, MAIN),
     ]
     body = "\n\n\n".join(part for part in parts if part)
-    text = header(project, title, compiled, config, plan, filename) + "\n\n" + _imports(body) + "\n\n\n" + body
+    text = (header(project, title, compiled, config, plan, filename) + "\n\n" + _imports(body, plan.needs)
+            + "\n\n\n" + body)
     text = wrap_long_lines(text.rstrip() + "\n", LIMIT)
     check_source(text, name, compiled)
-    return text, [one_line(w) for w in plan.warnings]
+    return text, [one_line(w) for w in plan.warnings], plan
 
 
 def _bound_names(*sources: str) -> set[str]:
@@ -179,12 +215,14 @@ def _function_sources(module: ModuleType) -> dict[str, str]:
     return {f.__name__: inspect.getsource(f) for f in members}
 
 
-def _copied(module: ModuleType, names: list[str]) -> str:
-    """The source of the functions ``names`` of ``module`` and of those they call, in the file's order."""
-    try:
-        sources = _function_sources(module)
-    except OSError as exc:
-        raise ExportError(f"the source of {module.__name__} is not available ({exc})") from None
+def _copied(modules: tuple[ModuleType, ...], names: list[str]) -> str:
+    """The source of the functions ``names`` of ``modules`` and of those they call, in the files' order."""
+    sources: dict[str, str] = {}
+    for module in modules:
+        try:
+            sources.update(_function_sources(module))
+        except OSError as exc:
+            raise ExportError(f"the source of {module.__name__} is not available ({exc})") from None
     wanted, todo = set(), list(names)
     while todo:
         current = todo.pop()
@@ -195,25 +233,39 @@ def _copied(module: ModuleType, names: list[str]) -> str:
     return "\n\n\n".join(source.rstrip() for name, source in sources.items() if name in wanted)
 
 
-def _imports(body: str) -> str:
-    """The import block: the optional modules only when the body uses them."""
+DATA_MODULES = (standalone_data, standalone_files, standalone_standard)
+STANDARD_LIBRARY = ("csv", "gzip", "json", "math", "random", "re", "stat")  # imported when the file uses them
+EVERY_USE = " ".join(f"{m}." for m in (*STANDARD_LIBRARY, "F")) + " Counter("
+
+
+def _imports(body: str, needs: list[str]) -> str:
+    """The import block: the optional modules only when the body uses them, Pillow and kornia only when the
+    data plan ``needs`` them."""
     def uses(prefix: str) -> bool:
         return re.search(rf"(?<![\w.]){re.escape(prefix)}\.", body) is not None
 
-    std = ["argparse"] + [m for m in ("csv", "math") if uses(m)] + ["os"]
+    std = ["argparse"] + [m for m in STANDARD_LIBRARY if uses(m)] + ["os"]
+    std = [f"import {m}" for m in sorted(std)]
+    if re.search(r"(?<![\w.])Counter\(", body):
+        std.append("from collections import Counter")
     third = ["import numpy as np", "import torch", "import torch.distributed as dist"]
+    if "kornia" in needs:
+        third.insert(0, "import kornia.augmentation")
     if uses("F"):
         third.append("import torch.nn.functional as F")
-    third += ["from safetensors.torch import load_file, save_file", "from torch import nn",
+    third += ["from torch import nn",
               "from torch.nn.parallel import DistributedDataParallel",
               "from torch.utils.data import DataLoader, DistributedSampler, TensorDataset"]
-    return "\n".join(["from __future__ import annotations", "", *(f"import {m}" for m in std), "", *third])
+    if "Pillow" in needs:
+        third.append("from PIL import Image")
+    return "\n".join(["from __future__ import annotations", "", *std, "", *third])
 
 
 # -- the check ------------------------------------------------------------------------------------------------
 # What the generated file may import: nothing else can appear in it.
-IMPORTS = frozenset({"__future__", "argparse", "csv", "math", "os", "numpy", "torch", "torch.distributed",
-                     "torch.nn.functional", "safetensors.torch", "torch.nn.parallel", "torch.utils.data"})
+IMPORTS = frozenset({"__future__", "argparse", "collections", "csv", "gzip", "math", "os", "random", "re", "stat",
+                     "numpy", "torch", "torch.distributed", "torch.nn.functional", "json",
+                     "torch.nn.parallel", "torch.utils.data", "PIL", "kornia.augmentation"})
 
 
 def _internal(problem: str) -> ExportError:

@@ -1,5 +1,6 @@
-"""The project-specific parts of an exported script: header, settings, loss / optimizer / targets, the data
-plan and the command line. The generic parts are real functions in ``standalone_data`` / ``standalone_train``.
+"""The project-specific parts of an exported script: header, settings, loss / optimizer / targets and the
+command line. The generic parts are real functions in ``standalone_data``, ``standalone_files``,
+``standalone_standard`` and ``standalone_train``; the data plan is ``script_data``'s.
 
 Every value from the project reaches the text through ``formatting``'s helpers: ``literal`` in code,
 ``comment`` / ``comment_text`` in comments, ``docstring_text`` in docstrings. Nothing is put in bare.
@@ -8,138 +9,25 @@ Every value from the project reaches the text through ``formatting``'s helpers: 
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass, field
 
 from nnstudio import __version__
 from nnstudio.core.compile import CompiledModel
-from nnstudio.core.errors import NNStudioError
 from nnstudio.core.export.common import one_line
+from nnstudio.core.export.script_data import DataPlan
 from nnstudio.core.export.formatting import comment, comment_text, docstring_text, literal
 from nnstudio.core.export.model_code import one_title
 from nnstudio.core.layers.base import LONG, format_shape
 from nnstudio.core.project.model import Project
 from nnstudio.core.training.config import TrainConfig
 
-# Generated datasets: name -> (the generator copied into the script, its options in call order).
-GENERATED = {
-    "spiral": ("make_spiral", ("samples", "classes", "noise", "turns", "seed")),
-    "moons": ("make_moons", ("samples", "noise", "seed")),
-    "circles": ("make_circles", ("samples", "noise", "factor", "seed")),
-    "xor": ("make_xor", ("samples", "noise", "seed")),
-    "blobs": ("make_blobs", ("samples", "classes", "noise", "seed")),
-    "sine": ("make_sine", ("samples", "noise", "seed")),
-    "polynomial": ("make_polynomial", ("samples", "degree", "noise", "seed")),
-}
-TABLES = ("iris", "wine", "breast_cancer")
 FILENAME_LIMIT = 120  # the longest file name the script repeats in its comments and --help
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "bce": "nn.BCEWithLogitsLoss()", "mse": "nn.MSELoss()",
           "mae": "nn.L1Loss()", "huber": "nn.HuberLoss()"}
 
 
-@dataclass
-class DataPlan:
-    """How the script gets its data: standalone_data functions to copy, the load_data source, the bundled
-    file --data must point at (if any), a line for the header and warnings for the person exporting."""
-
-    functions: list[str]
-    load_data: str
-    data_file: str | None = None
-    summary: str = ""
-    warnings: list[str] = field(default_factory=list)
-
-
-def data_plan(project: Project, compiled: CompiledModel) -> DataPlan:
-    config = project.dataset or {}
-    name = config.get("name")
-    try:
-        from nnstudio.core.data.registry import get_spec, split_options
-
-        options = get_spec(name).options(config) if name else {}
-        split = split_options(config) if name else {}
-    except NNStudioError as exc:
-        stub = _stub(compiled, f"The project's dataset settings cannot be used ({exc}).")
-        return DataPlan([], stub, summary="none: fill in load_data()",
-                        warnings=[f"the dataset settings cannot be used ({one_line(exc)}): load_data() is left "
-                                  "to fill in"])
-    stratify = compiled.task != "regression"
-    split_call = (f"    train, val = split_indices(y, val_fraction={literal(split['val_fraction'])}, "
-                  f"test_fraction={literal(split['test_fraction'])}, seed={literal(split['split_seed'])}, "
-                  f"stratify={literal(stratify)})\n    return x[train], y[train], x[val], y[val]\n") if name else ""
-    if name in GENERATED:
-        function, keys = GENERATED[name]
-        args = ", ".join(f"{k}={literal(options[k])}" for k in keys)
-        doc = _doc(f"NN Studio's {name} dataset, generated and split exactly as the app does it (the same "
-                   "samples, the same validation part).")
-        source = f"def load_data(args):\n{doc}    x, y = {function}({args})\n{split_call}"
-        return DataPlan([function, "split_indices"], source, summary=f"NN Studio's {name} set, generated "
-                        "here with the same maths and seed as in the app", warnings=_fit_warnings(project))
-    if name == "digits":
-        file, size = "digits.npz", options["size"]
-        doc = _doc(f"The bundled handwritten digits ({file}), {size} x {size} pixels, split exactly as NN "
-                   "Studio splits them.")
-        source = (f"def load_data(args):\n{doc}    x, y = load_digits(require_data(args, {literal(file)}), "
-                  f"size={literal(size)})\n{split_call}")
-        return DataPlan(["load_digits", "require_data", "split_indices"], source, file,
-                        f"the bundled digits file (pass --data PATH/{file})", _fit_warnings(project))
-    if name in TABLES:
-        file = f"{name}.csv"
-        doc = _doc(f"The bundled {name} table ({file}): features standardised, split exactly as NN Studio "
-                   "splits it.")
-        source = (f"def load_data(args):\n{doc}    x, y, classes = load_table(require_data(args, "
-                  f"{literal(file)}))\n{split_call}")
-        return DataPlan(["load_table", "require_data", "split_indices"], source, file,
-                        f"the bundled {file} (pass --data PATH/{file})", _fit_warnings(project))
-    if name:
-        why = f"NN Studio trained this project on its {name} dataset, which this file cannot load on its own."
-        summary = f"the app's {name} dataset is not part of this file: fill in load_data()"
-    else:
-        why, summary = "The project has no dataset chosen.", "none chosen: fill in load_data()"
-    return DataPlan([], _stub(compiled, why), summary=summary)
-
-
 def _doc(text: str, indent: str = "    ") -> str:
     """A one-line docstring holding ``text`` (escaped), with its newline."""
     return f'{indent}"""{docstring_text(text)}"""\n'
-
-
-def _fit_warnings(project: Project) -> list[str]:
-    """The app's own check that the dataset fits the network (cheap for built-in sets)."""
-    try:
-        from nnstudio.core.training.project_run import prepare
-
-        prepare(project, device="cpu")  # the script picks its own device
-    except NNStudioError as exc:
-        return [f"the exported script will not train as it is: {one_line(exc)}"]
-    return []
-
-
-def _stub(compiled: CompiledModel, why: str) -> str:
-    shapes = []
-    for name, info in zip(compiled.input_names, compiled.input_infos):
-        if info.dtype == LONG:
-            ids = f", ids 0..{info.vocab - 1}" if info.vocab else ""
-            shapes.append(f"  x ({name}): int64 token ids of shape {format_shape(info.shape)}{ids}")
-        else:
-            shapes.append(f"  x ({name}): float32 values of shape {format_shape(info.shape)}")
-    if len(shapes) > 1:
-        shapes.append("  (several Inputs: x is a tuple with one tensor per Input, in this order)")
-    shapes.append("  y: " + _target_text(compiled))
-    bar = "=" * 92
-    reason = textwrap.wrap(comment_text(why), 90, break_on_hyphens=False)
-    lines = [bar, "PLUG YOUR DATA IN HERE.", *reason, "The network expects:", *shapes,
-             "Return x_train, y_train, x_val, y_val (torch tensors).", bar]
-    body = "\n".join("    " + comment(line) for line in lines)
-    return (f'def load_data(args):\n    """Your training and validation data."""\n{body}\n'
-            '    raise NotImplementedError("plug your data in here: return x_train, y_train, x_val, y_val")\n')
-
-
-def _target_text(compiled: CompiledModel) -> str:
-    shape = compiled.output_info.shape
-    if compiled.task == "multiclass":
-        return f"int64 class labels 0..{shape[-1] - 1} of shape (N,)"
-    if compiled.task == "binary":
-        return "int64 class labels 0 or 1 of shape (N,)"
-    return f"float32 targets of shape {format_shape(shape)}"
 
 
 def header(project: Project, title: str, compiled: CompiledModel, config: TrainConfig, plan: DataPlan,
@@ -171,10 +59,14 @@ def header(project: Project, title: str, compiled: CompiledModel, config: TrainC
         f"Predict: the inputs in an .npz file (an array named {arrays}), the outputs to outputs.npz:",
         f"    python {filename} --weights weights.safetensors --predict inputs.npz",
         "",
-        "Needs torch, numpy and safetensors (pip install torch numpy safetensors), nothing from NN Studio.",
+        f"Needs {_listed(plan.needs)} (pip install {' '.join(plan.needs)}), nothing from NN Studio.",
         *_not_carried(config),
     ]
     return "\n".join(comment(line) for line in lines if line is not None)
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _not_carried(config: TrainConfig) -> list[str]:
@@ -288,11 +180,13 @@ def _correct(compiled: CompiledModel) -> str:
     return f"def count_correct(outputs, targets):\n{_doc(doc)}    return {body}\n\n\n"
 
 
-def parse_args_source(data_file: str | None, filename: str) -> str:
+def parse_args_source(plan: DataPlan, filename: str) -> str:
     data = ""
-    if data_file:
-        help_ = literal(f"the bundled {data_file} (NN Studio keeps it in resources/data)")
-        data = f'    parser.add_argument("--data", metavar="PATH", help={help_})\n'
+    if plan.data_help:
+        data = f'    parser.add_argument("--data", metavar="PATH", help={literal(plan.data_help)})\n'
+    if plan.data_root is not None:
+        help_ = literal(f"the folder holding the dataset's files (default: {plan.data_root})")
+        data += f'    parser.add_argument("--data-root", metavar="FOLDER", help={help_})\n'
     description = literal(f"Train or run the network exported to {one_line(filename, FILENAME_LIMIT)}.")
     return (
         "def parse_args(argv=None):\n"

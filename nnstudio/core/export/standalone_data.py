@@ -3,15 +3,19 @@
 ``python_code`` copies the functions a project needs into the exported file with
 ``inspect.getsource``, so this module is the single source of what exported scripts run, and it is
 tested like any other code. The generators repeat NN Studio's own maths step for step
-(``nnstudio.core.data.synthetic``, ``bundled`` and ``split``): the same options and seed give the
-same samples and the same train / validation split. Keep it free of nnstudio imports and keep lines
-under 100 columns: the text ends up in people's files.
+(``nnstudio.core.data.synthetic``, ``sentiment``, ``bundled`` and ``split``): the same options and
+seed give the same samples and the same train / validation split. The user's own files are read by
+``standalone_files``, the standard image sets and the transforms by ``standalone_standard``. Keep
+it free of nnstudio imports and keep lines under 100 columns: the text ends up in people's files.
 """
 
 from __future__ import annotations
 
-import csv
 import math
+import os
+import random
+import re
+import stat
 
 import numpy as np
 import torch
@@ -122,56 +126,130 @@ def make_polynomial(samples=200, degree=3, noise=0.1, seed=0):
     return x.unsqueeze(1).float(), y.unsqueeze(1).float()
 
 
-# -- bundled files (pass their path with --data) --------------------------------------------------
-def require_data(args, file_name):
-    """The path given with --data; a clear message when it is missing."""
-    if not args.data:
-        raise SystemExit(
-            f"this script trains on NN Studio's bundled {file_name}: pass its path with "
-            f"--data PATH/{file_name} (NN Studio keeps it in its resources/data folder)"
-        )
-    return args.data
+# -- the generated sentiment set (the same maths as NN Studio's) ---------------------------------
+def words_of(text):
+    """Lower-case words and punctuation marks: "Good, not bad!" -> good , not bad !"""
+    return re.findall(r"\w+(?:'\w+)*|[^\w\s]", text.lower())
+
+
+def encode_tokens(token_lists, vocab, length):
+    """(N, length) int64 ids: the first ``length`` words of each text, padded with 0 at the start;
+    words outside ``vocab`` become 1 (<unk>)."""
+    index = {word: i for i, word in enumerate(vocab)}
+    out = torch.zeros((len(token_lists), length), dtype=torch.long)
+    for row, tokens in enumerate(token_lists):
+        ids = [index.get(token, 1) for token in tokens[:length]]
+        if ids:
+            out[row, length - len(ids):] = torch.tensor(ids, dtype=torch.long)
+    return out
+
+
+def sentiment_words():
+    """The words reviews are built from: subjects, determiners, verbs, intensifiers, positive and
+    negative adjectives, openers."""
+    return (
+        ("film", "movie", "book", "show", "story", "plot", "acting", "music", "ending", "food",
+         "service", "hotel", "game", "song", "album", "trip", "cast", "script", "dinner",
+         "concert"),
+        ("the", "this", "that"),
+        ("was", "is", "seemed", "felt"),
+        ("very", "really", "quite", "so", "truly", "pretty"),
+        ("good", "great", "fine", "lovely", "excellent", "wonderful", "fun", "brilliant", "clever",
+         "charming", "pleasant", "superb", "delightful", "enjoyable", "beautiful", "nice",
+         "amazing", "fantastic"),
+        ("bad", "awful", "boring", "dull", "terrible", "poor", "weak", "bland", "messy", "slow",
+         "horrible", "dreadful", "tedious", "ugly", "annoying", "disappointing", "mediocre",
+         "painful"),
+        ("honestly ,", "overall ,", "to be fair ,", "in the end ,", "well ,"),
+    )
+
+
+def make_review(rng, words):
+    """One generated review and its label (1 positive, 0 negative); see make_sentiment."""
+    subjects, determiners, verbs, intensifiers, positive, negative, openers = words
+    subject = f"{rng.choice(determiners)} {rng.choice(subjects)}"
+    verb = rng.choice(verbs)
+    opener = rng.choice(openers) + " " if rng.random() < 0.2 else ""
+    very = rng.choice(intensifiers) + " " if rng.random() < 0.4 else ""
+    first = rng.random() < 0.5  # polarity of the first adjective
+    template = rng.choices(range(5), weights=(0.25, 0.25, 0.15, 0.2, 0.15))[0]
+    a = rng.choice(positive if first else negative)
+    b = rng.choice(negative if first else positive)
+    if template == 0:
+        text, label = f"{subject} {verb} {very}{a}", first
+    elif template == 1:
+        text, label = f"{subject} {verb} not {very}{a}", not first
+    elif template == 2:
+        text, label = f"{subject} {verb} {very}{a} , not {b}", first
+    elif template == 3:
+        text, label = f"{subject} {verb} {very}{a} but {b}", not first
+    else:
+        text, label = f"i thought {subject} would be {a} , but it {verb} {very}{b}", not first
+    return opener + text, int(label)
+
+
+def make_sentiment(samples=2000, length=32, seed=0):
+    """Short generated reviews whose labels depend on negation and word order ("good , not bad" is
+    positive, "bad , not good" negative): (x (N, length) int64 token ids, y int64 0 / 1)."""
+    rng = random.Random(seed)
+    words = sentiment_words()
+    pairs = [make_review(rng, words) for _ in range(samples)]
+    parts = [w for group in words for w in group] + ["not", "but", ",", "i", "thought", "would",
+                                                     "be", "it"]
+    vocab = ["<pad>", "<unk>"] + sorted({w for part in parts for w in words_of(part)})
+    tokens = [words_of(text)[:length] for text, _ in pairs]
+    y = torch.tensor([label for _, label in pairs], dtype=torch.long)
+    return encode_tokens(tokens, vocab, length), y
+
+
+# -- files beside the script or the user's own (--data points elsewhere) --------------------------
+def beside_script(path):
+    """``path`` as given when absolute, else taken from the folder this script is in."""
+    if os.path.isabs(path):
+        return path
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), path)
+
+
+def data_path(given, default, what):
+    """The file or folder to read: --data's when given, else the project's (a relative one is taken
+    from this script's folder); one line asking for --data when there is neither."""
+    if given:
+        return os.path.expanduser(given)
+    if not default:
+        raise SystemExit(f"this script reads a {what}: give its path with --data PATH")
+    return beside_script(os.path.expanduser(default))
+
+
+def data_root(given, default):
+    """The folder the standard dataset's files are in: --data-root's, else the project's."""
+    return os.path.expanduser(given) if given else beside_script(os.path.expanduser(default))
+
+
+def data_file(path, what="data file"):
+    """``path`` when it names a regular file; else one line naming it (never opens a device or a
+    pipe, which could block or never end)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise SystemExit(f"cannot read the {what} {path!r}: {reason} (give its path with --data)")
+    if not stat.S_ISREG(mode):
+        raise SystemExit(f"the {what} {path!r} is not a regular file: give the file with --data")
+    return path
 
 
 def load_digits(path, size=8):
     """The 1,797 handwritten digits: (N, 1, size, size) float32 images in [0, 1], labels 0-9."""
-    with np.load(path, allow_pickle=False) as archive:
-        images, labels = archive["images"], archive["labels"]
+    try:
+        with np.load(data_file(path, "digits file"), allow_pickle=False) as archive:
+            images, labels = archive["images"], archive["labels"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise SystemExit(f"{path!r} is not NN Studio's digits file ({exc})")
     x = torch.from_numpy(images.astype(np.float32) / 16.0).unsqueeze(1)
     if size != x.shape[-1]:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         x = x.clamp_(0.0, 1.0)
     return x, torch.from_numpy(labels.astype(np.int64))
-
-
-def standardise(column):
-    """Z-score one column (mean 0, standard deviation 1); a constant column becomes all zeros."""
-    column = np.asarray(column, dtype=np.float64)
-    std = column.std()
-    return (column - column.mean()) / (std if std != 0 else 1.0)
-
-
-def load_table(path, target="target"):
-    """A CSV table with numeric feature columns and a class column: features standardised
-    (float32), classes numbered in sorted order (int64). Returns x, y and the class names."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = [[c.strip() for c in row] for row in csv.reader(f) if any(c.strip() for c in row)]
-    header, rows = rows[0], rows[1:]
-    column = header.index(target)
-    features = [i for i in range(len(header)) if i != column]
-    blocks = [standardise([float(row[i]) for row in rows])[:, None] for i in features]
-    x = torch.from_numpy(np.concatenate(blocks, axis=1)).float()
-    labels = [row[column] for row in rows]
-    try:
-        values = [float(v) for v in labels]
-        keys = [int(v) if v.is_integer() else v for v in values]
-        classes = sorted(set(keys))
-    except ValueError:
-        keys = labels
-        classes = sorted(set(labels))
-    index = {k: i for i, k in enumerate(classes)}
-    y = torch.tensor([index[k] for k in keys], dtype=torch.long)
-    return x, y, [str(c) for c in classes]
 
 
 # -- the train / validation split (the same as NN Studio's) ---------------------------------------
@@ -197,7 +275,7 @@ def split_indices(y, val_fraction=0.2, test_fraction=0.0, seed=0, stratify=True)
     if n_val == 0 or n - n_val - n_test <= 0:
         raise SystemExit(f"val_fraction {val_fraction} of {n} samples leaves a part empty")
     g = torch.Generator().manual_seed(int(seed))
-    if stratify and y.dim() == 1:
+    if stratify and y.dim() == 1 and not y.is_floating_point():
         groups = [torch.nonzero(y == k).flatten() for k in range(int(y.max()) + 1)]
         groups = [grp[torch.randperm(len(grp), generator=g)] for grp in groups if len(grp)]
     else:
@@ -205,6 +283,9 @@ def split_indices(y, val_fraction=0.2, test_fraction=0.0, seed=0, stratify=True)
     sizes = [len(grp) for grp in groups]
     vals = share(n_val, sizes, [s - 1 for s in sizes])  # at least one of each class for training
     tests = share(n_test, sizes, [s - v - 1 for s, v in zip(sizes, vals)])
+    if not sum(vals) or (n_test and not sum(tests)):
+        part = "validation" if not sum(vals) else "test"
+        raise SystemExit(f"every class has too few samples to give any to the {part} part")
     train_parts, val_parts = [], []
     for grp, v, t in zip(groups, vals, tests):
         val_parts.append(grp[:v])

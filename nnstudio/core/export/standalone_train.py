@@ -13,12 +13,13 @@ per GPU). Only rank 0 prints and saves, and it saves the bare network's weights,
 
 from __future__ import annotations
 
+import json
+import math
 import os
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
@@ -73,14 +74,17 @@ def as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
-def evaluate(model, data, device, batch_size=1024):
-    """Loss (and accuracy for classification) of ``model`` on a TensorDataset, in eval mode."""
+def evaluate(model, data, device, batch_size=1024, transform=None):
+    """Loss (and accuracy for classification) of ``model`` on a TensorDataset, in eval mode;
+    ``transform`` (if any) is applied to each batch's first input (the image standardisation)."""
     loss_fn = make_loss()
     model.eval()
     loss_sum, correct, seen = 0.0, 0, 0
     with torch.no_grad():
         for *inputs, targets in DataLoader(data, batch_size=batch_size):
             inputs = [x.to(device) for x in inputs]
+            if transform is not None:
+                inputs[0] = transform(inputs[0])
             targets = targets.to(device)
             outputs = model(*inputs)
             loss_sum += float(loss_fn(outputs, targets)) * len(targets)
@@ -134,7 +138,7 @@ def fit(args, rank, world_size, device):
     torch.manual_seed(SEED)
     model = build_model()
     if args.weights:
-        model.load_state_dict(load_file(args.weights))
+        model.load_state_dict(read_weights(args.weights))
     model.to(device)
     x_train, y_train, x_val, y_val = load_data(args)
     train_set = TensorDataset(*as_tuple(x_train), prepare_targets(y_train))
@@ -154,6 +158,8 @@ def fit(args, rank, world_size, device):
     optimizer = make_optimizer(net, args.lr)
     scheduler = make_scheduler(optimizer, args.epochs)
     loss_fn = make_loss()
+    # The project's image transforms: augmentations for training batches only, then standardising.
+    for_training, for_validation = make_transforms(x_train)
     if rank == 0:
         processes = f", {world_size} processes" if world_size > 1 else ""
         sizes = f"{len(train_set)} samples, {len(val_set)} to validate"
@@ -166,6 +172,8 @@ def fit(args, rank, world_size, device):
         totals = torch.zeros(2, device=device)  # loss sum and sample count of this process
         for *inputs, targets in loader:
             inputs = [x.to(device) for x in inputs]
+            if for_training is not None:
+                inputs[0] = for_training(inputs[0])
             targets = targets.to(device)
             loss = train_step(net, optimizer, loss_fn, inputs, targets)
             totals[0] += loss * len(targets)
@@ -174,7 +182,7 @@ def fit(args, rank, world_size, device):
             dist.all_reduce(totals)
         metrics = {"train_loss": float(totals[0] / totals[1])}
         if len(val_set):  # every process validates on all of it, so all agree on what follows
-            metrics.update(evaluate(model, val_set, device))
+            metrics.update(evaluate(model, val_set, device, transform=for_validation))
         monitored = metrics.get("val_loss", metrics["train_loss"])
         if best_loss is None or monitored < best_loss:
             best_loss, best_epoch, waited = monitored, epoch, 0
@@ -202,8 +210,74 @@ def fit(args, rank, world_size, device):
         if best_state is not None:
             state = best_state
             print(f"keeping the weights of epoch {best_epoch}, the lowest loss ({best_loss:.4g})")
-        save_file(state, args.save)
+        write_weights(state, args.save)
         print(f"saved the trained weights to {args.save}")
+
+
+# safetensors' names of torch's dtypes (the format: an 8-byte little-endian header length, a JSON
+# header of name -> dtype, shape and byte offsets, then the tensors' bytes; see safetensors' docs).
+def weight_dtypes():
+    return {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16,
+            "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32, "I16": torch.int16,
+            "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool}
+
+
+def write_weights(state, path):
+    """Save tensors by name as a .safetensors file (what NN Studio and safetensors load)."""
+    names = {dtype: name for name, dtype in weight_dtypes().items()}
+    header, blobs, at = {}, [], 0
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous()
+        blob = tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+        header[key] = {"dtype": names[tensor.dtype], "shape": list(tensor.shape),
+                       "data_offsets": [at, at + len(blob)]}
+        blobs.append(blob)
+        at += len(blob)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text)
+        for blob in blobs:
+            f.write(blob)
+
+
+def read_weights(path):
+    """The tensors of a .safetensors file by name (NN Studio's exported weights), checked against
+    the file's size before anything is read; one line naming the file when it is not one."""
+    def damaged(why):
+        return SystemExit(f"{path} is not a safetensors weights file ({why})")
+
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            length = int.from_bytes(f.read(8), "little")
+            if size < 8 or length > min(size - 8, 100_000_000):
+                raise damaged("its header length does not fit the file")
+            header = json.loads(f.read(length))
+            data = f.read()
+    except OSError as exc:
+        raise SystemExit(f"cannot read the weights {path}: {exc.strerror or exc}")
+    except (ValueError, UnicodeDecodeError):
+        raise damaged("its header is not JSON")
+    if not isinstance(header, dict):
+        raise damaged("its header is not a table of tensors")
+    dtypes, state = weight_dtypes(), {}
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        try:
+            dtype, shape = dtypes[entry["dtype"]], [int(d) for d in entry["shape"]]
+            begin, end = (int(o) for o in entry["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise damaged(f"{key!r} has no dtype, shape and offsets NN Studio reads")
+        count = math.prod(shape) * torch.empty(0, dtype=dtype).element_size()
+        if not 0 <= begin <= end <= len(data) or end - begin != count:
+            raise damaged(f"{key!r} does not fit the file")
+        if count:
+            state[key] = torch.frombuffer(bytearray(data[begin:end]), dtype=dtype).reshape(shape)
+        else:
+            state[key] = torch.empty(shape, dtype=dtype)
+    return state
 
 
 def read_inputs(path):
@@ -228,7 +302,7 @@ def run_predict(args):
     device = pick_device(args.device)
     model = build_model()
     if args.weights:
-        model.load_state_dict(load_file(args.weights))
+        model.load_state_dict(read_weights(args.weights))
     else:
         print("warning: no --weights given: predicting with freshly initialised weights")
     model.to(device).eval()
@@ -243,7 +317,7 @@ def run_predict(args):
 # -- stand-ins for what each exported file writes for its project (never copied) ------------------
 GENERATED = frozenset({
     "build_model", "predict", "make_loss", "make_optimizer", "make_scheduler", "prepare_targets",
-    "count_correct", "train_step", "load_data",
+    "count_correct", "train_step", "load_data", "make_transforms",
 })
 
 
@@ -280,4 +354,8 @@ def train_step(model, optimizer, loss_fn, inputs, targets):
 
 
 def load_data(args):
+    raise NotImplementedError
+
+
+def make_transforms(x_train):
     raise NotImplementedError
