@@ -181,5 +181,5 @@ def test_the_panel_line_says_which_path_the_loaded_data_took_and_why(folder, mon
     assert line.startswith("Streamed: decoded in batches") and "more than the 1,000 bytes budget" in line
     kept = load_dataset(config(folder, storage="memory"))
     assert stream.storage_line(kept, config(folder, storage="memory")) == (
-        "In memory: whole tensors on the training device, the fastest path (storage is set to memory).")
+        "In memory: whole tensors on the training device, the fastest path; storage is set to memory.")
     assert stream.storage_line(load_dataset({"name": "spiral"}), {"name": "spiral"}) == ""

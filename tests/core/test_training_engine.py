@@ -127,6 +127,23 @@ def test_multiclass_loss_decreases_and_history_has_a_row_per_epoch():
     json.dumps(result.history, allow_nan=False)  # JSON-safe: it is saved in the project
 
 
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_the_final_metrics_are_the_kept_weights_validated_once_per_epoch(monkeypatch, restore_best):
+    """No second validation pass at the end: the kept weights (best or last) were validated as an epoch, and the
+    final figures are that epoch's, which a fresh pass over the kept weights confirms."""
+    calls = []
+    real = engine._Run.evaluate
+    monkeypatch.setattr(engine._Run, "evaluate", lambda self, feed, loss_fn: calls.append(1) or real(self, feed,
+                                                                                                     loss_fn))
+    data = blobs()
+    compiled = compile_graph(mlp(), seed=0)
+    result = train(compiled, data, cfg(epochs=5, lr=0.5, restore_best=restore_best))
+    assert len(calls) == 5
+    kept = rows(result)[result.best_epoch - 1] if restore_best else rows(result)[-1]
+    assert result.final["val_loss"] == kept["val_loss"]
+    assert val_loss_of(compiled, data.val) == pytest.approx(kept["val_loss"], rel=1e-5)
+
+
 def test_regression_reports_mse_mae_r2():
     data = split(load_dataset({"name": "sine", "samples": 120, "noise": 0.05}), 0.25)
     compiled = compile_graph(mlp(features=1, hidden=(16,), outputs=1, task="regression", act="tanh"), seed=0)

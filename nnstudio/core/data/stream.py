@@ -327,7 +327,8 @@ def storage_plan(dataset: Dataset | dict[str, Any], base_dir: str | Path | None 
 
 def storage_line(dataset: Dataset, config: dict[str, Any] | None, device: Any = "cpu") -> str:
     """The Dataset panel's line on the path loaded data take and why, e.g. "In memory: whole tensors on the
-    training device (12 MB decoded fits the 2.9 GB budget (...))"; "" for data that are not images."""
+    training device, the fastest path; 12 MB decoded fits the 2.9 GB budget (...)"; "" for data that are not
+    images."""
     from nnstudio.core.data.registry import DATASETS
 
     spec = DATASETS.get((config or {}).get("name", ""))
@@ -335,5 +336,5 @@ def storage_line(dataset: Dataset, config: dict[str, Any] | None, device: Any = 
         return ""
     _, why = choose((config or {}).get("storage", "auto"), dataset.decoded_bytes(), device)
     if dataset.streamed:
-        return f"Streamed: decoded in batches while training, never held whole ({why})."
-    return f"In memory: whole tensors on the training device, the fastest path ({why})."
+        return f"Streamed: decoded in batches while training, never held whole; {why}."
+    return f"In memory: whole tensors on the training device, the fastest path; {why}."

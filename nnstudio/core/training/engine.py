@@ -198,6 +198,8 @@ class _Run:
                                           "total_steps": total, "train_samples": n,
                                           "val_samples": 0 if val is None else val.n,
                                           "first_epoch": epoch0 + 1, "first_step": step0 + 1})
+        last_details: dict[str, Any] | None = None  # the validation of the weights as they are now
+        best_details: dict[str, Any] | None = None  # and of the best weights so far
         epochs: list[dict[str, Any]] = []
         trace = StepLossTrace()
         stop_reason, step = "completed", step0
@@ -270,7 +272,7 @@ class _Run:
                 row["train_accuracy"] = float(correct) / max(seen, 1)
             details = {}
             if val is not None:
-                details = self.evaluate(val, loss_fn)
+                details = last_details = self.evaluate(val, loss_fn)
                 row.update({f"val_{k}": v for k, v in details.items() if isinstance(v, float)})
             row["time_s"] = elapsed0 + time.perf_counter() - start
             epochs.append(row)
@@ -288,8 +290,8 @@ class _Run:
             # would have started from.
             if scheduler is not None:
                 scheduler.step(monitored) if c.schedule == "plateau" else scheduler.step()
-            if improved:  # the weights, and what continuing from them needs
-                best_state = self._weights()
+            if improved:  # the weights, what continuing from them needs and how they validated
+                best_state, best_details = self._weights(), details
                 best_snapshot = _resume.capture(self.model, optimizer, scheduler, scaler, c,
                                                _resume.rng_states(gen, self.device), **position(epoch))
             if stop_reason == "stopped":
@@ -310,7 +312,9 @@ class _Run:
             telemetry.maybe_probe(step, final=True)  # show the weights that are kept
         final, details = {}, {}
         if val is not None and epochs:
-            details = self.evaluate(val, loss_fn)
+            # The kept weights were validated already, as the best epoch or as the last: no second pass (which
+            # for streamed data would keep a person who pressed Stop waiting for all the images again)
+            details = (best_details if restored else last_details) or self.evaluate(val, loss_fn)
             final = {f"val_{k}": v for k, v in details.items() if isinstance(v, float)}
         weights = self._weights()
         history = {"epochs": epochs, "best_epoch": best_epoch, "stop_reason": stop_reason, "final": final,

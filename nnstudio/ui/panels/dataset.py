@@ -178,6 +178,8 @@ class DatasetPanel(QWidget):
         self.description.setWordWrap(True)
         self.mnist_offer = MnistOffer()
         self.mnist_offer.chosen.connect(self.dataset_edited.emit)
+        self.mnist_offer.chosen.connect(lambda _config: self.chooser.setFocus())  # not the next field: typing
+        # there would change a setting unseen
         self.files_note = safe_text.plain(QLabel())  # a standard dataset's folder, or what will be downloaded
         self.files_note.setObjectName("datasetFilesNote")
         self.files_note.setWordWrap(True)
