@@ -225,6 +225,11 @@ def trained_history() -> dict:
     (lambda h: h["activations"]["layers"]["dense_1"].update(mean="x"), "activations.layers.'dense_1'.mean: must be"),
     (lambda h: h["activations"]["layers"].update({f"n{i}": h["activations"]["layers"]["dense_1"]
                                                    for i in range(H.MAX_LAYERS)}), "has 502 layers"),
+    (lambda h: h.update(storage="disk"), "storage: must be stream or memory"),
+    (lambda h: h.update(normalize={"mean": [0.5], "std": [0.0]}), "normalize.std: every deviation must be above 0"),
+    (lambda h: h.update(normalize={"mean": [0.5, 0.1], "std": [0.2]}), "normalize: mean and std must have one"),
+    (lambda h: h.update(normalize={"mean": ["x"], "std": [1.0]}), "normalize.mean: must be a list of 1 to"),
+    (lambda h: h.update(normalize=[0.5]), "normalize: must be an object with the lists mean and std"),
 ])
 def test_a_bad_dashboard_key_is_named(trained_history, change, words):
     h = copy.deepcopy(trained_history)

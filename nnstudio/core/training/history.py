@@ -59,7 +59,8 @@ MAX_BINS = 100  # bins of a kept histogram (telemetry measures 40)
 TASKS = ("multiclass", "binary", "regression")
 
 _KNOWN = ("epochs", "best_epoch", "stop_reason", "final", "device", "steps", "config", "task", "classes",
-          "step_loss", "confusion", "per_class", "layers", "activations")
+          "step_loss", "confusion", "per_class", "layers", "activations", "storage", "normalize")
+MAX_CHANNELS = 1024  # numbers in each list of a run's normalize figures
 LAYER_KEYS = ("weight_hist", "weight_edges", "grad_hist", "grad_edges", "weight_norm", "grad_norm", "update_ratio")
 ACTIVATION_KEYS = ("hist", "edges", "mean", "std", "dead_fraction")
 
@@ -206,7 +207,25 @@ _CHECKS = {
     "per_class": _per_class_problem,
     "layers": lambda v: _report_problem(v, LAYER_KEYS, ("weight_hist", "grad_hist")),
     "activations": lambda v: _report_problem(v, ACTIVATION_KEYS, ("hist",)),
+    "storage": lambda v: None if v in ("stream", "memory") else f": must be stream or memory, not {_kind(v)}",
+    "normalize": lambda v: _normalize_problem(v),
 }
+
+
+def _normalize_problem(value: Any) -> str | None:
+    """``{"mean": [...], "std": [...]}``: as many finite numbers in each (1 .. MAX_CHANNELS), deviations > 0."""
+    if not isinstance(value, dict) or set(value) != {"mean", "std"}:
+        return ": must be an object with the lists mean and std"
+    mean, std = value["mean"], value["std"]
+    for key, numbers in (("mean", mean), ("std", std)):
+        if not (isinstance(numbers, list) and 1 <= len(numbers) <= MAX_CHANNELS
+                and all(_number(v) and math.isfinite(v) for v in numbers)):
+            return f".{key}: must be a list of 1 to {MAX_CHANNELS:,} finite numbers"
+    if len(mean) != len(std):
+        return ": mean and std must have one number per channel each"
+    if not all(v > 0 for v in std):
+        return ".std: every deviation must be above 0"
+    return None
 
 
 def _name_ok(name: Any) -> bool:

@@ -353,9 +353,9 @@ class PredictPanel(QWidget):
         if not self.available:
             raise RuntimeError(self.reason() or self.message.text())
         history = self.session.project.history if self.session is not None else None
-        if x.dim() == 4 and isinstance(history, dict):  # images as the run saw them (its normalize figures)
-            x = normalize(x, history.get("normalize"))
         try:
+            if x.dim() == 4 and isinstance(history, dict):  # images as the run saw them (its normalize figures)
+                x = normalize(x, history.get("normalize"))
             probs = self._probabilities(self._model_now(), x)
         except Exception as exc:  # noqa: BLE001 - any failure is shown, not raised
             self.error.setText(clean(f"Prediction failed: {exc}", 2000))
