@@ -153,3 +153,25 @@ def test_dark_palette_keeps_text_readable(make_canvas, qtbot):
         qtbot.waitUntil(lambda: not c.scene.theme.dark)
     finally:
         app.setPalette(old)
+
+
+def test_a_fitted_view_fits_again_when_resized_until_the_person_zooms(canvas, qtbot):
+    """Made smaller after a fit, the canvas still shows the whole network (not a cut-off corner); once the
+    person has zoomed, a resize keeps their zoom."""
+    view, scene = canvas.view, canvas.scene
+    view.resize(1400, 900)
+    view.fit()
+    large = view.zoom()
+    assert view.follows_fit and visible_rect(view).contains(scene.nodes_rect())
+    view.resize(700, 450)
+    QApplication.processEvents()
+    resized, centre = view.zoom(), visible_rect(view).center()
+    view.fit()  # what fitting at this size gives
+    assert resized == pytest.approx(view.zoom()) != pytest.approx(large)
+    assert (visible_rect(view).center() - centre).manhattanLength() < 2 and view.follows_fit
+    wheel(view, QPoint(100, 100), 1)
+    zoom = view.zoom()
+    assert not view.follows_fit
+    view.resize(900, 700)
+    QApplication.processEvents()
+    assert view.zoom() == pytest.approx(zoom)

@@ -49,6 +49,11 @@ class GraphView(QGraphicsView):
         self._space = False
         self.overview = False  # fit shows the whole network, below the readable zoom if it must
         self._pan_from: QPointF | None = None
+        # True from a fit until the person zooms or scrolls: till then a resized canvas fits again, so a window
+        # made smaller (or larger) keeps the whole network in view rather than a cut-off corner of it
+        self.follows_fit = False
+        for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
+            bar.actionTriggered.connect(self._taken_over)  # a scroll bar moved by hand (not by setValue)
         self._was_empty: bool | None = None
         self._banner = QLabel("Locked while training \u2014 stop training to edit", self)
         self._banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -73,6 +78,7 @@ class GraphView(QGraphicsView):
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Scale by ``factor`` within the zoom limits, keeping the scene point under ``anchor`` (viewport
         coordinates; default the centre) where it is."""
+        self.follows_fit = False
         current = self.zoom()
         target = min(style.MAX_ZOOM, max(style.MIN_ZOOM, current * factor))
         if math.isclose(target, current):
@@ -137,6 +143,10 @@ class GraphView(QGraphicsView):
         z = min(style.MAX_FIT_ZOOM, style.MAX_ZOOM, max(floor, z))
         self.setTransform(QTransform.fromScale(z, z))
         self.centerOn(self.fit_centre(rect, vp.width() / z, vp.height() / z))
+        self.follows_fit = True
+
+    def _taken_over(self, *_args) -> None:
+        self.follows_fit = False
 
     def set_overview(self, on: bool) -> None:
         """Whether fit shows the whole network at any zoom (the Train workspace's overview) or keeps titles
@@ -194,6 +204,7 @@ class GraphView(QGraphicsView):
     def wheelEvent(self, event: QWheelEvent) -> None:
         """The wheel zooms under the cursor; Shift + wheel scrolls up and down, a sideways wheel or swipe
         scrolls sideways (a network larger than the view at a readable zoom is scrolled, not shrunk)."""
+        self.follows_fit = False
         delta = event.angleDelta()
         shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         if shift or (delta.x() and not delta.y()):
@@ -215,6 +226,7 @@ class GraphView(QGraphicsView):
         if event.button() == Qt.MouseButton.MiddleButton or (
                 event.button() == Qt.MouseButton.LeftButton and self._space):
             self._pan_from = event.position()
+            self.follows_fit = False
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
@@ -401,7 +413,7 @@ class GraphView(QGraphicsView):
         super().resizeEvent(event)
         self._place_banner()
         graph = self.graph_scene().graph
-        if self.overview and graph is not None and graph.nodes:
+        if (self.overview or self.follows_fit) and graph is not None and graph.nodes:
             self.fit()  # an overview shows the whole network at whatever size its strip gets
 
 
