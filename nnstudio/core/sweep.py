@@ -1,0 +1,186 @@
+"""Sweeps: one setting's values crossed with another's, each point trained once per seed.
+
+A sweep is a dict of settings to their values (``{"optimizer": ["sgd", "adam"], "lr": [0.01, 0.001]}``) taken
+as a grid (every combination) or as a number of random draws, each repeated over ``seeds`` seeds. A setting is
+a training setting (``training.config.PARAMS``: optimizer, lr, batch_size, epochs, l2 ...) or the rate of one
+Dropout layer, named ``dropout:<node id>``. Every value is checked as the setting itself checks it, so a bad
+one is refused before anything trains, with one line naming the setting and the value.
+
+:func:`expand` gives the points to train (settings plus ``seed``), :func:`apply` the project copy a point
+trains, and :func:`results_table` the mean and spread over seeds of each point's final metrics.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from nnstudio.core.errors import TrainingError
+from nnstudio.core.layers.base import Param
+from nnstudio.core.text import short
+from nnstudio.core.training.config import PARAMS
+
+MODES = ("grid", "random")
+MAX_POINTS = 1000  # points (before seeds) a sweep may train
+MAX_SEEDS = 20
+DROPOUT = "dropout:"
+SWEEPABLE = {p.name: p for p in PARAMS if p.name not in ("telemetry_every", "seed")}
+DROPOUT_RATE = Param("rate", "float", 0.5, minimum=0.0, maximum=0.95)
+
+
+@dataclass
+class SweepSpec:
+    values: dict[str, list[Any]]
+    mode: str = "grid"
+    draws: int = 0  # random mode: how many points
+    seeds: int = 1
+    seed: int = 0  # the first run's seed (then seed + 1, ...); also the random draws' seed
+
+
+def _param(name: str, graph: Any = None) -> Param:
+    if name.startswith(DROPOUT):
+        node = name[len(DROPOUT):]
+        if graph is not None:
+            found = graph.nodes.get(node)
+            if found is None or found.type_id != "dropout":
+                raise TrainingError(f"sweep setting {short(name)}: the network has no Dropout layer {short(node)}")
+        return DROPOUT_RATE
+    if name not in SWEEPABLE:
+        raise TrainingError(f"sweep setting {short(name)} is not one a sweep can change (choose from "
+                            f"{', '.join(sorted(SWEEPABLE))}, or dropout:<layer id>)")
+    return SWEEPABLE[name]
+
+
+def _typed(param: Param, value: Any) -> Any:
+    if param.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def check(spec: SweepSpec, graph: Any = None) -> SweepSpec:
+    """``spec`` with its values typed (an int where a float is meant becomes a float); TrainingError naming
+    the first bad setting or value otherwise."""
+    if spec.mode not in MODES:
+        raise TrainingError(f"sweep mode must be grid or random, not {short(spec.mode)}")
+    if not spec.values:
+        raise TrainingError("a sweep needs at least one setting with its values")
+    if not isinstance(spec.seeds, int) or not 1 <= spec.seeds <= MAX_SEEDS:
+        raise TrainingError(f"a sweep repeats each point over 1 to {MAX_SEEDS} seeds, not {short(spec.seeds)}")
+    typed: dict[str, list[Any]] = {}
+    for name, values in spec.values.items():
+        param = _param(name, graph)
+        if not isinstance(values, list) or not values:
+            raise TrainingError(f"sweep setting {short(name)} needs a list of values")
+        out = []
+        for value in values:
+            value = _typed(param, value)
+            problem = param.check(value)
+            if problem:
+                raise TrainingError(f"sweep setting {short(name)}: {problem}")
+            if value not in out:
+                out.append(value)
+        typed[name] = out
+    count = math.prod(len(v) for v in typed.values()) if spec.mode == "grid" else spec.draws
+    if spec.mode == "random" and not (isinstance(spec.draws, int) and spec.draws >= 1):
+        raise TrainingError(f"a random sweep needs a number of draws of at least 1, not {short(spec.draws)}")
+    if count > MAX_POINTS:
+        raise TrainingError(f"the sweep has {count:,} points; at most {MAX_POINTS:,} are trained in one sweep")
+    return SweepSpec(typed, spec.mode, spec.draws, spec.seeds, spec.seed)
+
+
+def expand(spec: SweepSpec, graph: Any = None) -> list[dict[str, Any]]:
+    """The points to train, in order: each a dict of the swept settings plus ``seed``; the seeds of one
+    point follow each other. A random sweep draws its points with ``spec.seed`` (the same spec, the same
+    points)."""
+    spec = check(spec, graph)
+    names = list(spec.values)
+    if spec.mode == "grid":
+        points = [dict(zip(names, combo)) for combo in itertools.product(*(spec.values[n] for n in names))]
+    else:
+        rng = random.Random(spec.seed)
+        points = [{n: rng.choice(spec.values[n]) for n in names} for _ in range(spec.draws)]
+    return [{**point, "seed": spec.seed + k} for point in points for k in range(spec.seeds)]
+
+
+def parse_set(text: str, graph: Any = None) -> tuple[str, list[Any]]:
+    """``"optimizer=sgd,adam"`` -> ("optimizer", ["sgd", "adam"]), each value read as the setting's kind
+    (``--set`` on the command line); TrainingError naming what is wrong."""
+    name, sep, rest = str(text).partition("=")
+    name = name.strip()
+    if not sep or not name or not rest.strip():
+        raise TrainingError(f"--set {short(text)}: write it as SETTING=VALUE,VALUE (e.g. lr=0.01,0.001)")
+    param = _param(name, graph)
+    values = []
+    for word in (w.strip() for w in rest.split(",")):
+        if not word:
+            raise TrainingError(f"--set {short(text)}: an empty value")
+        values.append(_read(param, name, word))
+    return name, values
+
+
+def _read(param: Param, name: str, word: str) -> Any:
+    try:
+        if param.kind == "int":
+            return int(word)
+        if param.kind == "float":
+            value = float(word)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+        if param.kind == "bool":
+            if word.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return word.lower() in ("true", "1", "yes")
+    except ValueError:
+        raise TrainingError(f"sweep setting {short(name)}: {short(word)} is not {_KIND_WORDS[param.kind]}") from None
+    return word
+
+
+_KIND_WORDS = {"int": "a whole number", "float": "a finite number", "bool": "true or false"}
+
+
+def apply(project: Any, point: dict[str, Any]) -> Any:
+    """A copy of ``project`` whose training settings and Dropout rates are those of ``point`` (the project
+    itself is untouched; its weights and runs are not copied)."""
+    twin = copy.copy(project)
+    twin.graph = copy.deepcopy(project.graph)
+    twin.training = dict(project.training or {})
+    for name, value in point.items():
+        if name.startswith(DROPOUT):
+            twin.graph.nodes[name[len(DROPOUT):]].params["rate"] = value
+        else:
+            twin.training[name] = value
+    twin.weights, twin.history, twin.weights_fingerprint, twin.training_state = None, None, None, None
+    return twin
+
+
+def point_key(point: dict[str, Any]) -> tuple:
+    """What identifies a point across its seeds."""
+    return tuple(sorted((k, repr(v)) for k, v in point.items() if k != "seed"))
+
+
+def results_table(results: list[tuple[dict[str, Any], dict[str, float]]]) -> list[dict[str, Any]]:
+    """One row per point (in the order first seen) from (point, final metrics) pairs: the point's settings,
+    ``runs`` (how many seeds ran) and, per metric, ``<metric>_mean`` and ``<metric>_std`` (the population
+    standard deviation over the seeds; 0 for one seed)."""
+    groups: dict[tuple, tuple[dict[str, Any], list[dict[str, float]]]] = {}
+    for point, final in results:
+        key = point_key(point)
+        if key not in groups:
+            groups[key] = ({k: v for k, v in point.items() if k != "seed"}, [])
+        groups[key][1].append(final or {})
+    rows = []
+    for settings, finals in groups.values():
+        row: dict[str, Any] = {**settings, "runs": len(finals)}
+        metrics = sorted({m for f in finals for m, v in f.items() if isinstance(v, (int, float))})
+        for metric in metrics:
+            values = [float(f[metric]) for f in finals if isinstance(f.get(metric), (int, float))]
+            mean = sum(values) / len(values)
+            row[f"{metric}_mean"] = mean
+            row[f"{metric}_std"] = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        rows.append(row)
+    return rows
