@@ -6,6 +6,8 @@
                                data as training would); exit 1 if there are any
     nnstudio train FILE        train headless; saves weights and history into the project
     nnstudio export FILE -o OUT   export as a PyTorch script (.py), weights (.safetensors) or ONNX (.onnx)
+    nnstudio runs FILE         list the training runs the project keeps (--json; --drop ID[,ID] removes runs)
+    nnstudio sweep FILE --set optimizer=sgd,adam --set lr=0.01,0.001 [--seeds 3]   train a sweep into the project
     nnstudio --version
     nnstudio --self-test [--self-test-log FILE]   open, train, export and close offscreen; exit 0 when it all works
 
@@ -53,11 +55,12 @@ def warn(message: str) -> None:
     print(f"warning: {one_line(message)}", file=sys.stderr)
 
 
-def load(path: str, weights: bool = True, history: bool = True):
-    """The project at ``path``, its load warnings printed (one line each)."""
+def load(path: str, weights: bool = True, history: bool = True, runs: bool = True):
+    """The project at ``path``, its load warnings printed (one line each). ``runs=False``: not its runs (a
+    project loaded so is never saved)."""
     from nnstudio.core.project.io import load_project
 
-    project = load_project(path, weights=weights, history=history)
+    project = load_project(path, weights=weights, history=history, runs=runs)
     for message in project.load_warnings:
         warn(message)
     return project
@@ -68,7 +71,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from nnstudio.core.shapes import infer_shapes
     from nnstudio.core.summary import format_summary
 
-    project = load(args.file, weights=False, history=False)
+    project = load(args.file, weights=False, history=False, runs=False)
     info = infer_shapes(project.graph)  # once, for the table, the problems and the memory
     print(format_summary(project.graph, project.name or _stem(args.file), info=info))
     problems = project_problems(project, info, base_dir=_folder(args.file))  # the data are not read
@@ -92,7 +95,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from nnstudio.core.problems import load_data_for, project_problems
     from nnstudio.core.shapes import infer_shapes
 
-    project = load(args.file, weights=False, history=False)
+    project = load(args.file, weights=False, history=False, runs=False)
     base = _folder(args.file)
     info = infer_shapes(project.graph)
     data = load_data_for(project, base)  # as training loads them (bounded); None when they cannot be
@@ -172,6 +175,18 @@ def _stem(path: str) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from nnstudio.cli_train import run
+
+    return run(args)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from nnstudio.cli_runs import run
+
+    return run(args)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from nnstudio.cli_sweep import run
 
     return run(args)
 
@@ -271,6 +286,18 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     add_arguments(p)
 
 
+def _runs_arguments(p: argparse.ArgumentParser) -> None:
+    from nnstudio.cli_runs import add_arguments
+
+    add_arguments(p)
+
+
+def _sweep_arguments(p: argparse.ArgumentParser) -> None:
+    from nnstudio.cli_sweep import add_arguments
+
+    add_arguments(p)
+
+
 # name -> (help, handler, how to add its arguments)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None]]] = {
     "summary": ("print the model summary (layers, output shapes, parameters)", cmd_summary, _file_argument),
@@ -280,6 +307,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], Callable[[ar
               _train_arguments),
     "export": ("export as a standalone PyTorch script, safetensors weights or an ONNX model", cmd_export,
                _export_arguments),
+    "runs": ("list the training runs the project keeps (--json for JSON); --drop ID[,ID] removes runs and saves",
+             cmd_runs, _runs_arguments),
+    "sweep": ("train every combination of --set values (over --seeds), each as a run; prints the results",
+              cmd_sweep, _sweep_arguments),
 }
 
 

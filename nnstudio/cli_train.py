@@ -5,12 +5,13 @@ generators are saved with the weights); ``--resume --epochs N`` trains N more ep
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from nnstudio.core.layers.base import Param
 from nnstudio.core.training.config import PARAMS
@@ -109,10 +110,30 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+@contextlib.contextmanager
+def stop_on_ctrl_c(token: ControlToken) -> Iterator[None]:
+    """While inside: the first Ctrl-C stops the run after its current step (``token``), a second aborts
+    (KeyboardInterrupt: nothing is saved)."""
+    interrupted = {"count": 0}
+
+    def on_sigint(signum, frame):
+        interrupted["count"] += 1
+        if interrupted["count"] > 1:
+            raise KeyboardInterrupt
+        print("\nstopping after this step (Ctrl-C again to abort without saving)...", file=sys.stderr)
+        token.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from nnstudio.cli import _shown, _UsageError, check_output, load, refuse_problems, same_file
+    from nnstudio.cli import _shown, _UsageError, check_output, load, refuse_problems, same_file, warn
     from nnstudio.core.project.io import save_project
     from nnstudio.core.training.project_run import headline, prepare, store_result, train_prepared
 
@@ -136,22 +157,11 @@ def run(args: argparse.Namespace) -> int:
     for note in prepared.notes:
         print(f"note: {note}", file=sys.stderr)
     token = ControlToken()
-    interrupted = {"count": 0}
-
-    def on_sigint(signum, frame):  # first Ctrl-C: stop after this step; second: abort
-        interrupted["count"] += 1
-        if interrupted["count"] > 1:
-            raise KeyboardInterrupt
-        print("\nstopping after this step (Ctrl-C again to abort without saving)...", file=sys.stderr)
-        token.stop()
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
     started = time.perf_counter()
-    try:
+    with stop_on_ctrl_c(token):
         result = train_prepared(prepared, [ProgressPrinter(sys.stderr, quiet=args.quiet)], token)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    store_result(project, result)
+    for note in store_result(project, result) or ():  # an old run dropped to keep the file bounded
+        warn(note)
     save_project(project, out)
     done = len(result.history["epochs"])
     more = "" if result.resumed_from is None else (

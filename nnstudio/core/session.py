@@ -255,13 +255,13 @@ class Session:
             return False
         from nnstudio.core.training.project_run import headline, store_result
 
-        store_result(self._project, result)
+        notes = store_result(self._project, result) or []  # an old run dropped to keep the file bounded
         self._project.weights_fingerprint = (trained_fingerprint or getattr(result, "fingerprint", None)
                                              or self._run_fingerprint)
         self._unsaved_run = True
         reason = str(getattr(result, "stop_reason", "finished")).replace("_", " ")
         done = getattr(result, "stop_reason", "") in ("completed", "early_stopping")
-        text = f"Training {reason}: {headline(result, self._task())}"
+        text = f"Training {reason}: {headline(result, self._task())}" + "".join(f"; {n}" for n in notes)
         self._run = _replaced(self._run, phase="idle", progress=1.0 if done else self._run.progress,
                               summary=one_line(text))
         self._history_health = _health.health_from_stats(self._history_stats(self._project.history))

@@ -144,8 +144,9 @@ _KIND_WORDS = {"int": "a whole number", "float": "a finite number", "bool": "tru
 
 
 def apply(project: Any, point: dict[str, Any]) -> Any:
-    """A copy of ``project`` whose training settings and Dropout rates are those of ``point`` (the project
-    itself is untouched; its weights and runs are not copied)."""
+    """A copy of ``project`` whose training settings and Dropout rates are those of ``point``, without weights
+    or history; the project itself is untouched. The copy shares the project's runs (and their weights): a run
+    recorded for it is one of the project's."""
     twin = copy.copy(project)
     twin.graph = copy.deepcopy(project.graph)
     twin.training = dict(project.training or {})
@@ -184,3 +185,60 @@ def results_table(results: list[tuple[dict[str, Any], dict[str, float]]]) -> lis
             row[f"{metric}_std"] = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
         rows.append(row)
     return rows
+
+
+# -- running a sweep ------------------------------------------------------------------------------------------
+@dataclass
+class SweepOutcome:
+    sweep_id: str
+    results: list[tuple[dict[str, Any], dict[str, float]]]  # (point, final metrics) per run, in order
+    table: list[dict[str, Any]]  # results_table(results)
+    notes: list[str]  # what recording the runs said (old runs dropped to keep the file bounded)
+    stopped: bool = False
+
+
+def next_sweep_id(runs: list[dict[str, Any]]) -> str:
+    numbers = [int(r["sweep"].split("-", 1)[1]) for r in runs if isinstance(r.get("sweep"), str)]
+    return f"sweep-{max(numbers, default=0) + 1}"
+
+
+def point_name(sweep_id: str, point: dict[str, Any]) -> str:
+    """A run's name in a sweep: ``sweep-1: optimizer=sgd lr=0.01 seed 0`` (at most 200 characters)."""
+    words = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items() if k != "seed")
+    return f"{sweep_id}: {words} seed {point.get('seed', 0)}"[:200]
+
+
+def run_sweep(project: Any, spec: SweepSpec, base_dir: Any = None, *, callbacks_for: Any = None, token: Any = None,
+              on_run: Any = None) -> SweepOutcome:
+    """Train every point of ``spec`` one after another, each as a run of ``project`` grouped under a new sweep
+    id and named after its settings. ``callbacks_for(i, point)`` gives each run's engine callbacks, ``token``
+    (a ControlToken) stops the sweep after the current step, ``on_run(i, total, run)`` hears of each run
+    recorded. The project's settings and network stay as they were; its weights and history are the last
+    run's, as after any training."""
+    from nnstudio.core.training.project_run import prepare, store_result, train_prepared
+
+    points = expand(spec, project.graph)
+    sweep_id = next_sweep_id(project.runs)
+    results: list[tuple[dict[str, Any], dict[str, float]]] = []
+    notes: list[str] = []
+    stopped = False
+    for i, point in enumerate(points):
+        if token is not None and token.stopped:
+            stopped = True
+            break
+        twin = apply(project, point)  # shares the project's runs and their weights
+        prepared = prepare(twin, base_dir=base_dir)
+        result = train_prepared(prepared, callbacks_for(i, point) if callbacks_for else (), token)
+        notes += store_result(twin, result)
+        run = project.runs[-1]
+        run["sweep"], run["name"] = sweep_id, point_name(sweep_id, point)
+        project.runs_next_id = twin.runs_next_id
+        for key in ("weights", "history", "training_state", "weights_fingerprint"):
+            setattr(project, key, getattr(twin, key))
+        results.append((point, dict(result.final)))
+        if on_run is not None:
+            on_run(i, len(points), run)
+        if result.stop_reason == "stopped":
+            stopped = True
+            break
+    return SweepOutcome(sweep_id, results, results_table(results), notes, stopped)

@@ -4,11 +4,13 @@ A project file is a zip archive holding ``project.json`` and, when the project h
 ``training_state.safetensors`` (what continuing the training needs: optimizer and schedule state, random
 generators, position; read with the weights, which it belongs to) and ``history.json``. Saving is atomic: the archive is written to a temporary file beside the target, synced
 to disk and then moved over the target, so a crash never leaves a half-written project. Loading treats the file
-as hostile: only a regular file is opened (never a device, FIFO or folder), only the four known members are
+as hostile: only a regular file is opened (never a device, FIFO or folder), only the known members are
 read and only the ones asked for, sizes are capped before anything is unpacked (the weights and the training
 state by what the graph can hold), nothing is unpickled (``torch.load`` is never called) and every problem
 becomes a ProjectFileError naming the file and the bad field. A damaged or mis-shaped history, weights or
 training state does not stop a project from opening: it is left out and ``Project.load_warnings`` says why.
+Since format 4 the file also keeps every training run: ``runs.json`` and ``runs/<id>.safetensors``, written and
+read (as hostile as the rest) by ``runs_io``.
 
 A save interrupted by a crash can leave its temporary file (``.NAME.XXXXXXXX.tmp``) beside the target: the next
 save of that target removes it, and ``tempfiles.sweep`` removes those of other folders (the app calls
@@ -35,7 +37,7 @@ from nnstudio import __version__
 from nnstudio.core import tempfiles
 from nnstudio.core.errors import GraphError, ProjectFileError
 from nnstudio.core.graph import Graph, renamed_label_warnings
-from nnstudio.core.project import migrations
+from nnstudio.core.project import migrations, runs_io
 from nnstudio.core.project.checks import check_project, frame_error
 from nnstudio.core.project.model import Project
 from nnstudio.core.text import clip as _clip
@@ -48,7 +50,8 @@ PROJECT_JSON = "project.json"
 WEIGHTS = "weights.safetensors"
 TRAINING_STATE = "training_state.safetensors"
 HISTORY = "history.json"
-MEMBERS = (PROJECT_JSON, WEIGHTS, TRAINING_STATE, HISTORY)
+RUNS = runs_io.RUNS_JSON  # since format 4, with runs/<id>.safetensors (runs_io.RUN_WEIGHTS)
+MEMBERS = (PROJECT_JSON, WEIGHTS, TRAINING_STATE, HISTORY, RUNS)
 
 # Caps on uncompressed member sizes (bytes) and on how much a member may shrink when compressed.
 MAX_JSON_BYTES = 20 * 1024**2
@@ -77,7 +80,8 @@ HEADER_ALLOWANCE_PER_NODE = 4096
 STATE_HEADER_ALLOWANCE = 1024**2  # bytes, and per node of the graph:
 STATE_HEADER_ALLOWANCE_PER_NODE = 16 * 1024
 MAX_TRAINING_STATE_BYTES = MAX_STATE_COPIES * 4 * 1024**3  # the optimizer's copies of the largest weights
-# The zip's central directory is read whole when the file is opened: a project has four members.
+# The zip's central directory is read whole when the file is opened: a project has five members and one per run
+# whose weights are kept (at most runs.MAX_PINNED + 1).
 MAX_ENTRIES = 10_000
 MAX_DIRECTORY_BYTES = 4 * 1024**2
 
@@ -123,6 +127,7 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
             raise ProjectFileError(path, f"cannot be saved: {problem}", HISTORY)
         # A diverged run has NaN losses: history.json keeps them as Python's json writes them (NaN, Infinity).
         members.append((HISTORY, _dumps(project.history, path, HISTORY, allow_nan=True), zipfile.ZIP_DEFLATED))
+    members.extend(runs_io.runs_members(project, path))  # since format 4: every run kept, and their weights
     try:
         _write_atomic(Path(os.path.realpath(path)), members)
     except OSError as exc:  # name the file the caller gave, never the temporary one
@@ -208,7 +213,8 @@ def _write_atomic(target: Path, members: list[tuple[str, bytes, int]]) -> None:
 
 
 # -- loading --------------------------------------------------------------------------------------------------
-def load_project(path: str | os.PathLike[str], weights: bool = True, history: bool = True) -> Project:
+def load_project(path: str | os.PathLike[str], weights: bool = True, history: bool = True,
+                 runs: bool = True) -> Project:
     """Read a project file. Any problem with the file raises ProjectFileError naming the file and the field.
 
     ``weights=False`` / ``history=False`` leave those members unread (the project has None there): a summary
@@ -220,6 +226,10 @@ def load_project(path: str | os.PathLike[str], weights: bool = True, history: bo
     Parameter values out of range are kept as written (``graph.validate()`` reports them on their node), and
     weights are not matched against the model here: the caller compares them with the compiled model. They are
     refused, unread, when their member is larger than the graph's parameters and buffers can be.
+
+    ``runs=False`` leaves runs.json and the runs' weights unread (``project.runs`` is empty: such a project
+    must not be saved over the file). The runs' kept weights are read with the runs, whatever ``weights``
+    says, so that saving keeps them. A file older than format 4 gets its history as run "run-1".
     """
     warnings_: list[str] = []
     with _open_file(path) as file, _open_archive(file, path) as archive:
@@ -229,6 +239,7 @@ def load_project(path: str | os.PathLike[str], weights: bool = True, history: bo
                            allow_nan=False)
         if not isinstance(data, dict):
             raise ProjectFileError(path, f"must hold a JSON object, not {_kind(data)}", PROJECT_JSON)
+        version = data.get("format_version")
         data = _migrate(data, path)
         check_project(data, path)
         for edge in data["graph"]["edges"]:
@@ -260,11 +271,22 @@ def load_project(path: str | os.PathLike[str], weights: bool = True, history: bo
                     warnings_.append(f"{exc}; the project opens without its training state (continuing its "
                                      "training starts the optimizer afresh)")
         loaded_history = None
-        if history and HISTORY in members:
+        old_file = isinstance(version, int) and version < 4  # its history becomes its one run
+        if (history or (runs and old_file)) and HISTORY in members:
             try:
                 loaded_history = _load_history(archive, members[HISTORY], path)
-            except ProjectFileError as exc:
-                warnings_.append(f"{exc}; the project opens without its training history")
+            except ProjectFileError as exc:  # read only for its run, it is left out quietly
+                if history:
+                    warnings_.append(f"{exc}; the project opens without its training history")
+        run_list, run_weights, next_id = [], {}, 1
+        if runs and old_file:  # a runs.json in an older file is not its own: ignored, as any unknown member
+            run_list, run_weights, next_id = runs_io.migrated_runs(loaded_history, data, loaded_weights, path,
+                                                                   warnings_)
+        elif runs and RUNS in members:
+            run_list, run_weights, next_id = runs_io.load_runs(archive, members, path, loaded_weights,
+                                                               not weights, warnings_)
+        if not history:
+            loaded_history = None
     return Project(
         graph=graph,
         name=data.get("name", ""),
@@ -275,6 +297,9 @@ def load_project(path: str | os.PathLike[str], weights: bool = True, history: bo
         weights_fingerprint=fingerprint,
         training_state=loaded_state,
         history=loaded_history,
+        runs=run_list,
+        run_weights=run_weights,
+        runs_next_id=next_id,
         load_warnings=warnings_,
     )
 
@@ -293,18 +318,21 @@ def weights_limit(graph: Graph) -> int:
 
 
 def _load_weights_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, graph: Graph,
-                         path: Any) -> dict[str, torch.Tensor]:
+                         path: Any, member: str = WEIGHTS) -> dict[str, torch.Tensor]:
     limit = weights_limit(graph)
     if info.file_size > limit:
         raise ProjectFileError(
             path, f"is {info.file_size:,} bytes uncompressed, more than the limit of {limit:,} bytes that the "
             "network's parameters and buffers can take (in float64, with the header): these cannot be its "
-            "weights", WEIGHTS)
+            "weights", member)
     if info.file_size > RATIO_CHECK_FROM and info.file_size > MAX_WEIGHTS_RATIO * max(info.compress_size, 1):
         raise ProjectFileError(
             path, f"is compressed {info.file_size // max(info.compress_size, 1):,} to 1, which trained weights "
-            "never are: refusing to unpack it", WEIGHTS)
-    return _load_weights(_read_member(archive, info, path, limit), path)
+            "never are: refusing to unpack it", member)
+    return _load_weights(_read_member(archive, info, path, limit), path, member)
+
+
+load_weights_member = _load_weights_member  # a run's weights (runs_io), checked as the project's
 
 
 def training_state_limit(graph: Graph) -> int:
@@ -422,14 +450,14 @@ def _check_directory(file: Any, path: Any) -> None:
     entries, size = record[zipfile._ECD_ENTRIES_TOTAL], record[zipfile._ECD_SIZE]
     if entries > MAX_ENTRIES or size > MAX_DIRECTORY_BYTES:
         raise ProjectFileError(path, f"is a zip archive of {entries:,} entries ({size:,} bytes of directory): a "
-                               f"project has at most four; refusing to read it")
+                               f"project has at most a few dozen; refusing to read it")
 
 
 def _find_members(archive: zipfile.ZipFile, path: Any) -> dict[str, zipfile.ZipInfo]:
     """The entries of the known members. Other names (``../x``, ``/etc/y`` ...) are ignored, never read."""
     found: dict[str, zipfile.ZipInfo] = {}
     for info in archive.infolist():
-        if info.filename in MEMBERS:
+        if info.filename in MEMBERS or runs_io.RUN_WEIGHTS.fullmatch(info.filename):
             if info.filename in found:
                 raise ProjectFileError(path, "appears twice in the archive", info.filename)
             found[info.filename] = info
@@ -457,7 +485,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Any, lim
     return payload
 
 
-def _parse_json(payload: bytes, path: Any, field: str, allow_nan: bool) -> Any:
+def _parse_json(payload: bytes, path: Any, field: str, allow_nan: bool, max_items: int = MAX_JSON_ITEMS) -> Any:
     def refuse_constant(name: str) -> Any:
         raise ValueError(f"{name} is not a JSON number")
 
@@ -473,8 +501,8 @@ def _parse_json(payload: bytes, path: Any, field: str, allow_nan: bool) -> Any:
         return value
 
     items = sum(payload.count(c) for c in (b",", b":", b"[", b"{"))
-    if items > MAX_JSON_ITEMS:
-        raise ProjectFileError(path, f"holds about {items:,} JSON items; the limit is {MAX_JSON_ITEMS:,}", field)
+    if items > max_items:
+        raise ProjectFileError(path, f"holds about {items:,} JSON items; the limit is {max_items:,}", field)
     try:
         text = payload.decode("utf-8-sig")
         constant = None if allow_nan else refuse_constant

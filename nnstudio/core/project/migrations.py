@@ -8,7 +8,10 @@ pure function (dict in, new dict out; it must not change its argument) and does 
 
 Format 2 added ``weights_fingerprint`` to project.json (and the ``training_state.safetensors`` member, which
 needs no upgrade: a format-1 file has none). Format 3 added ``frames`` (labelled backdrops around nodes); older
-files have none. Renamed layer types are handled here too: ``translate_legacy_ids``
+files have none. Format 4 keeps every training run (the ``runs.json`` member and ``runs/<id>.safetensors``);
+project.json itself is unchanged, and an older file's history becomes its one run, "run-1", when the file is
+read (``project.runs_io.migrated_runs``: it needs the history member, which these dict steps never see).
+Renamed layer types are handled here too: ``translate_legacy_ids``
 replaces an old type id (``linear``) by the current one (``dense``).
 """
 
@@ -20,7 +23,7 @@ from typing import Any, Callable
 from nnstudio.core.layers.registry import LEGACY_IDS
 
 # The format version this version of NN Studio writes, and the newest it reads.
-CURRENT_VERSION = 3
+CURRENT_VERSION = 4
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -34,8 +37,14 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "frames": []}
 
 
+def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 4 adds the runs members; project.json keeps its fields (the history becomes run "run-1" when
+    the file is read, in io.py)."""
+    return {**data}
+
+
 # version -> function upgrading a project.json dict of that version to version + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 class MigrationError(ValueError):

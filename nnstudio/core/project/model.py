@@ -32,6 +32,12 @@ class Project:
     # schedule state, random generators, position), stored as training_state.safetensors. None until trained,
     # in files older than format 2, and when the file's is damaged.
     training_state: Any = None
+    # (Format 4.) Every training run kept (nnstudio.core.runs describes a run): JSON-safe dicts, newest last,
+    # saved as runs.json; run_weights holds the kept weights by run id (the pinned runs' and the latest run's,
+    # which is the ``weights`` dict itself, saved once); runs_next_id numbers the next run.
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    run_weights: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict, compare=False, repr=False)
+    runs_next_id: int = 1
     # What opening the file left out and why, one plain line each ("...: the project opens without its
     # training history"). Filled by load_project, never saved; the command line prints them, the app shows them.
     load_warnings: list[str] = field(default_factory=list, compare=False, repr=False)

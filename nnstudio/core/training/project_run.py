@@ -4,15 +4,19 @@ Input and Output nodes.
 
     prepared = prepare(project, resume=True)          # or resume=False: start from fresh weights
     result = train_prepared(prepared, callbacks, token)
-    store_result(project, result)                      # weights, training state, fingerprint, history
+    store_result(project, result)                      # weights, training state, fingerprint, history, runs
 
 Continuing (``resume=True``) starts from the project's weights and its training state, so the run goes on
 exactly where the last one stopped (``training.resume``); the history then goes on too: ``store_result``
-appends the new epochs to the project's history (``history.continue_history``).
+appends the new epochs to the project's history (``history.continue_history``). ``store_result`` is also where
+every run that ends (completed, stopped, early stopping; from the app or the command line) is added to the
+project's runs (``core.runs.record_run``), once.
 """
 
 from __future__ import annotations
 
+import copy
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -48,6 +52,9 @@ class PreparedRun:
     fingerprint: str | None = None
     # What continuing starts fresh (an older file without optimizer state, a changed optimizer ...), one line each.
     notes: list[str] = field(default_factory=list)
+    # The graph (Graph.to_dict()) and dataset settings of the snapshot that trains, for the project's runs.
+    graph: dict[str, Any] | None = None
+    dataset: dict[str, Any] | None = None
 
 
 def prepare(project: Project, resume: bool = False, base_dir: str | Path | None = None,
@@ -84,7 +91,8 @@ def prepare(project: Project, resume: bool = False, base_dir: str | Path | None 
     check_data_fits(split.train, project.graph, info, project.dataset)  # the Problems panel's words
     if need is not None and device.type != "cpu":  # the engine keeps the whole dataset on the device
         memory.check_fits(need, config.batch_size, device, "train", data_bytes=_data_bytes(split))
-    prepared = PreparedRun(compiled, split, config, fingerprint=fingerprint(project.graph))
+    prepared = PreparedRun(compiled, split, config, fingerprint=fingerprint(project.graph),
+                           graph=project.graph.to_dict(), dataset=copy.deepcopy(project.dataset))
     if resume:
         if not project.weights:
             raise TrainingError("there are no saved weights to resume from: train without resuming first")
@@ -126,11 +134,15 @@ def train_prepared(prepared: PreparedRun, callbacks: Sequence[Callback] = (),
                    token: ControlToken | None = None) -> TrainResult:
     """Train a prepared run (continuing it when it was prepared to) and mark the result with the fingerprint
     of the graph that trained."""
+    from nnstudio.core.runs import now_utc
     from nnstudio.core.training import engine
 
+    started, clock = now_utc(), time.perf_counter()
     result = engine.train(prepared.compiled, prepared.split, prepared.config, callbacks, token,
                           resume=prepared.resume)
     result.fingerprint = prepared.fingerprint
+    result.started, result.duration_s = started, time.perf_counter() - clock
+    result.graph, result.dataset = prepared.graph, prepared.dataset
     return result
 
 
@@ -159,10 +171,19 @@ def load_weights(compiled: CompiledModel, weights: dict[str, torch.Tensor]) -> N
     compiled.module.load_state_dict({k: v.to(model_state[k].dtype) for k, v in weights.items()})
 
 
-def store_result(project: Project, result: TrainResult) -> None:
+def store_result(project: Project, result: TrainResult) -> list[str]:
     """Keep the trained weights, their training state and fingerprint, and the history in the project (saved
-    with it). A run that continued appends to the project's history: the rows up to the epoch it continued
-    from, then its own (``history.continue_history``)."""
+    with it), and add the run to the project's runs (``runs.record_run``; a continued run names the run it
+    continued as its parent). A run that continued appends to the project's history: the rows up to the epoch
+    it continued from, then its own (``history.continue_history``). Returns what recording the run said (the
+    runs the bounds dropped), one line each."""
+    from nnstudio.core import runs
+
+    parent = None
+    if result.resumed_from is not None:
+        continued = runs.current_run(project) or (project.runs[-1] if project.runs else None)
+        if continued is not None:
+            parent = {"run": continued["id"], "epoch": int(result.resumed_from[0])}
     project.weights = {k: v.detach().cpu().clone() for k, v in result.state_dict.items()}
     project.training_state = result.training_state
     project.weights_fingerprint = result.fingerprint
@@ -171,6 +192,13 @@ def store_result(project: Project, result: TrainResult) -> None:
         project.history = continue_history(project.history, result.history, epoch, step)
     else:
         project.history = result.history
+    config = result.history.get("config") if isinstance(result.history, dict) else None
+    notes: list[str] = []
+    runs.record_run(project, result, config if isinstance(config, dict) else project.training,
+                    getattr(result, "started", None), getattr(result, "device", None),
+                    duration_s=getattr(result, "duration_s", None), graph=getattr(result, "graph", None),
+                    dataset=getattr(result, "dataset", None), parent=parent, notes=notes)
+    return notes
 
 
 def headline(result: TrainResult, task: str) -> str:

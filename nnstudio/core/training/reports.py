@@ -98,3 +98,10 @@ class TrainResult:
     resumed_from: tuple[int, int] | None = None
     # fingerprint.fingerprint of the graph that trained (set by project_run.train_prepared).
     fingerprint: str | None = None
+    # What the project's record of this run needs (set by project_run.train_prepared; see core.runs): when it
+    # started (a UTC datetime), how long it took (seconds), the graph that trained (Graph.to_dict()) and the
+    # dataset settings it trained on.
+    started: Any = None
+    duration_s: float | None = None
+    graph: dict[str, Any] | None = None
+    dataset: dict[str, Any] | None = None
