@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 COLUMNS = ("id", "name", "started", "duration", "device", "optimizer", "lr", "batch", "epochs", "best", "graph")
-NAME_WIDTH = 24
+NAME_WIDTH = 32
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

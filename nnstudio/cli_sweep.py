@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from nnstudio.cli_train import ProgressPrinter, stop_on_ctrl_c
     from nnstudio.core.errors import TrainingError
     from nnstudio.core.project.io import save_project
-    from nnstudio.core.sweep import SweepSpec, expand, parse_set, point_name, run_sweep
+    from nnstudio.core.sweep import SweepSpec, expand, next_sweep_id, parse_set, point_name, run_sweep
     from nnstudio.core.training.control import ControlToken
 
     if not args.sets:
@@ -54,10 +54,11 @@ def run(args: argparse.Namespace) -> int:
     base = Path(args.file).resolve().parent
     refuse_problems(project, base)
     token = ControlToken()
+    outcome_id = next_sweep_id(project.runs)
 
     def callbacks_for(i: int, point: dict[str, Any]) -> list[Any]:
         if not args.quiet:
-            print(f"[{i + 1}/{len(points)}] {point_name('', point)[2:]}", file=sys.stderr)
+            print(f"[{i + 1}/{len(points)}] {point_name(outcome_id, point)}", file=sys.stderr)
         return [ProgressPrinter(sys.stderr, quiet=args.quiet)]
 
     with stop_on_ctrl_c(token):

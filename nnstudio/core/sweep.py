@@ -203,9 +203,13 @@ def next_sweep_id(runs: list[dict[str, Any]]) -> str:
 
 
 def point_name(sweep_id: str, point: dict[str, Any]) -> str:
-    """A run's name in a sweep: ``sweep-1: optimizer=sgd lr=0.01 seed 0`` (at most 200 characters)."""
+    """A run's name in a sweep: ``optimizer=sgd lr=0.01 seed 0 (sweep-1)``, the settings first (what a
+    narrow column shows); at most 200 characters."""
     words = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items() if k != "seed")
-    return f"{sweep_id}: {words} seed {point.get('seed', 0)}"[:200]
+    tail = f" seed {point.get('seed', 0)} ({sweep_id})"
+    if len(words) + len(tail) > 200:
+        words = words[:199 - len(tail)] + "…"
+    return words + tail
 
 
 def run_sweep(project: Any, spec: SweepSpec, base_dir: Any = None, *, callbacks_for: Any = None, token: Any = None,

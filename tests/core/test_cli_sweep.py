@@ -33,7 +33,7 @@ def test_three_optimizers_over_two_seeds_land_as_six_runs_of_one_sweep(spiral_fi
     assert [r["sweep"] for r in project.runs] == ["sweep-1"] * 6
     assert [r["settings"]["optimizer"] for r in project.runs] == ["sgd", "sgd", "adam", "adam", "rmsprop", "rmsprop"]
     assert [r["settings"]["seed"] for r in project.runs] == [0, 1] * 3
-    assert project.runs[0]["name"] == "sweep-1: optimizer=sgd seed 0"
+    assert project.runs[0]["name"] == "optimizer=sgd seed 0 (sweep-1)"
     assert project.training["optimizer"] == "adam"  # the project's own settings are as they were
     assert project.weights is not None and project.runs[-1]["weights"]
 

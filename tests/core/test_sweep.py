@@ -79,3 +79,11 @@ def test_the_results_table_gives_mean_and_spread_over_seeds():
     assert [r["optimizer"] for r in rows] == ["sgd", "adam"] and [r["runs"] for r in rows] == [2, 1]
     assert rows[0]["val_accuracy_mean"] == pytest.approx(0.85) and rows[0]["val_accuracy_std"] == pytest.approx(0.05)
     assert rows[1]["val_accuracy_std"] == 0.0
+
+
+def test_a_run_name_puts_the_settings_first_and_stays_within_200_characters():
+    from nnstudio.core.sweep import point_name
+
+    assert point_name("sweep-2", {"optimizer": "sgd", "lr": 0.01, "seed": 1}) == "optimizer=sgd lr=0.01 seed 1 (sweep-2)"
+    long = point_name("sweep-3", {f"dropout:layer_{i}": 0.25 for i in range(30)} | {"seed": 0})
+    assert len(long) == 200 and long.endswith("… seed 0 (sweep-3)")
