@@ -7,39 +7,37 @@ Tarjan's strongly connected components. A graph holds at most ``MAX_NODES`` node
 (the file schema says the same), so any graph the app accepts is checked in seconds.
 
 Frames (``Graph.frames``) are labelled backdrops around nodes on the canvas: they change nothing in the network,
-its shapes or its code. A node is in at most one frame; deleting it takes it out (undo puts it back).
+its shapes or its code. A node is in at most one frame; deleting it takes it out (undo puts it back). Their
+methods and checks are in :mod:`nnstudio.core.frames`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
-import gc
 import keyword
-import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from nnstudio.core.errors import GraphError
 from nnstudio.core.events import Event
+from nnstudio.core.frames import (FRAME_COLOR, MAX_FRAME_LABEL, MAX_FRAMES, Frame, FramesMixin,  # noqa: F401 - API
+                                  frames_from_list)
+from nnstudio.core.frames import ID_PATTERN as _ID
+from nnstudio.core.frames import short_id as _short_id
+from nnstudio.core.graph_algo import gc_paused, strongly_connected  # noqa: F401 - API
 from nnstudio.core.labels import free_label as _free_label
 from nnstudio.core.labels import label_key, part_shared_labels, renamed_label_warnings  # noqa: F401 - API
 from nnstudio.core.layers.registry import get_spec, resolve_type
 from nnstudio.core.text import one_line
 
-_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # The most nodes and wires a graph may hold (also the file schema's maxItems). 50,000 nodes validate in
 # seconds; these leave room for twice that.
 MAX_NODES = 100_000
 MAX_WIRES = 200_000
 MAX_PORT = 65_535  # no layer has that many input ports; a larger number is not a port (schema: maximum)
-MAX_FRAMES = 1_000  # frames (labelled backdrops around nodes) a graph may hold; the schema says the same
-MAX_FRAME_LABEL = 200  # characters of a frame's label
-FRAME_COLOR = "#5b8dd9"  # a new frame's colour
-_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass
@@ -60,23 +58,6 @@ class Node:
     @property
     def title(self) -> str:
         return self.label or self.id
-
-
-@dataclass
-class Frame:
-    """A labelled, coloured backdrop around some nodes (``members``, in the order they were grouped). A node is in
-    at most one frame. ``collapsed``: the canvas shows the frame as one box instead of its nodes. The label is
-    plain text, never markup or code."""
-
-    id: str
-    label: str = ""
-    color: str = FRAME_COLOR
-    members: list[str] = field(default_factory=list)
-    collapsed: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "label": self.label, "color": self.color, "nodes": list(self.members),
-                "collapsed": self.collapsed}
 
 
 @dataclass(frozen=True)
@@ -139,7 +120,7 @@ class _Wires:
 
 
 @dataclass
-class Graph:
+class Graph(FramesMixin):
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
 
@@ -481,119 +462,6 @@ class Graph:
         self.label_changed.emit(node)
         return old
 
-    # -- frames -----------------------------------------------------------------------------------------------
-    def frame(self, frame_id: str) -> Frame:
-        try:
-            return self.frames[frame_id]
-        except KeyError:
-            raise GraphError(f"there is no frame {frame_id!r}") from None
-
-    def frame_of(self, node_id: str) -> Frame | None:
-        return next((f for f in self.frames.values() if node_id in f.members), None)
-
-    def new_frame_id(self) -> str:
-        n = 1
-        while f"frame_{n}" in self.frames:
-            n += 1
-        return f"frame_{n}"
-
-    def frame_problem(self, members: Iterable[str], label: str = "", color: str = FRAME_COLOR,
-                      frame_id: str | None = None) -> str | None:
-        """Why a frame ``frame_id`` of ``members`` cannot be made (or changed to them), or None."""
-        members = list(members)
-        where = f"frame {_short_id(frame_id)}" if frame_id else "the frame"
-        if not members:
-            return f"{where} needs at least one layer: select the layers to group first"
-        for nid in members:
-            if not isinstance(nid, str) or nid not in self.nodes:
-                return f"{where} names layer {_short_id(nid)}, which does not exist"
-            other = self.frame_of(nid)
-            if other is not None and other.id != frame_id:
-                return f"{self.nodes[nid].title} is already in frame “{one_line(other.label or other.id, 60)}”"
-        if len(set(members)) != len(members):
-            return f"{where} names a layer twice"
-        return _frame_text_problem(label, color, where)
-
-    def add_frame(self, members: Iterable[str], label: str = "", color: str = FRAME_COLOR,
-                  frame_id: str | None = None, collapsed: bool = False) -> Frame:
-        """A frame around ``members``; GraphError (in plain words) when it cannot be made."""
-        frame_id = frame_id or self.new_frame_id()
-        if frame_id in self.frames:
-            raise GraphError(f"there is already a frame {frame_id!r}")
-        if len(self.frames) >= MAX_FRAMES:
-            raise GraphError(f"the network already has {MAX_FRAMES:,} frames, the most NN Studio handles")
-        members = list(members)
-        problem = _frame_id_problem(frame_id) or self.frame_problem(members, label, color, frame_id)
-        if problem:
-            raise GraphError(problem)
-        frame = Frame(frame_id, label, color, members, bool(collapsed))
-        self.frames[frame_id] = frame
-        self.frame_added.emit(frame)
-        return frame
-
-    def remove_frame(self, frame_id: str) -> Frame:
-        """Remove a frame (its nodes stay); returns it so the removal can be undone."""
-        frame = self.frames.pop(self.frame(frame_id).id)
-        self.frame_removed.emit(frame)
-        return frame
-
-    def update_frame(self, frame_id: str, **changes: Any) -> dict[str, Any]:
-        """Change ``label``, ``color``, ``members`` and/or ``collapsed``; returns their previous values (for undo)."""
-        frame = self.frame(frame_id)
-        unknown = set(changes) - {"label", "color", "members", "collapsed"}
-        if unknown:
-            raise GraphError(f"a frame has no field {sorted(unknown)[0]!r}")
-        new = {"label": frame.label, "color": frame.color, "members": list(frame.members), **changes}
-        problem = self.frame_problem(new["members"], new["label"], new["color"], frame_id)
-        if problem:
-            raise GraphError(problem)
-        old = {k: copy.copy(getattr(frame, k)) for k in changes}
-        for key, value in changes.items():
-            setattr(frame, key, bool(value) if key == "collapsed" else list(value) if key == "members" else value)
-        self.frame_changed.emit(frame)
-        return old
-
-    def frames_to_list(self) -> list[dict[str, Any]]:
-        return [f.to_dict() for f in self.frames.values()]
-
-    def set_frames(self, frames: list[Any]) -> None:
-        """Replace every frame by ``frames`` (``frames_to_list`` output, e.g. from a file), checked whole first:
-        GraphError names the frame and the field."""
-        built = frames_from_list(frames, self.nodes)
-        for frame in list(self.frames.values()):
-            self.remove_frame(frame.id)
-        self._left_frames.clear()
-        for frame in built:
-            self.frames[frame.id] = frame
-            self.frame_added.emit(frame)
-
-    def _leave_frame(self, node_id: str) -> None:
-        frame = self.frame_of(node_id)
-        if frame is None:
-            return
-        self._left_frames[node_id] = (frame, frame.members.index(node_id))
-        frame.members.remove(node_id)
-        if frame.members:
-            self.frame_changed.emit(frame)
-        else:  # its last layer went: so does the frame (undo of the delete brings both back)
-            del self.frames[frame.id]
-            self.frame_removed.emit(frame)
-
-    def _rejoin_frame(self, node_id: str) -> None:
-        frame, place = self._left_frames.pop(node_id, (None, 0))
-        if frame is None or self.frame_of(node_id) is not None:
-            return
-        current = self.frames.get(frame.id)
-        if current is None:
-            if len(self.frames) >= MAX_FRAMES:
-                return
-            frame.members = [node_id]
-            self.frames[frame.id] = frame
-            self.frame_added.emit(frame)
-        else:
-            current.members.insert(min(place, len(current.members)), node_id)
-            self.frame_changed.emit(current)
-
     @staticmethod
     def _check_params(spec, params: dict[str, Any], where: str) -> None:
         if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
@@ -681,72 +549,6 @@ class Graph:
         return graph
 
 
-_FRAME_KEYS = {"id", "label", "color", "nodes", "collapsed"}
-
-
-def frames_from_list(frames: Any, nodes: dict[str, Any]) -> list[Frame]:
-    """Frames read from a file, every field checked against ``nodes`` (ids that exist, no node in two frames);
-    GraphError names the frame and the field."""
-    if not isinstance(frames, list):
-        raise GraphError(f"frames must be a list, not {type(frames).__name__}")
-    if len(frames) > MAX_FRAMES:
-        raise GraphError(f"there are {len(frames):,} frames; a network may have at most {MAX_FRAMES:,}")
-    out: list[Frame] = []
-    ids: set[str] = set()
-    owner: dict[str, str] = {}
-    for i, fd in enumerate(frames):
-        if not isinstance(fd, dict) or "id" not in fd:
-            raise GraphError(f"frames[{i}] must be an object with an id")
-        extra = sorted(str(k) for k in fd if k not in _FRAME_KEYS)
-        if extra:
-            raise GraphError(f"frames[{i}].{_short_id(extra[0])[1:-1]} is not a field of a frame")
-        fid = fd["id"]
-        problem = _frame_id_problem(fid)
-        if problem:
-            raise GraphError(f"frames[{i}].id: {problem}")
-        if fid in ids:
-            raise GraphError(f"frames[{i}].id: frame id {fid!r} is used twice")
-        ids.add(fid)
-        label, color, members = fd.get("label", ""), fd.get("color", FRAME_COLOR), fd.get("nodes", [])
-        collapsed = fd.get("collapsed", False)
-        for key, problem in (("label", _frame_text_problem(label, FRAME_COLOR, f"frame {fid!r}")),
-                             ("color", _frame_text_problem("", color, f"frame {fid!r}"))):
-            if problem:
-                raise GraphError(f"frames[{i}].{key}: {problem}")
-        if not isinstance(collapsed, bool):
-            raise GraphError(f"frames[{i}].collapsed: frame {fid!r}: collapsed must be true or false")
-        if not isinstance(members, list) or not members:
-            raise GraphError(f"frames[{i}].nodes: frame {fid!r} must name at least one node")
-        for j, nid in enumerate(members):
-            if not isinstance(nid, str) or nid not in nodes:
-                raise GraphError(f"frames[{i}].nodes[{j}]: frame {fid!r} names node {_short_id(nid)}, which "
-                                 "does not exist")
-            if nid in owner:
-                where = "twice" if owner[nid] == fid else f"in frame {owner[nid]!r} too"
-                raise GraphError(f"frames[{i}].nodes[{j}]: frame {fid!r} names node {nid!r}, which is {where}: "
-                                 "a node is in at most one frame")
-            owner[nid] = fid
-        out.append(Frame(fid, label, color, list(members), collapsed))
-    return out
-
-
-def _frame_id_problem(frame_id: Any) -> str | None:
-    if not isinstance(frame_id, str) or not _ID.fullmatch(frame_id) or len(frame_id) > 100:
-        return (f"frame id {_short_id(frame_id)} must be letters, digits and _ (at most 100), not starting with a "
-                "digit")
-    return None
-
-
-def _frame_text_problem(label: Any, color: Any, where: str) -> str | None:
-    if not isinstance(label, str):
-        return f"{where}: the label must be text, not {type(label).__name__}"
-    if len(label) > MAX_FRAME_LABEL:
-        return f"{where}: the label has {len(label):,} characters; a frame label has at most {MAX_FRAME_LABEL}"
-    if not isinstance(color, str) or not _COLOR.fullmatch(color):
-        return f"{where}: the color {_short_id(color)} must be #rrggbb (six hex digits, e.g. {FRAME_COLOR})"
-    return None
-
-
 def check_id(node_id: Any) -> None:
     """Raise GraphError unless ``node_id`` can name a node (a Python identifier no module attribute uses)."""
     if not isinstance(node_id, str) or not _ID.fullmatch(node_id):
@@ -770,64 +572,6 @@ def _reserved_ids() -> frozenset[str]:
 _NONE: list[Edge] = []  # the wires of a node that has none (shared: never changed)
 
 
-def strongly_connected(nodes: Iterable[str], successors: Callable[[str], Iterable[str]]) -> list[list[str]]:
-    """Tarjan's strongly connected components of the graph ``successors`` describes, iteratively (no
-    recursion limit on a long cycle): every node of ``nodes`` in exactly one component. Linear in nodes +
-    wires."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    components: list[list[str]] = []
-    for root in nodes:
-        if root in index:
-            continue
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        work = [(root, iter(successors(root)))]
-        while work:
-            v, pending = work[-1]
-            for w in pending:
-                if w not in index:
-                    index[w] = low[w] = len(index)
-                    stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, iter(successors(w))))
-                    break
-                if w in on_stack and index[w] < low[v]:
-                    low[v] = index[w]
-            else:  # every successor of v is done
-                work.pop()
-                if work and low[v] < low[work[-1][0]]:
-                    low[work[-1][0]] = low[v]
-                if low[v] == index[v]:
-                    component = []
-                    while True:
-                        w = stack.pop()
-                        on_stack.discard(w)
-                        component.append(w)
-                        if w == v:
-                            break
-                    components.append(component)
-    return components
-
-
-@contextlib.contextmanager
-def gc_paused(size: int, above: int = 2_000):
-    """Pause Python's cyclic garbage collector while a pass over a graph of ``size`` nodes allocates its many
-    small objects: each full collection walks every object alive, which makes a 50,000-node pass superlinear.
-    The pass creates no cycles that need it; the collector is back on (if it was) when the pass ends."""
-    if size <= above or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def _check_room(nodes: int, wires: int = 0) -> None:
     if nodes > MAX_NODES:
         raise GraphError(f"the network would have {nodes:,} nodes, more than the {MAX_NODES:,} NN Studio "
@@ -835,11 +579,6 @@ def _check_room(nodes: int, wires: int = 0) -> None:
     if wires > MAX_WIRES:
         raise GraphError(f"the network would have {wires:,} wires, more than the {MAX_WIRES:,} NN Studio "
                          "handles: use fewer connections")
-
-
-def _short_id(value: Any) -> str:
-    text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else "a very large number"
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _pos(position: Any) -> tuple[float, float]:
