@@ -36,6 +36,23 @@ def train_for(window, app, seconds: float) -> None:
             break
 
 
+def open_example(example: str, size: str):
+    """(app, window): the real window offscreen at ``size`` ("1400x900") with settings of its own, the example
+    loaded (window None when it cannot be)."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from nnstudio.core.paths import EXAMPLES
+    from nnstudio.ui.main_window import MainWindow
+
+    app = QApplication(sys.argv[:1])
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, autosave_folder=Path(tempfile.mkdtemp()))
+    window.resize(*(int(v) for v in size.lower().split("x")))
+    window.show()
+    return app, (window if window.load_file(EXAMPLES / f"{example}.nnstudio") else None)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("example")
@@ -46,18 +63,8 @@ def main() -> int:
     parser.add_argument("--workspace", default="train", choices=("build", "train"))
     args = parser.parse_args()
 
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    from nnstudio.core.paths import EXAMPLES
-    from nnstudio.ui.main_window import MainWindow
-
-    app = QApplication(sys.argv[:1])
-    settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings, autosave_folder=Path(tempfile.mkdtemp()))
-    window.resize(*(int(v) for v in args.size.lower().split("x")))
-    window.show()
-    if not window.load_file(EXAMPLES / f"{args.example}.nnstudio"):
+    app, window = open_example(args.example, args.size)
+    if window is None:
         return 1
     window.workspaces.switch(args.workspace)
     if args.plot:

@@ -150,12 +150,37 @@ def residual_mlp() -> Project:
     )
 
 
+def optimizers_compared() -> Project:
+    graph = Graph()
+    _chain(graph, [
+        ("input_vector", {"features": 2}),
+        ("dense", {"units": 16, "activation": "tanh"}),
+        ("dense", {"units": 16, "activation": "tanh"}),
+        ("dense", {"units": 3, "activation": "softmax"}),
+        ("output", {"task": "multiclass"}),
+    ])
+    return Project(
+        graph=graph,
+        name="Optimizers compared",
+        description="The reference notes' comparison of SGD, Adam and RMSprop on one network: a small tanh MLP "
+        "learning the three-arm spiral. Press Run Sweep in the Runs panel: each optimizer trains once with the "
+        "same learning rate, and the dashboard overlays their loss and accuracy curves. Adam and RMSprop adapt "
+        "each weight's step and race ahead; plain SGD (with momentum) is slower but steady. Train > Sweep "
+        "repeats each over more seeds, for the spread.",
+        training=_training(lr=0.01, epochs=40),
+        dataset={"name": "spiral", "classes": 3},
+        sweep={"values": {"optimizer": ["sgd", "adam", "rmsprop"]}, "mode": "grid", "draws": 0, "seeds": 1,
+               "seed": 0},
+    )
+
+
 EXAMPLES: dict[str, Callable[[], Project]] = {
     "spiral_mlp": spiral_mlp,
     "digits_cnn": digits_cnn,
     "sentiment_lstm": sentiment_lstm,
     "transformer_classifier": transformer_classifier,
     "residual_mlp": residual_mlp,
+    "optimizers_compared": optimizers_compared,
 }
 
 

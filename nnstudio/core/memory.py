@@ -218,6 +218,8 @@ def estimate(graph: "Graph", batch_size: int, optimizer: str = "adam",
 
     info = info or infer_shapes(graph)
     kept = _kept_nodes(graph)
+    if any(nid not in info.nodes for nid in kept):  # shapes of an earlier graph (an edit not yet checked)
+        info = infer_shapes(graph)
     params = trainable = buffers = acts = inputs = 0
     largest_param = largest_sample = 0
     heaviest, widest = ("", 0), ("", 0)

@@ -47,6 +47,7 @@ from nnstudio.core.events import Event
 from nnstudio.core.fingerprint import fingerprint
 from nnstudio.core.problems import ProjectProblem, dataset_problems, project_problems, summary_line
 from nnstudio.core.project.model import Project
+from nnstudio.core.session_runs import RunsMixin, SweepState
 from nnstudio.core.session_state import (DATA_STATES, EVENTS, LOCKED, NO_TELEMETRY, PHASES, READINESS, DataKey,
                                          EditRefused, RunState, Telemetry, data_key_for, one_line)
 from nnstudio.core.shapes import infer_shapes
@@ -54,9 +55,10 @@ from nnstudio.core.training import health as _health
 from nnstudio.core.training.project_run import saved_headline
 
 
-class Session:
-    """See the module's doc. ``history_stats(history)`` gives the last layer statistics a history holds (the
-    shape ``training.health.health_from_stats`` reads) or None."""
+class Session(RunsMixin):
+    """See the module's doc (and ``core.session_runs`` for the runs, the compared runs and the sweep).
+    ``history_stats(history)`` gives the last layer statistics a history holds (the shape
+    ``training.health.health_from_stats`` reads) or None."""
 
     def __init__(self, project: Project | None = None, path: str | Path | None = None, *,
                  history_stats: Callable[[Any], Mapping[str, Any] | None] = _health.history_layer_stats) -> None:
@@ -246,16 +248,19 @@ class Session:
     def run_stopping(self, run: int | None = None) -> bool:
         return self._move(run, ("preparing", "running", "paused"), "stopping")
 
-    def run_finished(self, result: Any, trained_fingerprint: str | None = None, run: int | None = None) -> bool:
+    def run_finished(self, result: Any, trained_fingerprint: str | None = None, run: int | None = None,
+                     sweep: str | None = None, name: str | None = None) -> bool:
         """The run ended with ``result`` (a TrainResult): its weights, history and the fingerprint of the graph
         they were trained on (``trained_fingerprint``, else ``result.fingerprint``, else the graph's at
-        ``run_started``) are stored in the project (``project_run.store_result``), which now has an unsaved run.
-        False (nothing stored) when the run is not the current project's active run."""
+        ``run_started``) are stored in the project (``project_run.store_result``, with the ``sweep`` and
+        ``name`` of a sweep's run), which now has an unsaved run. False (nothing stored) when the run is not
+        the current project's active run."""
         if not self._active_run(run):
             return False
         from nnstudio.core.training.project_run import headline, store_result
 
-        notes = store_result(self._project, result) or []  # an old run dropped to keep the file bounded
+        notes = store_result(self._project, result, sweep, name) or []  # old runs dropped to keep it bounded
+        self._runs_edited()
         self._project.weights_fingerprint = (trained_fingerprint or getattr(result, "fingerprint", None)
                                              or self._run_fingerprint)
         self._unsaved_run = True
@@ -316,6 +321,7 @@ class Session:
         self._telemetry = NO_TELEMETRY
         self._unsaved_run = False
         self._selection = ()
+        self._reset_runs()
         self._history_health = _health.health_from_stats(self._history_stats(project.history))
         self._data_key: DataKey | None = None
         self._infer()
@@ -416,9 +422,12 @@ _WATCHED: dict[str, tuple[Callable[[Session], Any], Callable[[Any, Any], bool], 
     "health_changed": (lambda s: s.health, operator.eq, _plain),
     "selection_changed": (lambda s: s._selection, operator.eq, _plain),
     "unsaved_run_changed": (lambda s: s._unsaved_run, operator.eq, _plain),
+    "runs_changed": (lambda s: s._runs_rev, operator.eq, lambda s, v: s._project.runs),
+    "compared_changed": (lambda s: s._compared, operator.eq, _plain),
+    "sweep_changed": (lambda s: s._sweep, operator.eq, _plain),
 }
 assert set(_WATCHED) == set(EVENTS)
 
 
 __all__ = ["DATA_STATES", "EVENTS", "PHASES", "READINESS", "EditRefused", "ProjectProblem", "RunState", "Session",
-           "Telemetry"]
+           "SweepState", "Telemetry"]

@@ -17,7 +17,8 @@ READINESS = ("ready", "problems", "checking")
 DATA_STATES = ("none", "invalid", "needed", "loading", "loaded", "failed", "cancelled")
 EVENTS = ("project_replaced", "path_changed", "shapes_changed", "dataset_changed", "training_changed",
           "data_changed", "weights_status_changed", "problems_changed", "readiness_changed", "run_state_changed",
-          "telemetry_changed", "health_changed", "selection_changed", "unsaved_run_changed")
+          "telemetry_changed", "health_changed", "selection_changed", "unsaved_run_changed", "runs_changed",
+          "compared_changed", "sweep_changed")
 LOCKED = "Training is running: stop it before changing the network, the dataset or the training settings."
 
 DataKey = tuple[str, str]

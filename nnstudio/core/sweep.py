@@ -25,7 +25,7 @@ from nnstudio.core.text import short
 from nnstudio.core.training.config import PARAMS
 
 MODES = ("grid", "random")
-MAX_POINTS = 1000  # points (before seeds) a sweep may train
+MAX_POINTS = 1000  # points (before seeds) a sweep may train; also the most values one setting may list
 MAX_SEEDS = 20
 DROPOUT = "dropout:"
 SWEEPABLE = {p.name: p for p in PARAMS if p.name not in ("telemetry_every", "seed")}
@@ -75,13 +75,16 @@ def check(spec: SweepSpec, graph: Any = None) -> SweepSpec:
         param = _param(name, graph)
         if not isinstance(values, list) or not values:
             raise TrainingError(f"sweep setting {short(name)} needs a list of values")
-        out = []
+        if len(values) > MAX_POINTS:
+            raise TrainingError(f"sweep setting {short(name)} has {len(values):,} values; at most {MAX_POINTS:,}")
+        out, seen = [], set()
         for value in values:
             value = _typed(param, value)
             problem = param.check(value)
             if problem:
                 raise TrainingError(f"sweep setting {short(name)}: {problem}")
-            if value not in out:
+            if (type(value), value) not in seen:  # 1 and True are not the same value here
+                seen.add((type(value), value))
                 out.append(value)
         typed[name] = out
     count = math.prod(len(v) for v in typed.values()) if spec.mode == "grid" else spec.draws
@@ -148,7 +151,7 @@ def apply(project: Any, point: dict[str, Any]) -> Any:
     or history; the project itself is untouched. The copy shares the project's runs (and their weights): a run
     recorded for it is one of the project's."""
     twin = copy.copy(project)
-    twin.graph = copy.deepcopy(project.graph)
+    twin.graph = project.graph.copy()  # not deepcopy: the graph's events hold the window's handlers
     twin.training = dict(project.training or {})
     for name, value in point.items():
         if name.startswith(DROPOUT):
@@ -157,6 +160,46 @@ def apply(project: Any, point: dict[str, Any]) -> Any:
             twin.training[name] = value
     twin.weights, twin.history, twin.weights_fingerprint, twin.training_state = None, None, None, None
     return twin
+
+
+_SPEC_KEYS = {"values", "mode", "draws", "seeds", "seed"}
+
+
+def spec_to_dict(spec: SweepSpec) -> dict[str, Any]:
+    """A sweep as project.json keeps it (``Project.sweep``)."""
+    return {"values": {k: list(v) for k, v in spec.values.items()}, "mode": spec.mode, "draws": spec.draws,
+            "seeds": spec.seeds, "seed": spec.seed}
+
+
+def spec_from_dict(data: Any, graph: Any = None) -> SweepSpec:
+    """The checked SweepSpec of a ``spec_to_dict`` dict (from a file); TrainingError naming the field."""
+    if not isinstance(data, dict) or set(data) - _SPEC_KEYS or "values" not in data:
+        raise TrainingError("a sweep must be an object with values, and optionally mode, draws, seeds and seed")
+    values = data["values"]
+    if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+        raise TrainingError("a sweep's values must be an object of settings to lists of values")
+    seed = data.get("seed", 0)
+    if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= 2**31):
+        raise TrainingError(f"a sweep's seed must be a whole number from 0 to 2^31, not {short(seed)}")
+    draws = data.get("draws", 0)
+    if isinstance(draws, bool) or not isinstance(draws, int):
+        raise TrainingError(f"a sweep's draws must be a whole number, not {short(draws)}")
+    return check(SweepSpec({k: v for k, v in values.items()}, data.get("mode", "grid"), draws,
+                           data.get("seeds", 1), seed), graph)
+
+
+def spec_text(spec: SweepSpec) -> str:
+    """One line: ``optimizer: sgd, adam, rmsprop; lr: 0.01, 0.001 (grid, 2 seeds: 12 runs)``."""
+    words = "; ".join(f"{k}: {', '.join(_word(v) for v in values)}" for k, values in spec.values.items())
+    points = math.prod(len(v) for v in spec.values.values()) if spec.mode == "grid" else spec.draws
+    how = "grid" if spec.mode == "grid" else f"{spec.draws} random draws"
+    runs = points * spec.seeds
+    return (f"{words} ({how}, {spec.seeds} seed{'s' if spec.seeds != 1 else ''}: "
+            f"{runs:,} run{'s' if runs != 1 else ''})")
+
+
+def _word(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def point_key(point: dict[str, Any]) -> tuple:
@@ -202,6 +245,30 @@ def next_sweep_id(runs: list[dict[str, Any]]) -> str:
     return f"sweep-{max(numbers, default=0) + 1}"
 
 
+def sweep_results(project: Any, sweep_id: str) -> list[dict[str, Any]]:
+    """The results table (``results_table``) of the runs of ``project`` grouped under ``sweep_id``, from what
+    the runs kept: the settings that differ between them (the swept ones) and each run's final metrics."""
+    members = [r for r in project.runs if r.get("sweep") == sweep_id]
+    points = [_run_point(r) for r in members]
+    varying = {k for k in set().union(*points) if k != "seed" and len({repr(p.get(k)) for p in points}) > 1} \
+        if points else set()
+    keep = [k for k in (points[0] if points else {}) if k in varying]
+    results = [({**{k: p.get(k) for k in keep}, "seed": p.get("seed")}, dict(r.get("final") or {}))
+               for p, r in zip(points, members)]
+    return results_table(results)
+
+
+def _run_point(run: dict[str, Any]) -> dict[str, Any]:
+    settings = run.get("settings") if isinstance(run.get("settings"), dict) else {}
+    point = {k: settings.get(k) for k in sorted(SWEEPABLE) if k in settings}
+    point["seed"] = settings.get("seed")
+    nodes = (run.get("graph") or {}).get("nodes") if isinstance(run.get("graph"), dict) else None
+    for node in nodes if isinstance(nodes, list) else []:
+        if isinstance(node, dict) and node.get("type") == "dropout" and isinstance(node.get("params"), dict):
+            point[f"{DROPOUT}{node.get('id')}"] = node["params"].get("rate", DROPOUT_RATE.default)
+    return point
+
+
 def point_name(sweep_id: str, point: dict[str, Any]) -> str:
     """A run's name in a sweep: ``optimizer=sgd lr=0.01 seed 0 (sweep-1)``, the settings first (what a
     narrow column shows); at most 200 characters."""
@@ -222,6 +289,7 @@ def run_sweep(project: Any, spec: SweepSpec, base_dir: Any = None, *, callbacks_
     from nnstudio.core.training.project_run import prepare, store_result, train_prepared
 
     points = expand(spec, project.graph)
+    project.sweep = spec_to_dict(check(spec, project.graph))  # the dialog and the command line start from it
     sweep_id = next_sweep_id(project.runs)
     results: list[tuple[dict[str, Any], dict[str, float]]] = []
     notes: list[str] = []
@@ -233,9 +301,8 @@ def run_sweep(project: Any, spec: SweepSpec, base_dir: Any = None, *, callbacks_
         twin = apply(project, point)  # shares the project's runs and their weights
         prepared = prepare(twin, base_dir=base_dir)
         result = train_prepared(prepared, callbacks_for(i, point) if callbacks_for else (), token)
-        notes += store_result(twin, result)
+        notes += store_result(twin, result, sweep=sweep_id, name=point_name(sweep_id, point))
         run = project.runs[-1]
-        run["sweep"], run["name"] = sweep_id, point_name(sweep_id, point)
         project.runs_next_id = twin.runs_next_id
         for key in ("weights", "history", "training_state", "weights_fingerprint"):
             setattr(project, key, getattr(twin, key))

@@ -39,6 +39,7 @@ from nnstudio.ui.plot_grid import PlotGrid
 from nnstudio.ui.plots import LivePlot, NoticeGroup, PaintClock, export, saved
 from nnstudio.ui.plots.activations import ActivationsPlot
 from nnstudio.ui.plots.boundary import BoundaryPlot
+from nnstudio.ui.plots.compare import CompareRunsPlot
 from nnstudio.ui.plots.confusion import ConfusionPlot
 from nnstudio.ui.plots.histograms import HistogramPlot
 from nnstudio.ui.plots.loss import LearningRatePlot, LossPlot, MetricsPlot
@@ -115,8 +116,9 @@ class TrainingDashboard(QWidget):
         self.activations = ActivationsPlot()
         self.boundary = BoundaryPlot()
         self.confusion = ConfusionPlot()
+        self.compare = CompareRunsPlot()  # the runs selected in the Runs panel, overlaid (show_compared)
         self.plots: list[LivePlot] = [self.loss, self.metrics, self.lr, self.histograms, self.activations,
-                                      self.boundary, self.confusion]
+                                      self.boundary, self.confusion, self.compare]
         for plot in (self.histograms, self.activations):
             plot.layer_selected.connect(self._layer_chosen)
 
@@ -128,7 +130,8 @@ class TrainingDashboard(QWidget):
                                  ("lr", "Learning rate", self.lr), ("weights", "Weights & gradients", self.histograms),
                                  ("activations", "Activations", self.activations),
                                  ("boundary", "Decision boundary", self.boundary),
-                                 ("confusion", "Confusion matrix", self.confusion)):
+                                 ("confusion", "Confusion matrix", self.confusion),
+                                 ("compare", "Runs compared", self.compare)):
             cell = self.grid.add(key, title, plot)
             if plot in (self.loss, self.metrics, self.lr):
                 cell.title_bar.add_control(plot.log_box)  # a row of its own would take the curves' room
@@ -149,8 +152,9 @@ class TrainingDashboard(QWidget):
         self.png_button.setToolTip("Save a picture of the plots shown (of the one plot, when it is maximised)")
         self.png_button.clicked.connect(lambda: self.save_png())
         self.csv_button = QPushButton("Save CSV…")
-        self.csv_button.setToolTip("One row per epoch: losses, metrics, learning rate, time")
-        self.csv_button.clicked.connect(lambda: self.save_csv())
+        self.csv_button.setToolTip("One row per epoch: losses, metrics, learning rate, time (of every run "
+                                   "compared, when runs are selected in the Runs panel)")
+        self.csv_button.clicked.connect(self._save_csv_clicked)
         top = QHBoxLayout()
         top.setContentsMargins(4, 2, 4, 0)
         top.addWidget(self.status, 1)
@@ -189,11 +193,36 @@ class TrainingDashboard(QWidget):
             self.session.project_replaced.disconnect(self.show_saved)
             self.session.weights_status_changed.disconnect(self._show_banner)
             self.session.run_state_changed.disconnect(self._run_changed)
+            self.session.compared_changed.disconnect(self.show_compared)
+            self.session.runs_changed.disconnect(self.show_compared)
         self.session = session
         session.project_replaced.connect(self.show_saved)
         session.weights_status_changed.connect(self._show_banner)
         session.run_state_changed.connect(self._run_changed)
+        session.compared_changed.connect(self.show_compared)
+        session.runs_changed.connect(self.show_compared)
         self.show_saved()
+        self.show_compared()
+
+    def run_plots(self) -> list[LivePlot]:
+        """The plots of one run (live or saved); the runs compared follow the session's choice instead."""
+        return [p for p in self.plots if p is not self.compare]
+
+    def show_compared(self, *_args: Any) -> None:
+        """Overlay the runs the session compares; the plot comes to the front when the first ones are chosen."""
+        session = self.session
+        ids = set(session.compared) if session is not None else set()
+        runs = [r for r in session.project.runs if r["id"] in ids] if session is not None else []
+        was_empty = not self.compare.drawn
+        self.compare.show_runs(runs, session.project.runs if session is not None else [])
+        self.compare.refresh()
+        if runs and was_empty and self.grid.maximised is None:
+            self.grid.show_plot("compare")
+
+    def compared_runs(self) -> list[dict[str, Any]]:
+        session = self.session
+        ids = set(session.compared) if session is not None else set()
+        return [r for r in session.project.runs if r["id"] in ids] if session is not None else []
 
     def _run_changed(self, run) -> None:
         """A run ended: when it stored a history (a result), the saved figures are what stay on screen."""
@@ -251,7 +280,7 @@ class TrainingDashboard(QWidget):
         self.info = dict(info or {})
         self.rows = []
         self._last_step = None
-        for plot in self.plots:
+        for plot in self.run_plots():
             plot.clear()
         if self.session is not None:
             self.activations.set_graph(self.session.project.graph)  # which layer's Softmax is folded: logits
@@ -260,7 +289,7 @@ class TrainingDashboard(QWidget):
         """A run's reports arrive: every tab shows its plot (the run says what it lacks)."""
         self.source = "run"
         self.curves_page.say(None)
-        for plot in self.plots:
+        for plot in self.run_plots():
             plot.say(None)
         self._show_banner()
 
@@ -466,8 +495,29 @@ class TrainingDashboard(QWidget):
             return export.save_png_dialog(self, page, f"{name}.png")
         return export.save_png(page, path)
 
+    def _save_csv_clicked(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        from nnstudio.core.errors import NNStudioError
+
+        try:
+            self.save_csv()
+        except (OSError, NNStudioError) as exc:
+            QMessageBox.warning(self, "Could not save the CSV", one_line(str(exc)))
+
     def save_csv(self, path: str | None = None):
-        """Save the epoch rows as CSV (asks where when ``path`` is None); the path written, or None."""
+        """Save the epoch rows as CSV (asks where when ``path`` is None); the path written, or None. With runs
+        compared, the rows of every one of them (``core.runs_export.runs_csv``: one row per run and epoch)."""
+        compared = self.compared_runs()
+        if compared:
+            from nnstudio.core.runs_export import runs_csv
+
+            if path is None:
+                path = export.ask_save_path(self, "Save the compared runs' history as CSV", "runs.csv",
+                                            export.CSV_FILTER)
+                if not path:
+                    return None
+            return runs_csv(compared, path)
         if path is None:
             return export.save_csv_dialog(self, self.rows)
         return export.save_history_csv(self.rows, path)

@@ -127,6 +127,9 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         from nnstudio.ui.training_controller import TrainingController
 
         self.training = TrainingController(self)
+        from nnstudio.ui.runs_controller import RunsController
+
+        self.runs = RunsController(self)
         self.workspaces = Workspaces(self)
         self._centre_layout.insertWidget(0, self.workspaces.offer)
         self.workspaces.add_to_menu(self.acts.view_menu, self.acts.reset_layout)

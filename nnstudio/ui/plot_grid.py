@@ -5,7 +5,8 @@ which hides the others until it is restored. The arrangement is ``save_state`` /
 keeps it with the Train workspace's layout.
 
 The default arrangement shows the loss, the metrics, the weight histograms and the activations at once, two by
-two, with the learning rate, the confusion matrix and the decision boundary tabbed behind them.
+two, with the learning rate, the confusion matrix, the decision boundary and the runs compared tabbed behind
+them.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from nnstudio.ui import dock_tabs
 from nnstudio.ui.elided import ElidedLabel
 from nnstudio.ui.pinned import Pinned
 
-GRID_VERSION = 1  # of save_state: bump when the set of plots changes
+GRID_VERSION = 2  # of save_state: bump when the set of plots changes
 # (key, neighbour): in the default arrangement, ``key`` is tabbed behind ``neighbour``
-TABBED_BEHIND = (("lr", "loss"), ("confusion", "metrics"), ("boundary", "activations"))
+TABBED_BEHIND = (("lr", "loss"), ("confusion", "metrics"), ("boundary", "activations"), ("compare", "weights"))
 FRONT = ("loss", "metrics", "weights", "activations")  # the two-by-two grid, row by row
 
 
@@ -71,7 +72,7 @@ class CellTitle(QWidget):
 
 class PlotCell(QDockWidget):
     def __init__(self, key: str, title: str, widget: QWidget, grid: "PlotGrid") -> None:
-        super().__init__(title, grid)
+        super().__init__(title.replace("&", "&&"), grid)  # a tab shows the window title: & is no mnemonic
         self.key = key
         self.plot = widget
         self.setObjectName(f"plot_{key}")

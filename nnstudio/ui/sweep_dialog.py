@@ -37,6 +37,7 @@ class SweepDialog(QDialog):
         self.setWindowTitle("Sweep")
         self.setObjectName("sweepDialog")
         self.graph = graph
+        self.first_seed = 0  # the first run's seed (a loaded sweep keeps its own)
         self.rows: list[tuple[QComboBox, QLineEdit, QPushButton]] = []
         self.grid = QGridLayout()
         self.grid.addWidget(QLabel("Setting"), 0, 0)
@@ -98,11 +99,26 @@ class SweepDialog(QDialog):
         self.rows.append(row)
         self.refresh()
 
+    def load(self, spec: SweepSpec) -> None:
+        """Show ``spec`` (the project's saved sweep): its settings and values, mode, draws and seeds."""
+        for row in list(self.rows):
+            self.remove_row(row)
+        for name, values in spec.values.items():
+            self.add_row(name, ", ".join(f"{v:g}" if isinstance(v, float) else str(v).lower()
+                                         if isinstance(v, bool) else str(v) for v in values))
+        (self.random_mode if spec.mode == "random" else self.grid_mode).setChecked(True)
+        if spec.mode == "random":
+            self.draws.setValue(spec.draws)
+        self.seeds.setValue(spec.seeds)
+        self.first_seed = spec.seed
+        self.refresh()
+
     def remove_row(self, row: tuple[QComboBox, QLineEdit, QPushButton]) -> None:
         if row in self.rows:
             self.rows.remove(row)
             for widget in row:
                 self.grid.removeWidget(widget)
+                widget.hide()  # now: a dialog's own loop (exec) does not delete it until it returns
                 widget.deleteLater()
         self.refresh()
 
@@ -115,7 +131,8 @@ class SweepDialog(QDialog):
                 raise TrainingError(f"sweep setting {name!r} is in two rows: put its values in one")
             values[name] = parsed
         mode = "random" if self.random_mode.isChecked() else "grid"
-        return check(SweepSpec(values, mode, self.draws.value(), self.seeds.value()), self.graph)
+        return check(SweepSpec(values, mode, self.draws.value() if mode == "random" else 0, self.seeds.value(),
+                               self.first_seed), self.graph)
 
     def refresh(self, *_args: Any) -> None:
         self.draws.setEnabled(self.random_mode.isChecked())

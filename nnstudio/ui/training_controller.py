@@ -7,6 +7,9 @@ those into undo commands, starts, pauses and stops the worker, and tells the ses
 owner. The graph, the dataset and the settings are locked while a run is active (the canvas shows a banner,
 the inspector is read-only, undo/redo and the Dataset and Training panels are disabled), because the weights
 must match the project they are saved with. New, Open and Close ask first, with the run paused meanwhile.
+
+The same worker trains a branch of a kept run (``branch``: ``prepare(branch_from=...)``) and, one point after
+another, a sweep (``sweep``; ``sweep_runner.SweepRunner`` holds the plan and is handed each result).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from nnstudio.ui.panels.dataset import DatasetPanel
 from nnstudio.ui.panels.predict import PredictPanel
 from nnstudio.ui.panels.training import TrainingPanel, format_eta
 from nnstudio.ui.session_commands import push_dataset, push_training
+from nnstudio.ui.sweep_runner import SweepRunner
 from nnstudio.ui.workers.data_feeder import DataFeeder
 from nnstudio.ui.workers.training_worker import TrainingWorker
 
@@ -72,6 +76,7 @@ class TrainingController(QObject):
         self._progress_at = 0.0
         self._telemetry_at = 0.0
         self._latest: dict[str, object] = {}  # telemetry drained but not yet handed to the session
+        self.sweeper = SweepRunner(self)
         self._build_menu()
 
         session.project_replaced.connect(self._on_replaced)
@@ -87,7 +92,7 @@ class TrainingController(QObject):
         self.training_panel.settings_edited.connect(self.edit_training)
         self.training_panel.start_requested.connect(self.start)
         self.training_panel.pause_requested.connect(self.pause_resume)
-        self.training_panel.stop_requested.connect(self.worker.stop)
+        self.training_panel.stop_requested.connect(self.stop)
         self.worker.started.connect(self._on_started)
         self.worker.state_changed.connect(self._on_worker_state)
         self.worker.drained.connect(self._on_drained)
@@ -107,9 +112,16 @@ class TrainingController(QObject):
         self.continue_action.setStatusTip("Train more epochs from where the last run stopped, with its optimizer "
                                           "state")
         self.pause_action = self._action("&Pause", "F6", self.pause_resume, "action_train_pause")
-        self.stop_action = self._action("S&top", "Shift+F5", self.worker.stop, "action_train_stop")
+        self.stop_action = self._action("S&top", "Shift+F5", self.stop, "action_train_stop")
+        self.sweep_action = self._action("S&weep…", "Ctrl+Shift+F5", lambda: self.window.runs.ask_sweep(),
+                                         "action_train_sweep")
+        self.sweep_action.setStatusTip("Train one run per combination of settings (optimizers, learning rates ...) "
+                                       "and compare them")
         for action in (self.start_action, self.continue_action, self.pause_action, self.stop_action):
             menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.sweep_action)
+        self.menu = menu
         menu.addSeparator()
         for name in ("dock_dataset", "dock_training", "dock_dashboard", "dock_predict"):
             menu.addAction(self.window.docks[name].toggleViewAction())
@@ -191,19 +203,56 @@ class TrainingController(QObject):
             self.window.show_error(title, refusal[0].upper() + refusal[1:] + ".")
         return False
 
-    def _begin(self, resume: bool) -> bool:
+    def _begin(self, resume: bool, **overrides) -> bool:
+        ok = self.begin_run(self.session.project, resume, **overrides)
+        if ok:
+            self.window.docks["dock_training"].raise_()
+        return ok
+
+    def begin_run(self, project, resume: bool = False, quiet: bool = False, **overrides) -> bool:
+        """Start the worker on ``project`` (the session's, or a sweep point's copy of it) with ``overrides``
+        for this run only (``branch_from`` a run id for a branch); the session hears of it as its run. A start
+        that fails is a message (a dialog unless ``quiet``) and False."""
         session = self.session
         self._run_id = session.run_started(resume)
         self._latest, self._progress_at, self._telemetry_at = {}, 0.0, 0.0
         try:
             data = session.data if session.data_state == "loaded" and isinstance(session.data, Dataset) else None
-            self.worker.start_project(session.project, base_dir=session.base_dir, resume=resume, dataset=data)
+            self.worker.start_project(project, base_dir=session.base_dir, resume=resume, dataset=data, **overrides)
         except Exception as exc:  # noqa: BLE001 - a start that fails is a message, the window stays
             session.run_failed(str(exc), run=self._run_id)
-            self.window.show_error("Training failed", str(exc))
+            if not quiet:
+                self.window.show_error("Training failed", str(exc))
             return False
-        self.window.docks["dock_training"].raise_()
         return True
+
+    @property
+    def run_id(self) -> int:
+        """The session's id of the run the worker trains (or trained last)."""
+        return self._run_id
+
+    def branch(self, run_id: str, overrides: dict) -> bool:
+        """Train a new run from the kept weights of ``run_id`` with ``overrides`` (Runs > Branch)."""
+        if self.worker.running or not self._can_train("Cannot branch"):
+            return False
+        return self._begin(True, branch_from=run_id, **overrides)
+
+    def sweep(self, spec) -> bool:
+        """Train every point of ``spec`` one after another (Train > Sweep)."""
+        if self.worker.running or not self._can_train("Cannot run the sweep"):
+            return False
+        try:
+            return self.sweeper.start(spec)
+        except NNStudioError as exc:
+            self.window.show_error("Cannot run the sweep", str(exc))
+            return False
+
+    def stop(self) -> None:
+        """Stop (the whole sweep, when one runs)."""
+        if self.sweeper.active:
+            self.sweeper.stop()
+        else:
+            self.worker.stop()
 
     def pause_resume(self) -> None:
         if self.worker.state == "paused":
@@ -235,6 +284,7 @@ class TrainingController(QObject):
         self.pause_action.setEnabled(phase in ("preparing", "running", "paused"))
         self.pause_action.setText("&Resume" if phase == "paused" else "&Pause")
         self.stop_action.setEnabled(phase in ("preparing", "running", "paused"))
+        self.sweep_action.setEnabled(not active)
 
     def _on_started(self, info: dict) -> None:
         how = "Continuing training" if info.get("resume") else "Training"
@@ -254,6 +304,7 @@ class TrainingController(QObject):
                 self.session.run_progress(
                     r.progress, f"Epoch {r.epoch}/{r.epochs} · step {r.step:,}/{r.total_steps:,} · "
                     f"ETA {format_eta(r.eta_s)} · {r.samples_per_sec:,.0f} samples/s", run=self._run_id)
+                self.sweeper.progress(r.epoch, r.epochs)
         # Layer and activation reports come at different moments: the session keeps the latest of each, so a
         # drain with only one of them does not flip the tint back and forth.
         for kind in ("layers", "activations"):
@@ -274,10 +325,16 @@ class TrainingController(QObject):
     def _on_finished(self, result) -> None:
         if self._latest:
             self._flush_telemetry(time.perf_counter())  # the final figures
+        if self.sweeper.active:
+            self.sweeper.finished(result)
+            return
         if self.session.run_finished(result, run=self._run_id):
             self.window.show_status(self.session.run.summary, 20000)
 
     def _on_failed(self, message: str) -> None:
+        if self.sweeper.active:
+            self.sweeper.failed(message)
+            return
         if self.session.run_failed(message, run=self._run_id):
             self.window.show_status("Training failed", 8000)
             self.window.show_error("Training failed", message)
@@ -292,8 +349,9 @@ class TrainingController(QObject):
         paused_here = self.worker.state == "running"
         if paused_here:
             self.worker.pause()
-        answer = self.window.ask_question(
-            "Training is running", f"Stop training and {what}? The weights of this run are not kept.")
+        text = (f"Stop the sweep and {what}? The run training now is not kept; the sweep's runs that ended are."
+                if self.sweeper.active else f"Stop training and {what}? The weights of this run are not kept.")
+        answer = self.window.ask_question("Training is running", text)
         if answer != QMessageBox.StandardButton.Yes:
             if paused_here:
                 self.worker.resume()
@@ -302,6 +360,7 @@ class TrainingController(QObject):
             self.window.show_status("Training did not stop in time: try again in a moment", 8000)
             return False
         self.session.run_abandoned(run=self._run_id)
+        self.sweeper.abandon()
         return True
 
     def confirm_close(self) -> bool:

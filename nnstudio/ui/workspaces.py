@@ -30,11 +30,12 @@ BUILD, TRAIN = "build", "train"
 NAMES = (BUILD, TRAIN)
 TITLES = {BUILD: "Build", TRAIN: "Train"}
 SHORTCUTS = {BUILD: "Ctrl+1", TRAIN: "Ctrl+2"}
-LAYOUT_VERSION = 2  # of the saved layouts: bump when the set of docks changes (older layouts are then ignored)
+LAYOUT_VERSION = 3  # of the saved layouts: bump when the set of docks changes (older layouts are then ignored)
 # The docks each default layout shows (the others are hidden, each in the place it comes back to).
 SHOWN = {BUILD: ("dock_palette", "dock_inspector", "dock_dataset", "dock_training", "dock_predict", "dock_summary"),
-         TRAIN: ("dock_inspector", "dock_dataset", "dock_training", "dock_predict", "dock_dashboard")}
+         TRAIN: ("dock_inspector", "dock_dataset", "dock_training", "dock_predict", "dock_dashboard", "dock_runs")}
 RIGHT_MIN = 310  # the right column's least width: its four tabs (Inspector ... Predict) read whole
+RIGHT_MIN_TRAIN = 370  # and with the fifth, Runs, which the Train workspace shows
 SWITCH_SETTING = "workspace/switch_on_train"  # "ask" (the default) or "always"
 OFFER_TEXT = "Training has started. The Train workspace shows its plots side by side, with room to read them."
 OFFER_STYLE = ("QFrame#trainOffer { background: #e8f0fb; border-bottom: 1px solid #9db8dc; }"
@@ -237,7 +238,7 @@ class Workspaces(QObject):
                                [max(180, width // 6), max(RIGHT_MIN, width // 4)], Qt.Orientation.Horizontal)
             window.resizeDocks([docks["dock_summary"]], [max(160, height // 4)], Qt.Orientation.Vertical)
         else:
-            window.resizeDocks([docks["dock_training"]], [max(RIGHT_MIN, width // 5)], Qt.Orientation.Horizontal)
+            window.resizeDocks([docks["dock_training"]], [max(RIGHT_MIN_TRAIN, width // 5)], Qt.Orientation.Horizontal)
             window.resizeDocks([docks["dock_dashboard"]], [int(height * 0.62)], Qt.Orientation.Vertical)
 
     @property
@@ -281,4 +282,4 @@ class Workspaces(QObject):
 
 # the docks the default layouts place (a dock added later by another part keeps wherever add_dock put it)
 _KNOWN = {"dock_palette", "dock_inspector", "dock_dataset", "dock_training", "dock_predict", "dock_summary",
-          "dock_problems", "dock_dashboard"}
+          "dock_problems", "dock_dashboard", "dock_runs"}

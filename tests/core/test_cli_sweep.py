@@ -60,3 +60,18 @@ def test_bad_sweeps_are_one_line(spiral_file, capsys, args, words):
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert load_project(spiral_file).runs == []
+
+
+def test_without_set_the_sweep_saved_with_the_project_runs_again(spiral_file, capsys):
+    assert main(["sweep", str(spiral_file), "--set", "optimizer=sgd,adam", "-q"]) == 0
+    saved = load_project(spiral_file)
+    assert saved.sweep == {"values": {"optimizer": ["sgd", "adam"]}, "mode": "grid", "draws": 0, "seeds": 1,
+                           "seed": 0}
+    capsys.readouterr()
+    assert main(["sweep", str(spiral_file), "--seeds", "2", "-q"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"sweep-2: 4 of 4 runs; saved to {spiral_file}"
+    project = load_project(spiral_file)
+    second = [r for r in project.runs if r["sweep"] == "sweep-2"]
+    assert [(r["settings"]["optimizer"], r["settings"]["seed"]) for r in second] == [
+        ("sgd", 0), ("sgd", 1), ("adam", 0), ("adam", 1)]
+    assert project.sweep["seeds"] == 2  # the sweep that ran last is the one saved

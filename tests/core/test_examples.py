@@ -23,10 +23,19 @@ def _io():
     )
 
 
-def test_the_five_examples_are_registered():
+def test_the_six_examples_are_registered():
     assert STEMS == sorted(
-        ["spiral_mlp", "digits_cnn", "sentiment_lstm", "transformer_classifier", "residual_mlp"]
+        ["spiral_mlp", "digits_cnn", "sentiment_lstm", "transformer_classifier", "residual_mlp",
+         "optimizers_compared"]
     )
+
+
+def test_the_optimizers_example_offers_the_reference_comparison_as_its_sweep():
+    from nnstudio.core.sweep import expand, spec_from_dict
+
+    project = EXAMPLES["optimizers_compared"]()
+    points = expand(spec_from_dict(project.sweep, project.graph))
+    assert [(p["optimizer"], p["seed"]) for p in points] == [("sgd", 0), ("adam", 0), ("rmsprop", 0)]
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -121,6 +130,7 @@ def test_shipped_file_matches_the_builder(stem):
     assert loaded.description == built.description
     assert loaded.training == built.training
     assert loaded.dataset == built.dataset
+    assert loaded.sweep == built.sweep
 
 
 def test_write_examples_writes_loadable_files(tmp_path):

@@ -162,7 +162,8 @@ def test_a_format_2_file_upgrades_to_no_frames():
     snapshot = copy.deepcopy(data)
     assert migrations.MIGRATIONS[2](data) == {**snapshot, "frames": []}
     assert data == snapshot
-    assert migrations.migrate(data) == {**snapshot, "frames": [], "format_version": migrations.CURRENT_VERSION}
+    assert migrations.migrate(data) == {**snapshot, "frames": [], "sweep": None,
+                                        "format_version": migrations.CURRENT_VERSION}
     project = load_project(DATA_DIR / "project_v2.nnstudio")
     assert project.graph.frames == {} and project.load_warnings == []
 

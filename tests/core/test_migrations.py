@@ -2,7 +2,7 @@
 format, and renamed layer type ids.
 
 The mechanism itself (order, purity, missing steps) is exercised with temporary fake migrations registered
-through monkeypatch (a pretend format 4), never with an invented old file.
+through monkeypatch (a pretend format 6), never with an invented old file.
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ def v1_data() -> dict:
 
 
 @pytest.fixture
-def pretend_format_5(monkeypatch):
-    """Make this app believe it is at format 5 with an upgrade from 4 that upper-cases the project name."""
-    monkeypatch.setattr(migrations, "CURRENT_VERSION", 5)
-    monkeypatch.setitem(migrations.MIGRATIONS, 4, lambda d: {**d, "name": d.get("name", "").upper()})
+def pretend_format_6(monkeypatch):
+    """Make this app believe it is at format 6 with an upgrade from 5 that upper-cases the project name."""
+    monkeypatch.setattr(migrations, "CURRENT_VERSION", 6)
+    monkeypatch.setitem(migrations.MIGRATIONS, 5, lambda d: {**d, "name": d.get("name", "").upper()})
 
 
 # -- the registry of migrations ----------------------------------------------------------------------------------
 def test_every_older_version_has_a_migration_and_a_fixture():
-    assert migrations.CURRENT_VERSION == 4
+    assert migrations.CURRENT_VERSION == 5
     assert sorted(migrations.MIGRATIONS) == list(range(1, migrations.CURRENT_VERSION))
     for version in range(1, migrations.CURRENT_VERSION + 1):
         project = load_project(DATA_DIR / f"project_v{version}.nnstudio")
@@ -54,8 +54,8 @@ def test_every_older_version_has_a_migration_and_a_fixture():
 
 
 def test_current_data_passes_unchanged():
-    data = {"format_version": 4, "name": "x", "graph": {"nodes": [{"id": "d", "type": "dense"}], "edges": []},
-            "weights_fingerprint": None, "frames": [{"id": "f", "nodes": ["d"]}]}
+    data = {"format_version": 5, "name": "x", "graph": {"nodes": [{"id": "d", "type": "dense"}], "edges": []},
+            "weights_fingerprint": None, "frames": [{"id": "f", "nodes": ["d"]}], "sweep": None}
     snapshot = copy.deepcopy(data)
     assert migrate(data) == snapshot
     assert data == snapshot
@@ -108,17 +108,18 @@ def test_saving_the_v1_fixture_writes_the_current_format(tmp_path):
     with zipfile.ZipFile(tmp_path / "p.nnstudio") as archive:
         data = json.loads(archive.read("project.json"))
         assert "training_state.safetensors" not in archive.namelist()
-    assert data["format_version"] == 4 and data["weights_fingerprint"] is None and data["frames"] == []
+    assert data["format_version"] == 5 and data["weights_fingerprint"] is None and data["frames"] == []
+    assert data["sweep"] is None
 
 
 # -- the mechanism, with fake migrations -------------------------------------------------------------------------
-def test_fake_migration_is_applied_and_version_set(pretend_format_5):
-    data = {"format_version": 4, "name": "demo", "graph": {"nodes": [], "edges": []}}
+def test_fake_migration_is_applied_and_version_set(pretend_format_6):
+    data = {"format_version": 5, "name": "demo", "graph": {"nodes": [], "edges": []}}
     snapshot = copy.deepcopy(data)
     upgraded = migrate(data)
-    assert upgraded["name"] == "DEMO" and upgraded["format_version"] == 5
+    assert upgraded["name"] == "DEMO" and upgraded["format_version"] == 6
     assert data == snapshot, "migrate must not change its argument"
-    assert migrate({"format_version": 1, "name": "old"})["name"] == "OLD"  # 1 -> 2 -> 3 -> 4 -> 5
+    assert migrate({"format_version": 1, "name": "old"})["name"] == "OLD"  # 1 -> 2 -> 3 -> 4 -> 5 -> 6
 
 
 def test_migrations_run_in_order(monkeypatch):
@@ -130,13 +131,13 @@ def test_migrations_run_in_order(monkeypatch):
             return {**d, "trail": d.get("trail", "") + str(version)}
         return upgrade
 
-    monkeypatch.setattr(migrations, "CURRENT_VERSION", 5)
-    for version in (3, 1, 4, 2):  # registration order must not matter
+    monkeypatch.setattr(migrations, "CURRENT_VERSION", 6)
+    for version in (3, 1, 5, 4, 2):  # registration order must not matter
         monkeypatch.setitem(migrations.MIGRATIONS, version, step(version))
     upgraded = migrate({"format_version": 1})
-    assert calls == [(1, 1), (2, 2), (3, 3), (4, 4)]
-    assert upgraded["trail"] == "1234" and upgraded["format_version"] == 5
-    assert migrate({"format_version": 4})["trail"] == "4"
+    assert calls == [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]
+    assert upgraded["trail"] == "12345" and upgraded["format_version"] == 6
+    assert migrate({"format_version": 5})["trail"] == "5"
 
 
 def test_a_step_that_mutates_its_argument_cannot_touch_the_callers_dict(monkeypatch):
@@ -152,14 +153,14 @@ def test_a_step_that_mutates_its_argument_cannot_touch_the_callers_dict(monkeypa
 
 
 def test_missing_step_is_an_error(monkeypatch):
-    monkeypatch.setattr(migrations, "CURRENT_VERSION", 5)
+    monkeypatch.setattr(migrations, "CURRENT_VERSION", 6)
     monkeypatch.setitem(migrations.MIGRATIONS, 1, lambda d: d)
-    with pytest.raises(MigrationError, match="no upgrade from format 4 to format 5"):
+    with pytest.raises(MigrationError, match="no upgrade from format 5 to format 6"):
         migrate({"format_version": 1})
 
 
 @pytest.mark.parametrize("version, message", [
-    (5, "newer NN Studio \\(format 5\\); this version reads up to format 4: update NN Studio"),
+    (6, "newer NN Studio \\(format 6\\); this version reads up to format 5: update NN Studio"),
     (0, "at least 1"), (-5, "at least 1"), ("1", "whole number"), (True, "whole number"), (None, "whole number"),
 ])
 def test_versions_it_cannot_handle(version, message):
@@ -168,17 +169,17 @@ def test_versions_it_cannot_handle(version, message):
 
 
 # -- end to end through load_project -----------------------------------------------------------------------------
-def test_loading_the_v1_fixture_applies_every_upgrade(pretend_format_5):
+def test_loading_the_v1_fixture_applies_every_upgrade(pretend_format_6):
     project = load_project(DATA_DIR / "project_v1.nnstudio")
     assert project.name == "XOR FIXTURE"
     assert list(project.graph.nodes) == ["input_vector_1", "dense_1", "dense_2", "output_1"]
 
 
-def test_saving_writes_the_current_version(pretend_format_5, tmp_path):
+def test_saving_writes_the_current_version(pretend_format_6, tmp_path):
     project = load_project(DATA_DIR / "project_v3.nnstudio")
     save_project(project, tmp_path / "p.nnstudio")
     with zipfile.ZipFile(tmp_path / "p.nnstudio") as archive:
-        assert json.loads(archive.read("project.json"))["format_version"] == 5
+        assert json.loads(archive.read("project.json"))["format_version"] == 6
     assert load_project(tmp_path / "p.nnstudio").name == "XOR FIXTURE V3"  # not upgraded a second time
 
 

@@ -106,7 +106,7 @@ def test_round_trip_keeps_everything(tmp_path):
     with zipfile.ZipFile(path) as archive:
         assert sorted(archive.namelist()) == ["history.json", "project.json", "weights.safetensors"]
         data = json.loads(archive.read("project.json"))
-    assert data["format_version"] == 4 and data["app_version"] and data["frames"] == []
+    assert data["format_version"] == 5 and data["app_version"] and data["frames"] == [] and data["sweep"] is None
     assert data["weights_fingerprint"] is None and loaded.weights_fingerprint is None  # set only by training
 
 
@@ -272,10 +272,10 @@ def test_duplicate_wire_is_refused(tmp_path):
 
 def test_newer_format_says_update(tmp_path):
     data = base_data()
-    data["format_version"] = 5
-    data["graph"] = "a format-5 graph this version cannot know"
+    data["format_version"] = 6
+    data["graph"] = "a format-6 graph this version cannot know"
     error = refused(tmp_path, data)
-    assert "written by a newer NN Studio (format 5); this version reads up to format 4: update NN Studio" in str(error)
+    assert "written by a newer NN Studio (format 6); this version reads up to format 5: update NN Studio" in str(error)
 
 
 def test_out_of_range_params_load_and_show_as_node_problems(tmp_path):

@@ -31,6 +31,21 @@ class SpiralMLP(nn.Module):
         return self.fc3(x)  # logits; softmax lives in CrossEntropyLoss
 
 
+class TanhMLP(nn.Module):
+    """The "Optimizers compared" example: the spiral MLP with tanh hidden layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(2, 16)
+        self.fc2 = nn.Linear(16, 16)
+        self.fc3 = nn.Linear(16, 3)
+
+    def forward(self, x):
+        x = torch.tanh(self.fc1(x))
+        x = torch.tanh(self.fc2(x))
+        return self.fc3(x)
+
+
 class DigitsCNN(nn.Module):
     """The reference notes' Keras CNN: Conv2D(32, 3x3) - MaxPool - Conv2D(64, 3x3) - MaxPool - Flatten -
     Dense(64) - Dense(10)."""
@@ -108,6 +123,7 @@ REFERENCES = {
         {"embedding": "embedding_1", "encoder": "transformer_encoder_1", "fc": "dense_1"},
     ),
     "residual_mlp": (ResidualMLP, {"fc1": "dense_1", "fc2": "dense_2", "fc3": "dense_3", "fc4": "dense_4"}),
+    "optimizers_compared": (TanhMLP, {"fc1": "dense_1", "fc2": "dense_2", "fc3": "dense_3"}),
 }
 
 

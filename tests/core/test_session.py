@@ -310,7 +310,8 @@ def test_replace_emits_each_change_once_in_order_after_the_state_is_consistent()
     s.replace(Project())
     assert recorder.names == ["project_replaced", "path_changed", "shapes_changed", "dataset_changed",
                               "data_changed", "weights_status_changed", "problems_changed", "readiness_changed",
-                              "run_state_changed", "telemetry_changed", "unsaved_run_changed"], recorder.names
+                              "run_state_changed", "telemetry_changed", "unsaved_run_changed", "runs_changed"], \
+        recorder.names
     assert len(set(recorder.names)) == len(recorder.names)
     for name, _, seen in recorder.seen:  # every handler saw the whole new state
         assert seen["dataset"] is None and seen["data_state"] == "none" and seen["weights"] == "none", name

@@ -87,3 +87,51 @@ def test_a_run_name_puts_the_settings_first_and_stays_within_200_characters():
     assert point_name("sweep-2", {"optimizer": "sgd", "lr": 0.01, "seed": 1}) == "optimizer=sgd lr=0.01 seed 1 (sweep-2)"
     long = point_name("sweep-3", {f"dropout:layer_{i}": 0.25 for i in range(30)} | {"seed": 0})
     assert len(long) == 200 and long.endswith("… seed 0 (sweep-3)")
+
+
+def test_a_sweep_round_trips_as_a_dict_and_a_bad_one_names_what_is_wrong():
+    from nnstudio.core.sweep import spec_from_dict, spec_text, spec_to_dict
+
+    spec = SweepSpec({"optimizer": ["sgd", "adam", "rmsprop"], "lr": [0.01, 0.001]}, seeds=2, seed=3)
+    data = spec_to_dict(spec)
+    assert data == {"values": {"optimizer": ["sgd", "adam", "rmsprop"], "lr": [0.01, 0.001]}, "mode": "grid",
+                    "draws": 0, "seeds": 2, "seed": 3}
+    assert spec_to_dict(spec_from_dict(data)) == data
+    assert spec_text(spec) == "optimizer: sgd, adam, rmsprop; lr: 0.01, 0.001 (grid, 2 seeds: 12 runs)"
+    for bad, words in (([], "must be an object"), ({"values": {}, "colour": 1}, "must be an object"),
+                       ({"values": []}, "values must be an object"), ({"values": {"lr": [0.1]}, "seed": -1}, "seed"),
+                       ({"values": {"lr": [0.1]}, "draws": "8"}, "draws"),
+                       ({"values": {"lr": [-0.1]}}, "sweep setting 'lr'"),
+                       ({"values": {"dropout:dense_1": [0.2]}}, "no Dropout layer")):
+        with pytest.raises(TrainingError, match=words):
+            spec_from_dict(bad, EXAMPLES["spiral_mlp"]().graph)
+
+
+def test_the_results_of_a_sweep_come_from_its_runs_settings_and_final_metrics():
+    from types import SimpleNamespace
+
+    from nnstudio.core.sweep import sweep_results
+
+    def run(sweep, optimizer, seed, acc, rate=0.1):
+        graph = {"nodes": [{"id": "dropout_1", "type": "dropout", "params": {"rate": rate}}], "edges": []}
+        return {"sweep": sweep, "settings": {"optimizer": optimizer, "lr": 0.01, "seed": seed}, "graph": graph,
+                "final": {"val_accuracy": acc}}
+
+    project = SimpleNamespace(runs=[run("sweep-1", "sgd", 0, 0.5), run("sweep-1", "sgd", 1, 0.7),
+                                    run("sweep-1", "adam", 0, 0.9), run("sweep-1", "adam", 1, 0.9),
+                                    run("sweep-2", "sgd", 0, 0.1, rate=0.3), run(None, "sgd", 0, 0.2)])
+    rows = sweep_results(project, "sweep-1")
+    assert [(r["optimizer"], r["runs"]) for r in rows] == [("sgd", 2), ("adam", 2)]
+    assert rows[0]["val_accuracy_mean"] == pytest.approx(0.6) and rows[0]["val_accuracy_std"] == pytest.approx(0.1)
+    assert "lr" not in rows[0] and "dropout:dropout_1" not in rows[0]  # the same in every run: not swept
+    assert sweep_results(project, "sweep-3") == []
+    project.runs.append(run("sweep-2", "sgd", 0, 0.3, rate=0.5))
+    assert [r["dropout:dropout_1"] for r in sweep_results(project, "sweep-2")] == [0.3, 0.5]
+
+
+def test_a_files_sweep_with_too_many_values_is_refused_before_they_are_read():
+    from nnstudio.core.sweep import spec_from_dict
+
+    with pytest.raises(TrainingError, match="has 1,000,001 values; at most 1,000"):
+        spec_from_dict({"values": {"lr": [0.1] * 1_000_001}, "mode": "random", "draws": 1})
+    assert spec_from_dict({"values": {"lr": [0.1, 0.1, 0.2]}}).values == {"lr": [0.1, 0.2]}

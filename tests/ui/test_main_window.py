@@ -65,19 +65,20 @@ def test_window_has_every_dock_in_its_area(make_window):
         "dock_training": Qt.DockWidgetArea.RightDockWidgetArea,
         "dock_dashboard": Qt.DockWidgetArea.BottomDockWidgetArea,
         "dock_predict": Qt.DockWidgetArea.RightDockWidgetArea,
+        "dock_runs": Qt.DockWidgetArea.RightDockWidgetArea,
     }
     for name, area in areas.items():
         dock = w.findChild(QDockWidget, name)
         assert dock is not None, name
         assert w.dockWidgetArea(dock) == area, name
-        # the dashboard has the Train workspace; problems have no panel while there are none
-        assert dock.isVisible() == (name not in ("dock_dashboard", "dock_problems")), name
+        # the dashboard and the runs have the Train workspace; problems have no panel while there are none
+        assert dock.isVisible() == (name not in ("dock_dashboard", "dock_problems", "dock_runs")), name
     assert w.central.parent() is w.centralWidget() and w.central.currentWidget() is w.view  # a window made in code
     assert all(d.objectName() for d in w.findChildren(QDockWidget))
     assert all(t.objectName() for t in w.findChildren(QToolBar))
     panel_toggles = [a.text() for a in w.acts.panels_menu.actions()]
     assert panel_toggles == ["Layers", "Inspector", "Model Summary", "Problems", "Dataset", "Training",
-                             "Training Dashboard", "Predict"]
+                             "Training Dashboard", "Predict", "Runs"]
 
 
 def test_menus_and_shortcuts(make_window):

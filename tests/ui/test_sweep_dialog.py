@@ -42,3 +42,22 @@ def test_a_bad_value_is_named_and_ok_is_disabled_until_it_is_mended(qtbot):
     assert "is in two rows" in dialog.status.text() and not ok_button(dialog).isEnabled()
     dialog.remove_row(dialog.rows[1])
     assert ok_button(dialog).isEnabled() and dialog.status.text() == "1 run: 1 point x 1 seed"
+
+
+def test_a_loaded_sweep_shows_its_rows_and_leaves_no_removed_widget_on_screen(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    from nnstudio.core.sweep import SweepSpec
+    from nnstudio.ui.sweep_dialog import SweepDialog
+
+    dialog = SweepDialog(None)
+    qtbot.addWidget(dialog)
+    dialog.load(SweepSpec({"optimizer": ["sgd", "adam"], "lr": [0.01, 0.001]}, seeds=2, seed=4))
+    dialog.show()
+    assert [(c.currentText(), line.text()) for c, line, _ in dialog.rows] == [
+        ("optimizer", "sgd, adam"), ("lr", "0.01, 0.001")]
+    assert dialog.seeds.value() == 2 and dialog.spec().seed == 4
+    assert dialog.status.text() == "8 runs: 4 points x 2 seeds"
+    shown = [w for w in dialog.findChildren(QWidget) if w.parent() is dialog and w.isVisible()]
+    assert all(w.geometry().width() < dialog.width() for w in shown if w.geometry().top() == 0) and all(
+        w.geometry().top() > 0 for w in shown)  # nothing removed lies over the dialog

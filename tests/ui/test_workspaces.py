@@ -218,17 +218,19 @@ def test_switching_leaves_no_stray_tab_bars_on_screen(make_window, qtbot):
             w.workspaces.switch(name)
             qtbot.wait(10)
             bars = [b for b in w.findChildren(QTabBar) if b.parent() is w and b.isVisible()]
-            # one group of tabbed docks in both layouts: Inspector, Dataset, Training and Predict, on the right
+            # one group of tabbed docks in both layouts: Inspector, Dataset, Training and Predict, on the right,
+            # and Runs with them in the Train workspace
             assert len(bars) == 1, (name, [(b.geometry().getRect(), b.count()) for b in bars])
-            right = next(w.docks[n] for n in ("dock_inspector", "dock_dataset", "dock_training", "dock_predict")
-                         if not w.docks[n].visibleRegion().isEmpty()).geometry()
-            assert abs(bars[0].x() - right.x()) <= 2 and bars[0].count() == 4
+            right = next(w.docks[n] for n in ("dock_inspector", "dock_dataset", "dock_training", "dock_predict",
+                                              "dock_runs") if not w.docks[n].visibleRegion().isEmpty()).geometry()
+            assert abs(bars[0].x() - right.x()) <= 2 and bars[0].count() == (5 if name == ws.TRAIN else 4)
     bar = next(b for b in w.findChildren(QTabBar) if b.parent() is w and b.isVisible())
     from PySide6.QtTest import QTest
 
     QTest.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(bar.count() - 1).center())
     qtbot.wait(10)
     assert not w.docks["dock_predict"].visibleRegion().isEmpty()  # the bar left on screen is the working one
+    assert bar.tabText(bar.count() - 1) == "Predict"
 
 
 def test_selecting_or_dropping_a_layer_brings_the_inspector_forward(make_window, qtbot):

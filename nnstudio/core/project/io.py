@@ -111,6 +111,7 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
         "dataset": project.dataset,
         # Only with the weights it describes.
         "weights_fingerprint": project.weights_fingerprint if project.weights is not None else None,
+        "sweep": _saved_sweep(project.sweep, path),  # since format 5
     }
     for key in ("name", "description", "training", "dataset"):  # name the field that is not JSON-safe
         _dumps(data[key], path, key, allow_nan=False)
@@ -293,6 +294,7 @@ def load_project(path: str | os.PathLike[str], weights: bool = True, history: bo
         description=data.get("description", ""),
         training=data.get("training", {}),
         dataset=data.get("dataset"),
+        sweep=_opened_sweep(data.get("sweep"), graph, path, warnings_),
         weights=loaded_weights,
         weights_fingerprint=fingerprint,
         training_state=loaded_state,
@@ -565,3 +567,30 @@ def _check_dtype(name: str, tensor: torch.Tensor, path: Any, member: str = WEIGH
     if not (tensor.is_floating_point() or tensor.dtype in _INT_DTYPES):
         raise ProjectFileError(path, f"{_clip(repr(name), 200)} is a {tensor.dtype} tensor; only float and integer "
                                "tensors are stored", member)
+
+
+def _saved_sweep(sweep: Any, path: Any) -> dict[str, Any] | None:
+    """The project's sweep as project.json keeps it; one that does not check is refused (nothing written)."""
+    if sweep is None:
+        return None
+    from nnstudio.core.errors import NNStudioError
+    from nnstudio.core.sweep import spec_from_dict, spec_to_dict
+
+    try:
+        return spec_to_dict(spec_from_dict(sweep))
+    except NNStudioError as exc:
+        raise ProjectFileError(path, str(exc), "sweep") from None
+
+
+def _opened_sweep(data: Any, graph: Graph, path: Any, warnings_: list[str]) -> dict[str, Any] | None:
+    """The file's sweep, checked (a Dropout layer it names must be in the graph); a bad one is left out."""
+    if data is None:
+        return None
+    from nnstudio.core.errors import NNStudioError
+    from nnstudio.core.sweep import spec_from_dict, spec_to_dict
+
+    try:
+        return spec_to_dict(spec_from_dict(data, graph))
+    except NNStudioError as exc:
+        warnings_.append(f"{ProjectFileError(path, str(exc), 'sweep')}; the project opens without its saved sweep")
+        return None

@@ -11,6 +11,8 @@ needs no upgrade: a format-1 file has none). Format 3 added ``frames`` (labelled
 files have none. Format 4 keeps every training run (the ``runs.json`` member and ``runs/<id>.safetensors``);
 project.json itself is unchanged, and an older file's history becomes its one run, "run-1", when the file is
 read (``project.runs_io.migrated_runs``: it needs the history member, which these dict steps never see).
+Format 5 adds ``sweep`` to project.json (the sweep the dialog and ``nnstudio sweep`` start from); older files
+have none.
 Renamed layer types are handled here too: ``translate_legacy_ids``
 replaces an old type id (``linear``) by the current one (``dense``).
 """
@@ -23,7 +25,7 @@ from typing import Any, Callable
 from nnstudio.core.layers.registry import LEGACY_IDS
 
 # The format version this version of NN Studio writes, and the newest it reads.
-CURRENT_VERSION = 4
+CURRENT_VERSION = 5
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -43,8 +45,14 @@ def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
     return {**data}
 
 
+def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 5 keeps the project's sweep (the one the sweep dialog starts from); a format-4 file has none."""
+    return {**data, "sweep": None}
+
+
 # version -> function upgrading a project.json dict of that version to version + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4,
+                                                                     4: _v4_to_v5}
 
 
 class MigrationError(ValueError):

@@ -38,6 +38,8 @@ class Project:
     runs: list[dict[str, Any]] = field(default_factory=list)
     run_weights: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict, compare=False, repr=False)
     runs_next_id: int = 1
+    # (Format 5.) The sweep last run or offered for this project (core.sweep.spec_to_dict's dict), or None.
+    sweep: dict[str, Any] | None = None
     # What opening the file left out and why, one plain line each ("...: the project opens without its
     # training history"). Filled by load_project, never saved; the command line prints them, the app shows them.
     load_warnings: list[str] = field(default_factory=list, compare=False, repr=False)

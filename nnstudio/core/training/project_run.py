@@ -55,10 +55,12 @@ class PreparedRun:
     # The graph (Graph.to_dict()) and dataset settings of the snapshot that trains, for the project's runs.
     graph: dict[str, Any] | None = None
     dataset: dict[str, Any] | None = None
+    # A branch: {"run": id, "epoch": n}, the kept run whose weights (after its epoch n) this run starts from.
+    parent: dict[str, Any] | None = None
 
 
 def prepare(project: Project, resume: bool = False, base_dir: str | Path | None = None,
-            dataset: Dataset | None = None, **overrides: Any) -> PreparedRun:
+            dataset: Dataset | None = None, branch_from: str | None = None, **overrides: Any) -> PreparedRun:
     """Compile the project's graph, load its dataset and settings (``overrides`` replace settings for this run
     only). ``resume`` continues the project's last run: from its saved weights and training state (with
     ``epochs`` meaning this many more); it is refused when there are no weights, or when they belong to another
@@ -68,7 +70,12 @@ def prepare(project: Project, resume: bool = False, base_dir: str | Path | None 
     ``dataset``: the project's data already loaded (the window's session has them), split here, not read again.
     Raises GraphError, DatasetError or TrainingError with a plain message; a run that would not fit in the
     device's memory is refused (``memory.NotEnoughMemoryError``) before the model is built, and one whose data
-    would not fit on the device too, before anything is moved there."""
+    would not fit on the device too, before anything is moved there.
+
+    ``branch_from`` (a run id) starts instead from that run's kept weights (a pinned run, or the latest), on
+    the network it trained (the graph must be that one: restore it first), with ``epochs`` more epochs and the
+    settings given; the optimizer goes on when the run is the project's current one and keeps its optimizer,
+    else it starts fresh (a note says so). The new run's parent is that run, at the epoch its weights are of."""
     config = TrainConfig.from_dict(project.training).updated(**overrides)
     device = resolve_device(config.device)
     from nnstudio.core.data.registry import load_split, split_loaded
@@ -93,7 +100,9 @@ def prepare(project: Project, resume: bool = False, base_dir: str | Path | None 
         memory.check_fits(need, config.batch_size, device, "train", data_bytes=_data_bytes(split))
     prepared = PreparedRun(compiled, split, config, fingerprint=fingerprint(project.graph),
                            graph=project.graph.to_dict(), dataset=copy.deepcopy(project.dataset))
-    if resume:
+    if branch_from is not None:
+        _branch(project, prepared, branch_from)
+    elif resume:
         if not project.weights:
             raise TrainingError("there are no saved weights to resume from: train without resuming first")
         load_weights(compiled, project.weights)  # names and shapes first: the more precise message
@@ -109,6 +118,49 @@ def prepare(project: Project, resume: bool = False, base_dir: str | Path | None 
         prepared.resume = state
         prepared.notes = _resume.continue_notes(project.training_state, config)
     return prepared
+
+
+def _branch(project: Project, prepared: PreparedRun, run_id: str) -> None:
+    from nnstudio.core import runs
+
+    run = runs.find(project, run_id)
+    weights = project.run_weights.get(run_id)
+    if not weights:
+        raise TrainingError(f"{run_id} keeps no weights (only pinned runs and the latest one keep theirs): "
+                            "pin a run to branch from it later")
+    if run.get("fingerprint") and run["fingerprint"] != prepared.fingerprint:
+        raise TrainingError(f"{run_id} trained another version of the network: restore its network first "
+                            "(Runs > Restore), then branch")
+    load_weights(prepared.compiled, weights)
+    state = project.training_state if weights is project.weights else None
+    if state is not None and _resume.mismatch(state, prepared.compiled.module) is None:
+        prepared.notes = _resume.continue_notes(state, prepared.config)
+    else:
+        state = _position_only(run_history(run))
+        prepared.notes = [f"a branch of {run_id} starts its optimizer and schedule fresh; the weights go on"]
+    prepared.resume = state
+    prepared.parent = {"run": run_id, "epoch": int(state.epoch)}
+
+
+def branch_epoch(project: Project, run_id: str) -> int:
+    """The epoch whose weights a branch of ``run_id`` starts from (what ``prepare(branch_from=...)`` takes)."""
+    from nnstudio.core import runs
+
+    run = runs.find(project, run_id)
+    weights = project.run_weights.get(run_id)
+    if weights is not None and weights is project.weights and project.training_state is not None:
+        return int(project.training_state.epoch)
+    return int(_position_only(run_history(run)).epoch)
+
+
+def run_history(run: dict[str, Any]) -> dict[str, Any]:
+    """A kept run as a history (what ``continue_history`` and ``_position_only`` read)."""
+    points = run.get("step_loss") or []
+    steps = points[-1][0] if points and isinstance(points[-1], (list, tuple)) else 0
+    history = {k: run.get(k) for k in ("epochs", "step_loss", "task", "classes", "confusion", "final", "best_epoch",
+                                       "stop_reason") if run.get(k) is not None}
+    history.update(config=run.get("settings") or {}, steps=int(steps) if isinstance(steps, int) else 0)
+    return history
 
 
 def _position_only(history: Any) -> TrainingState:
@@ -143,6 +195,7 @@ def train_prepared(prepared: PreparedRun, callbacks: Sequence[Callback] = (),
     result.fingerprint = prepared.fingerprint
     result.started, result.duration_s = started, time.perf_counter() - clock
     result.graph, result.dataset = prepared.graph, prepared.dataset
+    result.parent = prepared.parent
     return result
 
 
@@ -171,16 +224,24 @@ def load_weights(compiled: CompiledModel, weights: dict[str, torch.Tensor]) -> N
     compiled.module.load_state_dict({k: v.to(model_state[k].dtype) for k, v in weights.items()})
 
 
-def store_result(project: Project, result: TrainResult) -> list[str]:
+def store_result(project: Project, result: TrainResult, sweep: str | None = None,
+                 name: str | None = None) -> list[str]:
     """Keep the trained weights, their training state and fingerprint, and the history in the project (saved
     with it), and add the run to the project's runs (``runs.record_run``; a continued run names the run it
     continued as its parent). A run that continued appends to the project's history: the rows up to the epoch
     it continued from, then its own (``history.continue_history``). Returns what recording the run said (the
-    runs the bounds dropped), one line each."""
+    runs the bounds dropped), one line each. A branch (``prepare(branch_from=...)``) names its parent run and
+    its history goes on from that run's. ``sweep`` and ``name``: the sweep the run belongs to, and its name."""
     from nnstudio.core import runs
 
-    parent = None
-    if result.resumed_from is not None:
+    parent, previous = getattr(result, "parent", None), None
+    if parent is not None:
+        try:
+            previous = run_history(runs.find(project, parent["run"]))
+        except runs.RunError:  # the parent was dropped meanwhile: the branch's history starts with itself
+            previous = None
+    elif result.resumed_from is not None:
+        previous = project.history
         continued = runs.current_run(project) or (project.runs[-1] if project.runs else None)
         if continued is not None:
             parent = {"run": continued["id"], "epoch": int(result.resumed_from[0])}
@@ -189,7 +250,7 @@ def store_result(project: Project, result: TrainResult) -> list[str]:
     project.weights_fingerprint = result.fingerprint
     if result.resumed_from is not None:
         epoch, step = result.resumed_from
-        project.history = continue_history(project.history, result.history, epoch, step)
+        project.history = continue_history(previous, result.history, epoch, step)
     else:
         project.history = result.history
     config = result.history.get("config") if isinstance(result.history, dict) else None
@@ -198,6 +259,10 @@ def store_result(project: Project, result: TrainResult) -> list[str]:
                     getattr(result, "started", None), getattr(result, "device", None),
                     duration_s=getattr(result, "duration_s", None), graph=getattr(result, "graph", None),
                     dataset=getattr(result, "dataset", None), parent=parent, notes=notes)
+    if sweep is not None or name is not None:
+        run = project.runs[-1]
+        run["sweep"] = sweep if sweep is not None else run["sweep"]
+        run["name"] = runs.one_line(name, runs.MAX_RUN_NAME) if name else run["name"]
     return notes
 
 

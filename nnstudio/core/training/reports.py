@@ -105,3 +105,5 @@ class TrainResult:
     duration_s: float | None = None
     graph: dict[str, Any] | None = None
     dataset: dict[str, Any] | None = None
+    # A branch's parent run, {"run": id, "epoch": n} (set by train_prepared from prepare(branch_from=...)).
+    parent: dict[str, Any] | None = None
