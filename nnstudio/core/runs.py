@@ -173,7 +173,7 @@ def rename(project: Any, run_id: str, name: str) -> None:
 
 
 # -- reading ------------------------------------------------------------------------------------------------
-def runs_table(project: Any) -> list[dict[str, Any]]:
+def runs_table(project: Any, current: str | None = None) -> list[dict[str, Any]]:
     """One flat row per run, oldest first: id, name, started, duration_s, device, optimizer, lr, batch_size,
     epochs (the epochs it trained), best_val_accuracy (classification) and best_val_loss (best over its
     epochs, None without validation), stop_reason, pinned, weights, parent (the run id), sweep,
@@ -181,10 +181,11 @@ def runs_table(project: Any) -> list[dict[str, Any]]:
     settings that differ from the previous run's, sorted)."""
     from nnstudio.core.fingerprint import fingerprint
 
-    try:
-        current = fingerprint(project.graph)
-    except Exception:  # noqa: BLE001 - a graph whose parameters cannot be filled in: nothing is known
-        current = None
+    if current is None:  # the window's session has it already (``current``): a large graph is not hashed twice
+        try:
+            current = fingerprint(project.graph)
+        except Exception:  # noqa: BLE001 - a graph whose parameters cannot be filled in: nothing is known
+            current = None
     rows, previous = [], None
     for run in project.runs:
         settings = run.get("settings") if isinstance(run.get("settings"), dict) else {}

@@ -61,7 +61,7 @@ class RunsController(QObject):
 
     # -- showing ------------------------------------------------------------------------------------------
     def show_runs(self, *_args) -> None:
-        self.panel.show_runs(runs_table(self.session.project), self.session.runs)
+        self.panel.show_runs(runs_table(self.session.project, self.session.fingerprint), self.session.runs)
         self.panel.set_selected(list(self.session.compared))
         self._show_results()
         self.panel.show_offer(self.offered_text())
