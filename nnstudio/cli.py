@@ -5,9 +5,11 @@
     nnstudio validate FILE     print every problem of the project (problems.project_problems; it loads the
                                data as training would); exit 1 if there are any
     nnstudio train FILE        train headless; saves weights and history into the project
-    nnstudio export FILE -o OUT   export as a PyTorch script (.py), weights (.safetensors) or ONNX (.onnx)
+    nnstudio export FILE -o OUT   export as a PyTorch script (.py), weights (.safetensors), ONNX (.onnx) or a
+                               torch.export program (.pt2); each carries the project (nnstudio import reopens it)
     nnstudio runs FILE         list the training runs the project keeps (--json; --drop ID[,ID] removes runs)
     nnstudio sweep FILE --set optimizer=sgd,adam --set lr=0.01,0.001 [--seeds 3]   train a sweep into the project
+    nnstudio import net.py:Net --input-shape 3,32,32 -o OUT.nnstudio   an existing model as a project
     nnstudio --version
     nnstudio --self-test [--self-test-log FILE]   open, train, export and close offscreen; exit 0 when it all works
 
@@ -67,23 +69,71 @@ def load(path: str, weights: bool = True, history: bool = True, runs: bool = Tru
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from nnstudio.core.errors import NNStudioError
     from nnstudio.core.problems import project_problems
     from nnstudio.core.shapes import infer_shapes
     from nnstudio.core.summary import format_summary
+    from nnstudio.core.training.config import TrainConfig
 
     project = load(args.file, weights=False, history=False, runs=False)
-    info = infer_shapes(project.graph)  # once, for the table, the problems and the memory
-    print(format_summary(project.graph, project.name or _stem(args.file), info=info))
+    info = infer_shapes(project.graph)  # once, for the table, the costs, the problems and the memory
+    try:
+        config = TrainConfig.from_dict(project.training)
+    except (NNStudioError, TypeError, ValueError):  # bad settings are a problem of their own: the defaults
+        config = TrainConfig()
+    batch = args.batch_size if args.batch_size is not None else config.batch_size
+    print(format_summary(project.graph, project.name or _stem(args.file), info=info, batch_size=batch,
+                         optimizer=config.optimizer))
     problems = project_problems(project, info, base_dir=_folder(args.file))  # the data are not read
-    need = memory_report(project, info)
-    if need:
-        print(f"Memory: {need}")
+    for line in _summary_memory(project.graph, info, batch, config):
+        print(line)
     note = weights_note(args.file, project)
     if note:
         print(f"Note: {note}")
     if problems:
         print(f"\n{len(problems)} problem(s): run `nnstudio validate {args.file}` for the list")
     return EXIT_OK
+
+
+def _summary_memory(graph, info, batch: int, config) -> list[str]:
+    """"Memory: about ..." at ``batch``, and whether it fits the training device (the memory problem's words,
+    with the batch size that would fit); nothing for a network with problems."""
+    from nnstudio.core import memory
+    from nnstudio.core.errors import TrainingError
+    from nnstudio.core.training.device import resolve_device
+
+    if not info.ok:
+        return []
+    try:
+        est = memory.estimate(graph, batch, config.optimizer, info=info)
+        lines = [f"Memory: {est.text()}"]
+        try:
+            device = resolve_device(config.device)
+        except TrainingError:
+            device = resolve_device("cpu")
+        memory.check_fits(est, batch, device, "train")
+    except memory.NotEnoughMemoryError as exc:
+        lines.append(f"Does not fit: {one_line(str(exc))}")
+    except Exception:  # noqa: BLE001 - a report only: never the reason the summary fails
+        return []
+    return lines
+
+
+def _summary_arguments(p: argparse.ArgumentParser) -> None:
+    _file_argument(p)
+    p.add_argument("--batch-size", type=_positive_int, metavar="N", dest="batch_size",
+                   help="the batch size for the FLOPs, activation memory and training-memory totals "
+                        "(default: the project's training setting)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number such as 64, not {text!r}") from None
+    if not 1 <= value <= 2**31:
+        raise argparse.ArgumentTypeError(f"expected a batch size from 1 to {2**31:,}, not {value:,}")
+    return value
 
 
 # Where a problem without a node is shown, by its source.
@@ -269,9 +319,11 @@ def _shown(path: str) -> str:
 # -- the parser -----------------------------------------------------------------------------------------------
 def _export_arguments(p: argparse.ArgumentParser) -> None:
     _file_argument(p)
-    p.add_argument("--format", choices=("py", "onnx", "safetensors"),
+    p.add_argument("--format", choices=("py", "onnx", "safetensors", "pt2"),
                    help="py: a standalone PyTorch training script; safetensors: the weights; onnx: the network "
-                        "for ONNX runtimes (needs nnstudio[onnx]). Default: from OUT's extension")
+                        "for ONNX runtimes (needs nnstudio[onnx]); pt2: a torch.export program "
+                        "(torch.export.load). Every format carries the project, for nnstudio import. "
+                        "Default: from OUT's extension")
     p.add_argument("-o", "--output", metavar="OUT", help="the file to write (default: FILE's name with the "
                                                          "format's extension, in the current folder)")
 
@@ -298,9 +350,22 @@ def _sweep_arguments(p: argparse.ArgumentParser) -> None:
     add_arguments(p)
 
 
+def _import_run(args: argparse.Namespace) -> int:
+    from nnstudio.cli_import import run
+
+    return run(args)
+
+
+def _import_arguments(p: argparse.ArgumentParser) -> None:
+    from nnstudio.cli_import import add_arguments
+
+    add_arguments(p)
+
+
 # name -> (help, handler, how to add its arguments)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None]]] = {
-    "summary": ("print the model summary (layers, output shapes, parameters)", cmd_summary, _file_argument),
+    "summary": ("print the model summary (layers, output shapes, parameters, FLOPs, training memory)", cmd_summary,
+                _summary_arguments),
     "validate": ("print every problem of the project (network, settings, dataset, data); exit 1 if there are any",
                  cmd_validate, _file_argument),
     "train": ("train the network on its dataset; saves weights and history into the project", cmd_train,
@@ -311,7 +376,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], Callable[[ar
              cmd_runs, _runs_arguments),
     "sweep": ("train every combination of --set values (over --seeds), each as a run; prints the results",
               cmd_sweep, _sweep_arguments),
+    "import": ("open an existing model as a project: FILE.py:NAME, torchvision:NAME, or an exported file",
+               _import_run, _import_arguments),
 }
+
 
 
 def _parser() -> _Parser:

@@ -9,6 +9,7 @@ Nothing here allocates a tensor. Sizes are shown in powers of 1000 (kB, MB, GB, 
   buffers are counted too).
 - ``estimate(graph, batch_size, optimizer)``: a ``MemoryEstimate`` of the weights, gradients, optimizer state
   and activations of a training step; ``.text()`` is one line for a person.
+- ``fitting_batch(est, budget)``: the largest batch size whose training step fits a budget.
 - ``check_fits(...)``: raises ``NotEnoughMemoryError`` (one plain line) when a training run, an export or a
   compile would need more memory than the device has free, or a tensor larger than torch can index.
 
@@ -297,8 +298,7 @@ def check_fits(need: "MemoryEstimate | Graph", batch_size: int | None = None, de
     where = _device_text(device)
     detail = _breakdown(est, what, batch, data_bytes)
     fixed = est.fixed_bytes(what) + int(data_bytes)
-    per_sample = est.per_sample_bytes(what)
-    fits = (budget - fixed) // per_sample if what == "train" and per_sample and fixed <= budget else 0
+    fits = fitting_batch(est, budget, data_bytes) if what == "train" else 0
     if 1 <= fits < batch and est.need("compile") <= budget:  # building the model (3 samples) must fit too
         fix = f"use a batch size of at most {fits:,}"
     elif fixed > budget and data_bytes > est.fixed_bytes(what):
@@ -307,6 +307,19 @@ def check_fits(need: "MemoryEstimate | Graph", batch_size: int | None = None, de
         fix = _smaller_fix(est, "weights" if fixed > budget else "activations")
     raise NotEnoughMemoryError(f"{doing} needs about {format_bytes(total)} ({detail}) but {where} has "
                                f"{format_bytes(budget)} available: {fix}")
+
+
+def fitting_batch(est: MemoryEstimate, budget: int, data_bytes: int = 0) -> int:
+    """The largest batch size whose training step fits ``budget`` bytes (with ``data_bytes`` of data on the
+    device too); 0 when not even the weights, gradients and optimizer state fit. What the memory problem
+    proposes ("use a batch size of at most N") and what the summary shows."""
+    fixed = est.fixed_bytes("train") + int(data_bytes)
+    per_sample = est.per_sample_bytes("train")
+    if fixed > budget:
+        return 0
+    if not per_sample:
+        return MAX_NUMEL
+    return int((budget - fixed) // per_sample)
 
 
 def _doing(what: str, batch: int) -> str:

@@ -48,7 +48,10 @@ SPECS: dict[str, tuple[str, tuple, str, str]] = {
     "open_example": ("Open E&xample…", (), "examples", "Open one of the bundled example networks"),
     "save": ("&Save", (QKeySequence.StandardKey.Save,), "save", "Save the project"),
     "save_as": ("Save &As…", ("Ctrl+Shift+S",), "", "Save the project under a new name"),
-    "export": ("&Export…", ("Ctrl+E",), "", "Export the network as a PyTorch script, safetensors weights or ONNX"),
+    "export": ("&Export…", ("Ctrl+E",), "", "Export the network as a PyTorch script, safetensors weights, ONNX or "
+               "a torch.export program"),
+    "import_model": ("&Import Model…", ("Ctrl+Shift+I",), "", "Open an existing PyTorch or ONNX model as a new "
+                     "project"),
     "quit": ("&Quit", ("Ctrl+Q",), "", "Quit NN Studio"),
     "cut": ("Cu&t", (QKeySequence.StandardKey.Cut,), "", "Cut the selected layers"),
     "copy": ("&Copy", (QKeySequence.StandardKey.Copy,), "", "Copy the selected layers"),
@@ -208,6 +211,7 @@ def build_actions(window) -> SimpleNamespace:
         "save": window.save,
         "save_as": window.save_as,
         "export": window.export_project,
+        "import_model": window.import_model,
         "quit": window.close,
         "cut": window.cut,
         "copy": window.copy,
@@ -261,6 +265,7 @@ def build_actions(window) -> SimpleNamespace:
     file_menu.addSeparator()
     file_menu.addActions([acts.save, acts.save_as])
     file_menu.addSeparator()
+    file_menu.addAction(acts.import_model)
     file_menu.addAction(acts.export)
     file_menu.addSeparator()
     file_menu.addAction(acts.quit)

@@ -91,6 +91,15 @@ class Document(QObject):
             self.undo_stack.resetClean()
         return project
 
+    def import_project(self, project: Project, warnings: list[str] | None = None) -> None:
+        """An imported model as a new untitled project, unsaved (File > Import Model…); its layers keep the
+        importer's places (a collapsed block is one slot), arranged again only when they are unusable."""
+        from nnstudio.ui.canvas.layout import repair_layout
+
+        repair_layout(project.graph)
+        self._replace(project, None, warnings)
+        self.undo_stack.resetClean()
+
     def recover(self, path: str | os.PathLike[str], original: str | None = None) -> Project:
         """Load an autosaved copy; it stays marked unsaved and saves to ``original`` (if it had a file)."""
         project, warnings, _changed = _load(path)

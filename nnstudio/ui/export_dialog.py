@@ -4,8 +4,8 @@
 
 The questions go through two module-level functions, :func:`ask_export_path` (the save dialog) and
 :func:`show_message` (a message box), so tests replace them instead of running a blocking dialog. The format is
-the one the file's extension names (``.py``, ``.safetensors``, ``.onnx``); a name without one of those gets the
-extension of the file type chosen in the dialog.
+the one the file's extension names (``.py``, ``.safetensors``, ``.onnx``, ``.pt2``: a torch.export program); a
+name without one of those gets the extension of the file type chosen in the dialog.
 
 The network is checked first (:func:`export_problems`: its own problems, then whether this computer can hold
 it): a network that cannot be exported gets one message listing why, a line each, and no file dialog.
@@ -35,6 +35,7 @@ FILTERS = {
     "py": "PyTorch script (*.py)",
     "safetensors": "Weights, safetensors (*.safetensors)",
     "onnx": "ONNX model (*.onnx)",
+    "pt2": "PyTorch program, torch.export (*.pt2)",
 }
 DEFAULT_FORMAT = "py"
 

@@ -163,6 +163,7 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         for event in (session.problems_changed, session.readiness_changed, session.run_state_changed):
             event.connect(self._update_state)
         session.selection_changed.connect(self._show_selection)
+        session.training_changed.connect(lambda _settings: self._show_costs())
         self.problems.bind_session(session)
         self.scene.selectionChanged.connect(self._on_selection_changed)
         self.scene.status_message.connect(self.show_status)
@@ -254,9 +255,25 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
 
     def _on_inferred(self, info: GraphInfo) -> None:
         self.summary.update_info(self.document.graph, info)
+        self._show_costs(info)
         self.inspector.set_info(info)
         self.params_label.setText(f"{info.total_params:,} parameters")
         self._update_state()
+
+    def _show_costs(self, info: GraphInfo | None = None) -> None:
+        """Each node's forward FLOPs (on its card) and the summary's costs, at the training batch size."""
+        from nnstudio.core.costs import node_costs
+        from nnstudio.core.errors import NNStudioError
+        from nnstudio.core.training.config import TrainConfig
+
+        try:
+            config = TrainConfig.from_dict(self.session.training)
+            batch, optimizer = config.batch_size, config.optimizer
+        except (NNStudioError, ValueError, TypeError):  # bad settings are the Training panel's to say
+            batch, optimizer = 32, "adam"
+        self.summary.set_training(batch, optimizer)
+        info = info if info is not None else self.session.info
+        self.scene.set_costs(node_costs(self.document.graph, batch, info))
 
     def _update_state(self, *_args) -> None:
         """The status bar's state: the run's phase while one is active, else whether the project can train."""
@@ -391,6 +408,11 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
             start_dir=doc.path.parent if doc.path else None, weights_status=self.session.weights_status)
         if result:
             self.show_status(f"Exported {result.path.name}", 5000)
+
+    def import_model(self) -> bool:
+        from nnstudio.ui.import_dialog import import_interactively
+
+        return import_interactively(self)
 
     # -- file menu ----------------------------------------------------------------------------------------
     def may_replace(self, what: str) -> bool:

@@ -38,7 +38,7 @@ from nnstudio.ui.safe_text import one_line, plain, tooltip
 
 # How long each example trains, from README.md's table (the command line, on a 2-core CPU, saved settings).
 TRAIN_SECONDS = {"spiral_mlp": 3, "digits_cnn": 5, "sentiment_lstm": 6, "transformer_classifier": 7,
-                 "residual_mlp": 3}
+                 "residual_mlp": 3, "optimizers_compared": 2}
 # The order of the cards: from the smallest idea to the largest; examples not named here follow by name.
 ORDER = ("spiral_mlp", "digits_cnn", "residual_mlp", "sentiment_lstm", "transformer_classifier")
 MAX_RECENT_SHOWN = 6

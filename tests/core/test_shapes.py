@@ -73,6 +73,23 @@ CASES: list[tuple[str, dict, list[TensorInfo]]] = [
     ("concat", {"axis": 0}, [SEQ, TensorInfo((2, 8))]),
     ("concat", {"axis": 0}, [IMG, TensorInfo((1, 9, 9))]),
     ("concat", {"axis": -2}, [IMG, TensorInfo((3, 2, 9))]),
+    # the layers of the wider catalogue (tests/core/test_layers_wide.py tests them further)
+    ("conv2d", {"dilation": 2, "groups": 3, "filters": 6}, [IMG]),
+    ("conv2d", {"groups": 3, "filters": 3, "padding": "same", "dilation": 3}, [IMG]),  # depthwise
+    ("maxpool2d", {"pool_size": 3, "stride": 2, "padding": 1}, [IMG]),  # ResNet's stem
+    ("conv1d", {}, [SEQ]),
+    ("conv1d", {"filters": 10, "padding": "same", "dilation": 2, "groups": 5, "activation": "relu6"}, [SEQ]),
+    ("conv_transpose2d", {}, [IMG]),
+    ("conv_transpose2d", {"filters": 6, "kernel_size": 3, "padding": 1, "output_padding": 1, "groups": 3}, [IMG]),
+    ("adaptive_avg_pool2d", {}, [IMG]),
+    ("adaptive_avg_pool2d", {"output_size": 4}, [IMG]),
+    ("adaptive_max_pool2d", {"output_size": 2}, [IMG]),
+    ("upsample2d", {}, [IMG]),
+    ("upsample2d", {"scale_factor": 3, "mode": "bilinear"}, [IMG]),
+    ("multiply", {}, [VEC, VEC]),
+    ("multiply", {}, [IMG, IMG, IMG]),
+    ("identity", {}, [IMG]),
+    ("identity", {}, [TOK]),
 ]
 
 

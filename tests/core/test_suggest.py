@@ -72,7 +72,7 @@ def test_merges_fit_but_come_last_with_a_note(cnn):
     graph, info = cnn
     entries = suggest.after(graph, info, "dense_1")
     good = [e for e in entries if e.fits]
-    assert [e.type_id for e in good[-2:]] == ["add", "concat"]
+    assert [e.type_id for e in good[-3:]] == ["add", "multiply", "concat"]
     assert "second input" in good[-1].note
 
 

@@ -98,8 +98,8 @@ def test_menus_and_shortcuts(make_window):
     entries = [a for a in w.acts.menus["file"].actions() if a.text()]
     assert entries[1] is w.acts.start_page and w.acts.start_page.text() == "Start Pa&ge"  # File > Start Page
     file_menu = [a.text() for a in entries if a is not w.acts.start_page]
-    assert file_menu == ["&New", "&Open…", "Open E&xample…", "Open &Recent", "&Save", "Save &As…", "&Export…",
-                         "&Quit"]
+    assert file_menu == ["&New", "&Open…", "Open E&xample…", "Open &Recent", "&Save", "Save &As…",
+                         "&Import Model…", "&Export…", "&Quit"]
     edit_menu = [a.text() for a in w.acts.menus["edit"].actions() if a.text()]
     assert edit_menu[2:] == ["Cu&t", "&Copy", "&Paste", "Dupl&icate", "&Delete", "Select &All", "&Group in Frame",
                             "U&ngroup", "Co&llapse/Expand Frame", "Connect to Ne&xt Layer", "Edit First Para&meter"]

@@ -21,6 +21,7 @@ from nnstudio.ui.panels.palette import (  # noqa: E402
     PREFIX,
     PalettePanel,
     SearchKey,
+    keywords,
     rank,
 )
 
@@ -80,7 +81,9 @@ def test_layers_are_found_by_what_they_do(palette, query, first, also):
 
 
 def test_what_the_old_search_found_it_still_finds(palette):
-    for query, expected in (("conv", ["conv2d"]), ("fully connected", ["dense"]), ("maxpool2d", ["maxpool2d"])):
+    # "conv" finds the convolutions alone, Conv2D first
+    for query, expected in (("conv", ["conv2d", "conv1d", "conv_transpose2d"]), ("fully connected", ["dense"]),
+                            ("maxpool2d", ["maxpool2d", "adaptive_max_pool2d"])):
         palette.search.setText(query)
         assert palette.visible_type_ids() == expected, query
 
@@ -130,7 +133,8 @@ def test_ranks():
 
 def test_every_layer_says_what_it_does():
     """A new layer gets its search words too (KEYWORDS, or its spec's extra["keywords"])."""
-    assert set(KEYWORDS) == set(SPECS)
-    assert all(KEYWORDS[t] for t in SPECS)
-    # "conv" finds the convolution alone: no other layer's words hold it
-    assert [t for t, words in KEYWORDS.items() if any("conv" in w for w in words)] == ["conv2d"]
+    assert set(KEYWORDS) <= set(SPECS)
+    assert all(keywords(spec) for spec in SPECS.values()), [t for t, spec in SPECS.items() if not keywords(spec)]
+    # "conv" finds the convolutions alone: no other layer's words hold it
+    assert [t for t, spec in SPECS.items() if any("conv" in w for w in keywords(spec))] == [
+        "conv2d", "conv1d", "conv_transpose2d"]

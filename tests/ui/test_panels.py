@@ -62,13 +62,13 @@ def test_palette_search_filters_as_you_type(qtbot):
     qtbot.addWidget(palette)
     palette.show()
     qtbot.keyClicks(palette.search, "conv")
-    assert palette.visible_type_ids() == ["conv2d"]
+    assert palette.visible_type_ids() == ["conv2d", "conv1d", "conv_transpose2d"]  # the convolutions
     assert palette.tree.topLevelItem(1).isHidden()  # "Core" has no match
     palette.search.clear()
     palette.search.setText("fully connected")  # matches the description
     assert palette.visible_type_ids() == ["dense"]
     palette.search.setText("maxpool2d")  # the type id
-    assert palette.visible_type_ids() == ["maxpool2d"]
+    assert palette.visible_type_ids() == ["maxpool2d", "adaptive_max_pool2d"]
     palette.search.setText("no such layer")
     assert palette.visible_type_ids() == []
     palette.search.clear()

@@ -96,7 +96,7 @@ def test_a_click_places_the_clicked_layer(open_window, qtbot):
     window.scene.clearSelection()
     popup = window.quick_add_hooks.on_requested(empty_point(window))
     assert popup.after is None and popup.visible_titles()[0] == "Input (vector)"  # the whole catalogue
-    QTest.keyClicks(popup.search, "avg_pool")
+    QTest.keyClicks(popup.search, "global_avg")
     assert popup.visible_titles() == ["GlobalAveragePool"]  # by type id
     item = popup.list.item(0)
     QTest.mouseClick(popup.list.viewport(), LEFT, NOMOD, popup.list.visualItemRect(item).center())

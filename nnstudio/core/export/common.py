@@ -90,3 +90,31 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def first_failing_layer(module, inputs: tuple, try_layer: Callable[..., None]) -> str | None:
+    """The first child of ``module`` (a compiled model) that ``try_layer(child, args)`` fails on, each tried
+    on the arguments it receives in a forward pass of ``inputs``; a child the pass never reached is the one it
+    stopped at. None when every child passes (the failure is the network's as a whole)."""
+    import torch
+
+    seen: dict[str, tuple] = {}
+    hooks = [child.register_forward_pre_hook(lambda m, args, name=name: seen.setdefault(name, args))
+             for name, child in module.named_children()]
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    except Exception:  # noqa: BLE001 - the layers that ran before the failure are still recorded
+        pass
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for name, child in module.named_children():
+        if name not in seen:
+            return name  # the forward pass itself stopped here
+        try:
+            with torch.no_grad():
+                try_layer(child, seen[name])
+        except Exception:  # noqa: BLE001 - this layer is the one that cannot be exported
+            return name
+    return None

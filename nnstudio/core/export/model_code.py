@@ -37,6 +37,9 @@ FUNCTION_NAMES: dict[Callable[..., Any], str] = {
     F.gelu: "F.gelu",
     F.elu: "F.elu",
     F.silu: "F.silu",
+    F.relu6: "F.relu6",
+    F.hardswish: "F.hardswish",
+    F.hardsigmoid: "F.hardsigmoid",
 }
 
 
@@ -60,6 +63,18 @@ def _conv(m: nn.Conv2d) -> tuple[list, dict]:
     return [m.in_channels, m.out_channels, _square(m.kernel_size)], {
         "stride": _square(m.stride), "padding": _square(m.padding), "dilation": _square(m.dilation),
         "groups": m.groups, "bias": m.bias is not None, "padding_mode": m.padding_mode}
+
+
+def _conv_transpose(m: nn.ConvTranspose2d) -> tuple[list, dict]:
+    return [m.in_channels, m.out_channels, _square(m.kernel_size)], {
+        "stride": _square(m.stride), "padding": _square(m.padding), "output_padding": _square(m.output_padding),
+        "groups": m.groups, "bias": m.bias is not None, "dilation": _square(m.dilation),
+        "padding_mode": m.padding_mode}
+
+
+def _upsample(m: nn.Upsample) -> tuple[list, dict]:
+    return [], {"size": m.size, "scale_factor": m.scale_factor, "mode": m.mode, "align_corners": m.align_corners,
+                "recompute_scale_factor": m.recompute_scale_factor}
 
 
 def _pool(m: nn.Module) -> tuple[list, dict]:
@@ -105,8 +120,13 @@ def _recurrent(m: custom.Recurrent) -> tuple[list, dict]:
 BUILDERS: dict[type, Callable[[Any], tuple[list, dict]]] = {
     nn.Linear: lambda m: ([m.in_features, m.out_features], {"bias": m.bias is not None}),
     nn.Conv2d: _conv,
+    nn.Conv1d: _conv,
+    nn.ConvTranspose2d: _conv_transpose,
     nn.MaxPool2d: _pool,
     nn.AvgPool2d: _pool,
+    nn.AdaptiveAvgPool2d: lambda m: ([m.output_size], {}),
+    nn.AdaptiveMaxPool2d: lambda m: ([m.output_size], {"return_indices": m.return_indices}),
+    nn.Upsample: _upsample,
     nn.Flatten: lambda m: ([], {"start_dim": m.start_dim, "end_dim": m.end_dim}),
     nn.Dropout: lambda m: ([m.p], {}),
     nn.Embedding: lambda m: ([m.num_embeddings, m.embedding_dim], {"padding_idx": m.padding_idx}),
@@ -119,6 +139,9 @@ BUILDERS: dict[type, Callable[[Any], tuple[list, dict]]] = {
     nn.Sigmoid: lambda m: ([], {}),
     nn.Tanh: lambda m: ([], {}),
     nn.SiLU: lambda m: ([], {}),
+    nn.ReLU6: lambda m: ([], {}),
+    nn.Hardswish: lambda m: ([], {}),
+    nn.Hardsigmoid: lambda m: ([], {}),
     nn.GELU: lambda m: ([], {"approximate": m.approximate}),
     nn.LeakyReLU: lambda m: ([m.negative_slope], {}),
     nn.ELU: lambda m: ([], {"alpha": m.alpha}),
@@ -132,6 +155,7 @@ BUILDERS: dict[type, Callable[[Any], tuple[list, dict]]] = {
                                      {"dropout": m.dropout, "causal": m.causal}),
     custom.PositionalEncoding: lambda m: (list(m.table.shape), {"learned": m.learned}),
     custom.Add: lambda m: ([], {}),
+    custom.Multiply: lambda m: ([], {}),
     custom.Concat: lambda m: ([], {"dim": m.dim}),
 }
 

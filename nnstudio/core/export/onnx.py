@@ -10,6 +10,8 @@ named ``logits`` for classification networks: the raw scores, without the Softma
 folds into the loss (apply it yourself for probabilities; the model's metadata ``output_activation`` says
 which). Regression networks' output is named ``output`` and holds the values as they are.
 
+The model's metadata ``nnstudio.project`` carries the project (``embedded``) for ``nnstudio import``.
+
 When ``onnxruntime`` is installed the written file is run once against PyTorch on the same inputs and a
 difference above 1e-4 is reported as a warning. A layer the exporter cannot express is named in the error:
 "cannot export transformer_encoder_1 (TransformerEncoderLayer) to ONNX: ...".
@@ -32,7 +34,9 @@ from torch import nn
 
 from nnstudio import __version__
 from nnstudio.core.compile import CompiledModel
-from nnstudio.core.export.common import ExportError, ExportResult, check_target, one_line, write_atomic
+from nnstudio.core.export import embedded
+from nnstudio.core.export.common import (ExportError, ExportResult, check_target, first_failing_layer, one_line,
+                                         write_atomic)
 from nnstudio.core.export.weights import compiled_with_weights
 from nnstudio.core.project.model import Project
 
@@ -62,6 +66,10 @@ def export_onnx(project: Project, path: str | os.PathLike[str], verify: bool = T
     size = sum(t.numel() * t.element_size() for t in module.state_dict().values())
     program = _export(module, inputs, compiled, output_name)
     _describe(program, project, compiled, output_name)
+    document, not_carried = embedded.document_or_warning(project, given)
+    warnings_ += not_carried
+    if document is not None:  # the project, for nnstudio import (embedded: ASCII JSON)
+        program.model.metadata_props[embedded.KEY] = document
     external = size > LARGE_BYTES
     if external:  # the weights file is named after the model file, so it is written in place
         try:
@@ -142,28 +150,12 @@ def _reason(exc: BaseException) -> str:
 
 def _failing_layer(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> str | None:
     """Export the submodules one at a time on the inputs they receive; the first that fails."""
-    seen: dict[str, tuple[Any, ...]] = {}
-    hooks = [child.register_forward_pre_hook(lambda m, args, name=name: seen.setdefault(name, args))
-             for name, child in module.named_children()]
-    try:
-        with torch.no_grad():
-            module(*inputs)
-    except Exception:  # noqa: BLE001 - the layers that ran before the failure are still recorded
-        pass
-    finally:
-        for hook in hooks:
-            hook.remove()
-    for name, child in module.named_children():
-        if name not in seen:
-            return name  # the forward pass itself stopped here
-        args = seen[name]
+    def try_layer(child: nn.Module, args: tuple[Any, ...]) -> None:
         dynamic = tuple({0: torch.export.Dim("batch")} if isinstance(a, torch.Tensor) else None for a in args)
-        try:
-            with _quiet():
-                torch.onnx.export(child, args, None, dynamo=True, dynamic_shapes=dynamic, verbose=False)
-        except Exception:  # noqa: BLE001
-            return name
-    return None
+        with _quiet():
+            torch.onnx.export(child, args, None, dynamo=True, dynamic_shapes=dynamic, verbose=False)
+
+    return first_failing_layer(module, inputs, try_layer)
 
 
 def _describe(program: Any, project: Project, compiled: CompiledModel, output_name: str) -> None:

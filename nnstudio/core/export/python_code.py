@@ -4,8 +4,9 @@ The file holds, top to bottom: a header saying what it is and how to run it, the
 the layers NN Studio adds to PyTorch (copied from ``nnstudio.core.layers.modules``), the network class (its
 layers named by node id, so the app's safetensors weights load with ``strict=True``), ``predict``, the loss /
 optimizer / targets, the data (generated or read exactly as the app does, or a ``load_data`` to fill in) and
-a training loop that also runs under ``torchrun`` with DistributedDataParallel. ``--predict IN.npz`` runs the
-network on saved inputs, which is how the tests prove the file computes what the app computes.
+a training loop that also runs under ``torchrun`` with DistributedDataParallel; last, the project itself as
+comment lines (``embedded``) that ``nnstudio import`` reads back without running the file. ``--predict IN.npz``
+runs the network on saved inputs, which is how the tests prove the file computes what the app computes.
 
 Before writing, the exporter runs the generated class against the app's model on the same weights: a file
 that would compute something else is never written. Text from the project enters the file only as escaped
@@ -32,6 +33,7 @@ import torch
 from nnstudio.core.compile import CompiledModel, compile_graph
 from nnstudio.core.export import standalone_data, standalone_files, standalone_standard, standalone_train
 from nnstudio.core.export.common import ExportError, ExportResult, check_target, one_line, write_atomic
+from nnstudio.core.export.embedded import document_or_warning, script_block
 from nnstudio.core.export.formatting import wrap_long_lines
 from nnstudio.core.export.model_code import UnsupportedLayer, class_name, custom_classes, custom_source, model_class
 from nnstudio.core.export.script_data import data_plan
@@ -137,8 +139,13 @@ def _build(project: Project, filename: str, base_dir: str | os.PathLike[str] | N
     text = (header(project, title, compiled, config, plan, filename) + "\n\n" + _imports(body, plan.needs)
             + "\n\n\n" + body)
     text = wrap_long_lines(text.rstrip() + "\n", LIMIT)
+    # The project, for nnstudio import: comment lines after the main guard (embedded.script_block), which
+    # check_source parses with the rest, so even a bug in their escaping could not add code.
+    document, not_carried = document_or_warning(project, filename)
+    if document is not None:
+        text += "\n\n" + script_block(document)
     check_source(text, name, compiled)
-    return text, [one_line(w) for w in plan.warnings], plan
+    return text, [one_line(w) for w in [*plan.warnings, *not_carried]], plan
 
 
 def _bound_names(*sources: str) -> set[str]:

@@ -21,6 +21,9 @@ FORMULAS = {
     "gelu": "f(x) = x * Phi(x), Phi the standard normal CDF",
     "elu": "f(x) = x if x > 0 else e^x - 1",
     "silu": "f(x) = x * sigmoid(x)",
+    "relu6": "f(x) = min(max(0, x), 6)",
+    "hardswish": "f(x) = x * min(max(0, x + 3), 6) / 6",
+    "hardsigmoid": "f(x) = min(max(0, x + 3), 6) / 6",
 }
 
 
@@ -41,6 +44,9 @@ def activation_call(name: str, rank: int) -> tuple[Callable[..., Any], dict[str,
         "gelu": (F.gelu, {}),
         "elu": (F.elu, {"alpha": 1.0}),
         "silu": (F.silu, {}),
+        "relu6": (F.relu6, {}),
+        "hardswish": (F.hardswish, {}),
+        "hardsigmoid": (F.hardsigmoid, {}),
     }
     if name == "none":
         return None
@@ -59,4 +65,7 @@ def activation_module(name: str, rank: int) -> nn.Module:
         "gelu": lambda: nn.GELU(),
         "elu": lambda: nn.ELU(1.0),
         "silu": lambda: nn.SiLU(),
+        "relu6": lambda: nn.ReLU6(),
+        "hardswish": lambda: nn.Hardswish(),
+        "hardsigmoid": lambda: nn.Hardsigmoid(),
     }[name]()

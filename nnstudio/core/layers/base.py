@@ -139,7 +139,8 @@ class ShapeProblem(Exception):
 
 
 # Activation choices offered by layers and by the Activation node.
-ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "silu")
+ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "silu", "relu6",
+               "hardswish", "hardsigmoid")
 
 
 @dataclass
@@ -297,6 +298,9 @@ ACTIVATION_TITLES = {
     "gelu": "GELU",
     "elu": "ELU",
     "silu": "SiLU",
+    "relu6": "ReLU6",
+    "hardswish": "Hardswish",
+    "hardsigmoid": "Hardsigmoid",
 }
 
 

@@ -1,4 +1,4 @@
-"""Core layers: Dense, Flatten, Reshape, Dropout and the Activation node."""
+"""Core layers: Dense, Flatten, Reshape, Identity, Dropout and the Activation node."""
 
 from __future__ import annotations
 
@@ -103,6 +103,20 @@ RESHAPE = LayerSpec(
     glyph="⇄",
 )
 
+IDENTITY = LayerSpec(
+    type_id="identity",
+    title="Identity",
+    category="Core",
+    description="Passes its input on unchanged, whatever its shape: a placeholder where a layer may go later, "
+    "or the shortcut of a block written out as a node.",
+    formula="y = x",
+    # No check: every tensor, token ids included, passes through as it is.
+    build_fn=lambda p, inputs: nn.Identity(),
+    shape_preserving=True,
+    glyph="=",
+    extra={"keywords": ("pass through", "passthrough", "no-op", "placeholder", "shortcut")},
+)
+
 DROPOUT = LayerSpec(
     type_id="dropout",
     title="Dropout",
@@ -139,4 +153,4 @@ ACTIVATION = LayerSpec(
     glyph="ƒ",
 )
 
-SPECS = [DENSE, FLATTEN, RESHAPE, DROPOUT, ACTIVATION]
+SPECS = [DENSE, FLATTEN, RESHAPE, IDENTITY, DROPOUT, ACTIVATION]

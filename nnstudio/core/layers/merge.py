@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnstudio.core.layers.base import FLOAT, LayerSpec, Param, ShapeProblem, TensorInfo
-from nnstudio.core.layers.modules import Add, Concat
+from nnstudio.core.layers.modules import Add, Concat, Multiply
 
 CATEGORY = "Merge"
 
@@ -16,13 +16,21 @@ def _check_floats(title: str, inputs: list[TensorInfo]) -> None:
             raise ShapeProblem(f"{title} input {i} is token ids {x.text()}: insert an Embedding before it")
 
 
-def _check_add(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
-    _check_floats("Add", inputs)
+def _check_same_shapes(title: str, inputs: list[TensorInfo]) -> None:
+    _check_floats(title, inputs)
     shapes = {x.shape for x in inputs}
     if len(shapes) > 1:
-        raise ShapeProblem("Add needs inputs of the same shape but receives "
+        raise ShapeProblem(f"{title} needs inputs of the same shape but receives "
                            + ", ".join(x.text() for x in inputs)
                            + ": make them match, e.g. with a Dense or Conv2D on one branch")
+
+
+def _check_add(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
+    _check_same_shapes("Add", inputs)
+
+
+def _check_multiply(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
+    _check_same_shapes("Multiply", inputs)
 
 
 def _check_concat(p: dict[str, Any], inputs: list[TensorInfo]) -> None:
@@ -57,6 +65,21 @@ ADD = LayerSpec(
     glyph="⊕",
 )
 
+MULTIPLY = LayerSpec(
+    type_id="multiply",
+    title="Multiply",
+    category=CATEGORY,
+    description="Multiplies its inputs element by element; all must have the same shape. With a Sigmoid "
+    "branch as one input it makes a gate (squeeze-and-excitation, gated units).",
+    formula="y = x_1 * x_2 * ... * x_k  (element-wise)",
+    inputs=None,
+    check_fn=_check_multiply,
+    build_fn=lambda p, inputs: Multiply(),
+    glyph="⊗",
+    extra={"keywords": ("product", "element-wise product", "elementwise", "gate", "gating",
+                        "squeeze and excitation", "hadamard", "merge")},
+)
+
 CONCAT = LayerSpec(
     type_id="concat",
     title="Concat",
@@ -72,4 +95,4 @@ CONCAT = LayerSpec(
     glyph="⊞",
 )
 
-SPECS = [ADD, CONCAT]
+SPECS = [ADD, MULTIPLY, CONCAT]

@@ -147,6 +147,16 @@ class Add(nn.Module):
         return out
 
 
+class Multiply(nn.Module):
+    """Element-wise product of all inputs."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
 class Concat(nn.Module):
     """Concatenate all inputs along ``dim`` (a per-sample axis; -1 is the last)."""
 

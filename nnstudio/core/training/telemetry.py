@@ -42,7 +42,7 @@ PROBE_INTERVAL_S = 0.2
 LIVE_INTERVAL_S = 0.15  # layer statistics come at least this often (within the budget), whatever telemetry_every
 LAYER_MIN_GAP_S = 0.1  # and at most this often: a fast model's every-20-steps would be dozens a second
 MAX_FEATURE_MAPS = 16
-_RELU_LIKE = {torch.relu, F.relu, F.leaky_relu}
+_RELU_LIKE = {torch.relu, F.relu, F.leaky_relu, F.relu6}
 
 
 class Telemetry:

@@ -18,6 +18,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from nnstudio.core.costs import format_flops
 from nnstudio.core.graph import Node
 from nnstudio.core.shapes import NodeInfo
 from nnstudio.ui.canvas import style
@@ -52,6 +53,7 @@ class NodeItem(QGraphicsItem):
         self.edges: set = set()  # EdgeItems that end here; the scene keeps it current
         self.shape_text = "?"
         self.param_count: int | None = None
+        self.flops: int | None = None  # forward FLOPs at the training batch size (``set_flops``), None: unknown
         self.problems: list[str] = []
         # Training health: (level "ok" / "warn" / "bad", the figures in words), or None when not training.
         self.health: tuple[str, str] | None = None
@@ -102,6 +104,25 @@ class NodeItem(QGraphicsItem):
         self._relayout()
         return True
 
+    def set_flops(self, flops: int | None) -> bool:
+        """The layer's forward FLOPs (``core.costs``) for the footer, "48 params · 1.5 kFLOPs"; None hides them.
+        Repaints only if the figure changed."""
+        flops = None if flops is None else int(flops)
+        if flops == self.flops:
+            return False
+        self.flops = flops
+        self._relayout()
+        return True
+
+    def footer_text(self) -> str:
+        """The footer's figures: the parameter count, and the FLOPs when known and not zero."""
+        if self.param_count is None:
+            return ""
+        text = style.format_count(self.param_count)
+        if self.flops:
+            text += f" \u00b7 {format_flops(self.flops)}"
+        return text
+
     def set_health(self, health: tuple[str, str] | None) -> None:
         """Tint the card by a training health signal (dead units, vanishing or exploding gradients) and put the
         figures in the tooltip; None removes the tint."""
@@ -130,7 +151,7 @@ class NodeItem(QGraphicsItem):
             self._status = f.m_small.elidedText(head, Qt.TextElideMode.ElideRight, inner)
             self._id = ""
         else:
-            self._status = "" if self.param_count is None else style.format_count(self.param_count)
+            self._status = self.footer_text()
             left = inner - f.m_small.horizontalAdvance(self._status) - 10
             self._id = f.m_small.elidedText(one_line(self.node_id, 200), Qt.TextElideMode.ElideMiddle, left)
         self._face = (self.shape_text, self.param_count, tuple(self.problems))

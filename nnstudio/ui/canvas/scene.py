@@ -110,6 +110,12 @@ class GraphScene(QGraphicsScene):
         for nid, item in self._nodes.items():
             item.set_info(info.nodes.get(nid))
 
+    def set_costs(self, costs: dict) -> None:
+        """Each node's forward FLOPs at the training batch size (``core.costs.node_costs``) on its card."""
+        for nid, item in self._nodes.items():
+            cost = costs.get(nid)
+            item.set_flops(cost.flops if cost is not None else None)
+
     def _add_node_item(self, node: Node) -> NodeItem:
         item = NodeItem(node)
         item.setFlag(item.GraphicsItemFlag.ItemIsMovable, not self._locked)
