@@ -213,3 +213,46 @@ def test_the_exported_script_of_an_imported_model_gives_its_outputs(make, tmp_pa
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         assert (rebuilt(x) - model(x)).abs().max() < 1e-5
+
+
+class TextClassifier(nn.Module):
+    """A typical user LSTM classifier: token ids, an Embedding, a stacked LSTM, the last step into a Dense."""
+
+    def __init__(self, kind: str = "lstm", read: str = "out", bidirectional: bool = False):
+        super().__init__()
+        self.kind, self.read = kind, read
+        self.embedding = nn.Embedding(100, 16)
+        cls = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[kind]
+        self.rnn = cls(16, 32, num_layers=2, batch_first=True, bidirectional=bidirectional)
+        self.fc = nn.Linear(64 if bidirectional else 32, 3)
+
+    def forward(self, tokens):
+        out, state = self.rnn(self.embedding(tokens))
+        if self.read == "out":
+            return self.fc(out[:, -1])
+        if self.read == "cell":
+            return self.fc(state[1][-1])
+        hidden = state[0] if self.kind == "lstm" else state
+        return self.fc(hidden[-1])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("read", ["out", "hidden"])
+def test_a_recurrent_text_classifier_imports_with_its_last_step(kind, read):
+    model = TextClassifier(kind, read)
+    imported = import_module(model, (12,))
+    nodes = list(imported.project.graph.nodes.values())
+    assert [n.type_id for n in nodes] == ["input_tokens", "embedding", {"rnn": "simple_rnn"}.get(kind, kind),
+                                          "dense", "output"]
+    assert nodes[0].params == {"length": 12, "vocab_size": 100} and nodes[2].params["return_sequences"] is False
+    assert infer_shapes(imported.project.graph).total_params == sum(p.numel() for p in model.parameters())
+    assert check_outputs(imported) < 1e-5
+
+
+@pytest.mark.parametrize("model, words", [
+    (TextClassifier("lstm", "out", bidirectional=True), "bidirectional layer"),
+    (TextClassifier("lstm", "cell"), "cell state has no place"),
+])
+def test_what_a_recurrent_layer_cannot_give_is_refused(model, words):
+    with pytest.raises(ImportModelError, match=words):
+        import_module(model, (12,))

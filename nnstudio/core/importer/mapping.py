@@ -26,6 +26,7 @@ class Mapped:
     type_id: str
     params: dict[str, Any] = field(default_factory=dict)
     weights: bool = False  # the module's state dict goes into the layer's module (same class, same keys)
+    inside: str = ""  # where in the layer's module the weights go ("rnn" for a recurrent layer)
 
 
 class Unmapped(Exception):
@@ -178,6 +179,24 @@ def _upsample(m: nn.Upsample) -> Mapped:
     return Mapped("upsample2d", {"scale_factor": int(scale), "mode": m.mode})
 
 
+def _recurrent(type_id: str) -> Callable[[nn.RNNBase], Mapped]:
+    def build(m: nn.RNNBase) -> Mapped:
+        name = type(m).__name__
+        if not m.batch_first:
+            raise Unmapped(f"{name} with batch_first=False: NN Studio's recurrent layers take (N, steps, features); "
+                           "build it with batch_first=True")
+        if not m.bias or getattr(m, "proj_size", 0) or getattr(m, "nonlinearity", "tanh") != "tanh":
+            raise Unmapped(f"{name} without biases, with a projection or a ReLU nonlinearity: NN Studio's "
+                           f"{name} has none of these")
+        if m.dropout:
+            raise Unmapped(f"{name} with dropout {m.dropout} between its layers: NN Studio's layer also drops its "
+                           "input; stack one-layer recurrent layers with Dropout between them instead")
+        return Mapped(type_id, {"hidden_size": m.hidden_size, "num_layers": m.num_layers,
+                                "bidirectional": bool(m.bidirectional), "return_sequences": True, "dropout": 0.0},
+                      True, "rnn")
+    return build
+
+
 MODULES: dict[type, Callable[[Any], Mapped]] = {
     nn.Conv2d: _conv, nn.Linear: _linear, nn.BatchNorm1d: _batchnorm, nn.BatchNorm2d: _batchnorm,
     nn.MaxPool2d: _pool("maxpool2d"), nn.AvgPool2d: _pool("avgpool2d"),
@@ -187,6 +206,7 @@ MODULES: dict[type, Callable[[Any], Mapped]] = {
     nn.Hardsigmoid: _activation("hardsigmoid"), nn.LeakyReLU: _leaky, nn.ELU: _elu, nn.GELU: _gelu,
     nn.Flatten: _flatten, nn.Dropout: _dropout, nn.Identity: _identity, nn.Embedding: _embedding,
     nn.LayerNorm: _layernorm, nn.Upsample: _upsample,
+    nn.LSTM: _recurrent("lstm"), nn.GRU: _recurrent("gru"), nn.RNN: _recurrent("simple_rnn"),
 }
 
 # What to suggest for a module that does not map, by its class name.

@@ -20,6 +20,7 @@ from nnstudio.core.errors import NNStudioError
 from nnstudio.core.graph import Graph
 from nnstudio.core.importer import blocks
 from nnstudio.core.importer.mapping import Mapped, Unmapped, is_leaf, map_function, map_module
+from nnstudio.core.importer.recurrent import RecurrentViews
 from nnstudio.core.project.model import Project
 
 MAX_IMPORT_NODES = 5000  # fx nodes of one model; a larger model is refused before anything is built
@@ -65,7 +66,12 @@ def _stack_path(node: fx.Node) -> str:
     return next(reversed(stack.values()))[0] if stack else ""
 
 
-def _input_node(graph: Graph, shape: tuple[int, ...]) -> str:
+def _input_node(graph: Graph, shape: tuple[int, ...], vocab: int | None = None) -> str:
+    if vocab is not None:  # the model starts with an Embedding: its input is token ids
+        if len(shape) != 1:
+            raise ImportModelError(f"a model that starts with an Embedding takes token ids: give its input shape "
+                                   f"as one number, the sequence length, not {shape}")
+        return graph.add_node("input_tokens", {"length": shape[0], "vocab_size": vocab}).id
     if len(shape) == 1:
         return graph.add_node("input_vector", {"features": shape[0]}).id
     if len(shape) == 3:
@@ -99,13 +105,18 @@ def import_module(module: nn.Module, input_shape: tuple[int, ...], name: str = "
     paths: dict[str, str] = {}  # graph node id -> module path (for frames)
     inputs = 0
     output = None
+    rnn = RecurrentViews()
     for node in fx_nodes:
         if node.op == "placeholder":
             inputs += 1
             if inputs > 1:
                 raise ImportModelError("the model's forward takes more than one input: NN Studio imports models "
                                        "with one input tensor")
-            made[node.name] = _input_node(graph, tuple(int(s) for s in input_shape))
+            made[node.name] = _input_node(graph, tuple(int(s) for s in input_shape), _vocab(node, module))
+            continue
+        if rnn.handles(node):
+            made[node.name] = rnn.getitem(node, lambda why, n=node: ImportModelError(
+                f"cannot import {_what(n)} at {_where(n)}: {why}"))
             continue
         if node.op == "get_attr":
             raise ImportModelError(f"the model reads the tensor {node.target} directly in forward "
@@ -114,6 +125,10 @@ def import_module(module: nn.Module, input_shape: tuple[int, ...], name: str = "
             output = node
             continue
         mapped = _map(node, module)
+        for a in _tensor_args(node):
+            if rnn.kind(a.name) not in (None, "sequence"):
+                raise ImportModelError(f"cannot import {_what(node)} at {_where(node)}: it uses a recurrent layer's "
+                                       "whole result or state: use its output sequence, out[:, -1] or h[-1]")
         feeds = [made[a.name] for a in _tensor_args(node)]
         if mapped is None:
             made[node.name] = None
@@ -137,7 +152,10 @@ def import_module(module: nn.Module, input_shape: tuple[int, ...], name: str = "
             paths[nid] = str(path)
         if node.op == "call_module" and mapped.weights:
             used_modules[node.target] = nid
-            sources[nid] = module.get_submodule(node.target)
+            sources[nid + (f".{mapped.inside}" if mapped.inside else "")] = module.get_submodule(node.target)
+        if mapped.inside == "rnn":
+            rnn.started(node, nid, bool(mapped.params.get("bidirectional")), mapped.type_id)
+    rnn.finish(graph, lambda why: ImportModelError(f"cannot import the model: {why}"))
     results = _tensor_args(output) if output is not None else []
     if len(results) != 1 or made.get(results[0].name) is None:
         raise ImportModelError("the model must return one tensor (a tuple or a dict of outputs cannot be imported)")
@@ -152,6 +170,14 @@ def import_module(module: nn.Module, input_shape: tuple[int, ...], name: str = "
 
     project.weights_fingerprint = fingerprint(graph)  # the weights are this very network's
     return Imported(project, notes, module)
+
+
+def _vocab(placeholder: fx.Node, root: nn.Module) -> int | None:
+    """The vocabulary of the Embedding the input goes into first, if it does."""
+    for user in placeholder.users:
+        if user.op == "call_module" and isinstance(root.get_submodule(user.target), nn.Embedding):
+            return int(root.get_submodule(user.target).num_embeddings)
+    return None
 
 
 def _label(node: fx.Node, graph: Graph) -> str:  # noqa: ARG001 - add_node numbers a repeated name
@@ -225,7 +251,10 @@ def check_outputs(imported: Imported, batch: int = 2, seed: int = 0) -> float:
     compiled.module.eval()
     info = compiled.input_infos[0]
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn((batch, *info.shape), generator=gen)
+    if info.dtype == "long":
+        x = torch.randint(0, int(info.vocab or 2), (batch, *info.shape), generator=gen)
+    else:
+        x = torch.randn((batch, *info.shape), generator=gen)
     with torch.no_grad():
         want = imported.module(x)
         got = compiled.module(x)
