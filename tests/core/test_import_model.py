@@ -256,3 +256,30 @@ def test_a_recurrent_text_classifier_imports_with_its_last_step(kind, read):
 def test_what_a_recurrent_layer_cannot_give_is_refused(model, words):
     with pytest.raises(ImportModelError, match=words):
         import_module(model, (12,))
+
+
+class TransformerText(nn.Module):
+    """A typical user Transformer classifier: token ids, an Embedding, nn.TransformerEncoder of two layers,
+    the mean over the steps, a Dense."""
+
+    def __init__(self, norm_first: bool = False):
+        super().__init__()
+        self.embedding = nn.Embedding(50, 16)
+        layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.1, batch_first=True, norm_first=norm_first)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.fc = nn.Linear(16, 2)
+
+    def forward(self, tokens):
+        return self.fc(self.encoder(self.embedding(tokens)).mean(dim=1))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_a_transformer_text_classifier_imports_layer_by_layer(norm_first):
+    model = TransformerText(norm_first)
+    imported = import_module(model, (10,))
+    graph = imported.project.graph
+    assert [n.type_id for n in graph.nodes.values()] == ["input_tokens", "embedding", "transformer_encoder",
+                                                         "transformer_encoder", "global_avg_pool", "dense", "output"]
+    assert graph.nodes["transformer_encoder_1"].label == "encoder.0"
+    assert infer_shapes(graph).total_params == sum(p.numel() for p in model.parameters())
+    assert check_outputs(imported) < 1e-5

@@ -197,6 +197,22 @@ def _recurrent(type_id: str) -> Callable[[nn.RNNBase], Mapped]:
     return build
 
 
+def _encoder_layer(m: nn.TransformerEncoderLayer) -> Mapped:
+    if not m.self_attn.batch_first:
+        raise Unmapped("TransformerEncoderLayer with batch_first=False: NN Studio's encoder takes (N, steps, "
+                       "features); build it with batch_first=True")
+    activation = getattr(m, "activation", None)
+    name = {F.relu: "relu", F.gelu: "gelu"}.get(activation) if not isinstance(activation, nn.Module) else \
+        {nn.ReLU: "relu", nn.GELU: "gelu"}.get(type(activation))
+    eps = {m.norm1.eps, m.norm2.eps}
+    if name is None or eps != {1e-5} or m.linear1.bias is None or m.self_attn.in_proj_bias is None:
+        raise Unmapped("TransformerEncoderLayer with another activation, a layer-norm epsilon other than 1e-5 or "
+                       "no biases: NN Studio's TransformerEncoder has ReLU or GELU, 1e-5 and biases")
+    return Mapped("transformer_encoder", {"heads": m.self_attn.num_heads, "ff_dim": m.linear1.out_features,
+                                          "dropout": float(m.dropout.p), "ff_activation": name,
+                                          "norm_first": bool(m.norm_first)}, True)
+
+
 MODULES: dict[type, Callable[[Any], Mapped]] = {
     nn.Conv2d: _conv, nn.Linear: _linear, nn.BatchNorm1d: _batchnorm, nn.BatchNorm2d: _batchnorm,
     nn.MaxPool2d: _pool("maxpool2d"), nn.AvgPool2d: _pool("avgpool2d"),
@@ -207,7 +223,19 @@ MODULES: dict[type, Callable[[Any], Mapped]] = {
     nn.Flatten: _flatten, nn.Dropout: _dropout, nn.Identity: _identity, nn.Embedding: _embedding,
     nn.LayerNorm: _layernorm, nn.Upsample: _upsample,
     nn.LSTM: _recurrent("lstm"), nn.GRU: _recurrent("gru"), nn.RNN: _recurrent("simple_rnn"),
+    nn.TransformerEncoderLayer: _encoder_layer,
 }
+
+
+def expand_module(module: nn.Module) -> list[tuple[Mapped, nn.Module]] | None:
+    """A module that becomes a chain of layers (``nn.TransformerEncoder``: one encoder layer each, then its
+    norm), each with the module its weights come from; None for any other module."""
+    if not isinstance(module, nn.TransformerEncoder):
+        return None
+    chain = [(_encoder_layer(layer), layer) for layer in module.layers]
+    if module.norm is not None:
+        chain.append((_layernorm(module.norm), module.norm))
+    return chain
 
 # What to suggest for a module that does not map, by its class name.
 NEAREST = {"Conv1d": "Conv1D", "ConvTranspose2d": "ConvTranspose2D", "Conv3d": "Conv2D", "LSTM": "LSTM",
@@ -255,6 +283,15 @@ def map_function(kind: str, target: Any, args: tuple, kwargs: dict, rank: int | 
             return Mapped("add")
         if target in ("mul", "mul_"):
             return _multiply()
+        if target == "mean":
+            dims = args[1] if len(args) > 1 else kwargs.get("dim")
+            dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+            if kwargs.get("keepdim") or (len(args) > 2 and args[2]):
+                raise Unmapped("mean(keepdim=True): NN Studio's GlobalAveragePool drops the averaged axes")
+            if rank == 2 and dims in ((1,), (-2,)) or rank == 3 and set(dims) in ({2, 3}, {-1, -2}):
+                return Mapped("global_avg_pool")
+            raise Unmapped(f"mean over {dims} of a {rank}-axis sample: only the average over a sequence's steps "
+                           "or an image's positions maps (onto GlobalAveragePool)")
         raise Unmapped(f"the tensor method {target}() has no NN Studio layer")
     if target in _ACTIVATION_FUNCTIONS:
         if kwargs.get("inplace") is not None and target not in (F.relu, F.relu6, F.hardswish, F.elu, F.silu,

@@ -19,7 +19,7 @@ from torch import fx, nn
 from nnstudio.core.errors import NNStudioError
 from nnstudio.core.graph import Graph
 from nnstudio.core.importer import blocks
-from nnstudio.core.importer.mapping import Mapped, Unmapped, is_leaf, map_function, map_module
+from nnstudio.core.importer.mapping import Mapped, Unmapped, expand_module, is_leaf, map_function, map_module
 from nnstudio.core.importer.recurrent import RecurrentViews
 from nnstudio.core.project.model import Project
 
@@ -124,7 +124,10 @@ def import_module(module: nn.Module, input_shape: tuple[int, ...], name: str = "
         if node.op == "output":
             output = node
             continue
-        mapped = _map(node, module)
+        if node.op == "call_module" and expand_module(module.get_submodule(node.target)) is not None:
+            made[node.name] = _expand(node, module, graph, made, sources, paths)
+            continue
+        mapped = _map(node, module, graph, made)
         for a in _tensor_args(node):
             if rnn.kind(a.name) not in (None, "sequence"):
                 raise ImportModelError(f"cannot import {_what(node)} at {_where(node)}: it uses a recurrent layer's "
@@ -213,14 +216,51 @@ def _tensor_args(node: fx.Node) -> list[fx.Node]:
     return [a for a in out if not (a.op == "call_method" and a.target == "size")]
 
 
-def _map(node: fx.Node, root: nn.Module) -> Mapped | None:
+def _expand(node: fx.Node, root: nn.Module, graph: Graph, made: dict, sources: dict, paths: dict) -> str:
+    """A module that is a chain of layers (a TransformerEncoder's encoder layers): one node each."""
+    feeds = [made[a.name] for a in _tensor_args(node)]
+    if len(node.args) != 1 or node.kwargs or len(feeds) != 1 or feeds[0] is None:
+        raise ImportModelError(f"cannot import {_what(node)} at {_where(node)}: it is called with a mask or more "
+                               "than its input, which NN Studio's layers do not take")
+    try:
+        chain = expand_module(root.get_submodule(node.target))
+    except Unmapped as exc:
+        raise ImportModelError(f"cannot import {_what(node)} at {_where(node)}: {exc}") from None
+    prev = feeds[0]
+    for i, (mapped, source) in enumerate(chain):
+        try:
+            nid = graph.add_node(mapped.type_id, mapped.params, label=f"{node.target}.{i}"[:60]).id
+            graph.connect(prev, nid)
+        except NNStudioError as exc:
+            raise ImportModelError(f"{_what(node)} ({_where(node)}): {exc}") from None
+        sources[nid] = source
+        paths[nid] = str(node.target)
+        prev = nid
+    return prev
+
+
+def _map(node: fx.Node, root: nn.Module, graph: Graph | None = None, made: dict | None = None) -> Mapped | None:
     try:
         if node.op == "call_module":
             return map_module(root.get_submodule(node.target))
         args = tuple(a for a in node.args)
-        return map_function(node.op, node.target, args, dict(node.kwargs), None)
+        return map_function(node.op, node.target, args, dict(node.kwargs), _rank(node, graph, made))
     except Unmapped as exc:
         raise ImportModelError(f"cannot import {_what(node)} at {_where(node)}: {exc}") from None
+
+
+def _rank(node: fx.Node, graph: Graph | None, made: dict | None) -> int | None:
+    """The per-sample rank of the call's first tensor, from the shapes of the graph built so far (asked only
+    for the calls whose meaning depends on it)."""
+    if graph is None or made is None or not (node.op == "call_method" and node.target == "mean"):
+        return None
+    first = next((made.get(a.name) for a in _tensor_args(node) if made.get(a.name)), None)
+    if first is None:
+        return None
+    from nnstudio.core.shapes import infer_shapes
+
+    info = infer_shapes(graph).nodes.get(first)
+    return len(info.output.shape) if info is not None and info.output is not None else None
 
 
 def _weights(graph: Graph, sources: dict[str, nn.Module]) -> dict[str, torch.Tensor] | None:
