@@ -53,7 +53,9 @@ def header(project: Project, title: str, compiled: CompiledModel, config: TrainC
         f"    python {filename}",
         f"    python {filename} --epochs 5 --device cuda",
         f"    torchrun --nproc_per_node=4 {filename}",
-        "(torchrun: DistributedDataParallel, one process per GPU; --batch-size is per process.)",
+        "(torchrun: DistributedDataParallel, one process per GPU; --batch-size is per process,",
+        " --global-batch-size N splits N over them. Each epoch ends with a snapshot that a restart,",
+        " e.g. torchrun --max-restarts=3, resumes from; --snapshot '' turns it off.)",
         "Start from the app's weights, exported with: nnstudio export PROJECT -o weights.safetensors",
         f"    python {filename} --weights weights.safetensors",
         f"Predict: the inputs in an .npz file (an array named {arrays}), the outputs to outputs.npz:",
@@ -194,11 +196,15 @@ def parse_args_source(plan: DataPlan, filename: str) -> str:
         '    parser.add_argument("--epochs", type=int, default=EPOCHS)\n'
         '    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="samples per step and '
         'process")\n'
+        '    parser.add_argument("--global-batch-size", type=int, metavar="N", help="samples per step '
+        'over all processes, split evenly (instead of --batch-size)")\n'
         '    parser.add_argument("--lr", type=float, default=LEARNING_RATE, help="learning rate")\n'
         '    parser.add_argument("--device", default=DEVICE, help="auto, cpu, cuda, cuda:N or mps")\n'
         '    parser.add_argument("--weights", metavar="FILE", help="safetensors weights to start from")\n'
         '    parser.add_argument("--save", metavar="FILE", default=SAVE, help="where to write the trained '
         'weights")\n'
+        '    parser.add_argument("--snapshot", metavar="FILE", help="saved each epoch, resumed '
+        'from if it exists (default: beside --save; \'\' for none)")\n'
         f"{data}"
         '    parser.add_argument("--predict", metavar="IN.npz", help="run the network on these inputs")\n'
         '    parser.add_argument("--output", metavar="OUT.npz", default="outputs.npz", help="where --predict '

@@ -8,7 +8,9 @@ copied. Keep lines under 100 columns: the text ends up in people's files.
 The training loop runs unchanged under ``python model.py`` (one process) and ``torchrun
 --nproc_per_node=N model.py`` (DistributedDataParallel: gloo on the CPU, NCCL on CUDA, one process
 per GPU). Only rank 0 prints and saves, and it saves the bare network's weights, without DDP's
-``module.`` prefix.
+``module.`` prefix. Each process draws its own dropout (seed_epoch), validation metrics are summed
+over the processes, rank 0 decides the schedule and early stopping, and a snapshot written after
+each epoch lets ``torchrun --max-restarts=N`` (or a second run) carry on where it stopped.
 """
 
 from __future__ import annotations
@@ -74,9 +76,10 @@ def as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
-def evaluate(model, data, device, batch_size=1024, transform=None):
-    """Loss (and accuracy for classification) of ``model`` on a TensorDataset, in eval mode;
-    ``transform`` (if any) is applied to each batch's first input (the image standardisation)."""
+def evaluate_sums(model, data, device, batch_size=1024, transform=None):
+    """Loss sum, correct count (classification) and sample count of ``model`` on a TensorDataset,
+    in eval mode; ``transform`` (if any) is applied to each batch's first input (the image
+    standardisation)."""
     loss_fn = make_loss()
     model.eval()
     loss_sum, correct, seen = 0.0, 0, 0
@@ -91,10 +94,61 @@ def evaluate(model, data, device, batch_size=1024, transform=None):
             if TASK != "regression":
                 correct += int(count_correct(outputs, targets))
             seen += len(targets)
+    return [loss_sum, correct, seen]
+
+
+def validate(model, data, device, rank=0, world_size=1, transform=None):
+    """Validation loss (and accuracy) on all of ``data``, the same numbers on every process.
+
+    Under torchrun each process evaluates every world_size-th sample, with rank 0's buffers (batch
+    norm statistics), and the sums are added up: the metrics of one process evaluating everything.
+    (A DistributedSampler would repeat samples to give every process as many.)
+    """
+    if world_size > 1:
+        for buffer in model.buffers():
+            dist.broadcast(buffer, 0)
+        data = TensorDataset(*(t[rank::world_size] for t in data.tensors))
+    loss_sum, correct, seen = all_sum(evaluate_sums(model, data, device, transform=transform),
+                                      device, world_size)
     metrics = {"val_loss": loss_sum / max(seen, 1)}
     if TASK != "regression":
         metrics["val_accuracy"] = correct / max(seen, 1)
     return metrics
+
+
+def all_sum(values, device, world_size):
+    """The sums of ``values`` (numbers) over all processes."""
+    if world_size == 1:
+        return values
+    sums = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(sums)
+    return sums.tolist()
+
+
+def from_rank_0(values, device, world_size):
+    """Rank 0's ``values`` (numbers) on every process: rank 0 decides, the others follow."""
+    if world_size == 1:
+        return values
+    decided = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.broadcast(decided, 0)
+    return decided.tolist()
+
+
+def seed_epoch(rank, epoch):
+    """Seed one epoch's random draws (dropout, augmentation): they differ between processes, and a
+    run resumed from a snapshot draws what one that never stopped would have drawn."""
+    torch.manual_seed(SEED + rank + 10_000 * epoch)  # distinct for fewer than 10,000 processes
+
+
+def per_process_batch(args, world_size):
+    """--batch-size, or --global-batch-size shared evenly by the processes."""
+    total = args.global_batch_size
+    if total is None:
+        return args.batch_size
+    if total < world_size or total % world_size:
+        raise SystemExit(f"--global-batch-size {total} does not split evenly over "
+                         f"{world_size} processes: give a multiple of {world_size}")
+    return total // world_size
 
 
 def train(args):
@@ -107,6 +161,8 @@ def train(args):
     connections: the others' collectives then fail instead of waiting for the group's timeout
     (and torchrun stops them too).
     """
+    # A batch size that does not split is refused before any process group is joined.
+    args.batch_size = per_process_batch(args, int(os.environ.get("WORLD_SIZE", "1")))
     rank, world_size, device = setup_distributed(args.device)
     if world_size == 1:
         fit(args, rank, world_size, device)
@@ -133,9 +189,64 @@ def forget_variables(error):
         calls = calls.tb_next
 
 
+def snapshot_path(args):
+    """--snapshot, by default beside --save (model_trained.snapshot.pt); "" for none."""
+    if args.snapshot is not None:
+        return args.snapshot
+    return os.path.splitext(args.save)[0] + ".snapshot.pt"
+
+
+def save_snapshot(path, snapshot):
+    """Write the snapshot through a temporary file, so that a restart never finds half of one."""
+    partial = path + ".partial"
+    torch.save(snapshot, partial)
+    os.replace(partial, path)
+
+
+def load_snapshot(path, device):
+    """The snapshot at ``path``: tensors and numbers only (weights_only): loading runs no code."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - unreadable or damaged (pickle errors included)
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SystemExit(f"cannot resume from {path} ({why}): delete it to start over")
+
+
+def tensor_shapes(model):
+    """The model's tensor names and shapes: what a snapshot must match to be resumed."""
+    return {k: list(v.shape) for k, v in model.state_dict().items()}
+
+
+def resume(snapshot, path, model, optimizer, scheduler):
+    """Put the snapshot's model, optimizer and schedule state back. False, changing nothing, when
+    it was saved for another network or optimizer (an earlier export's run in the same folder)."""
+    if (snapshot.get("shapes") != tensor_shapes(model)
+            or snapshot.get("optimizer_type") != type(optimizer).__name__):
+        return False
+    try:
+        model.load_state_dict(snapshot["model"])
+        optimizer.load_state_dict(snapshot["optimizer"])
+        if scheduler is not None and snapshot["scheduler"] is not None:
+            scheduler.load_state_dict(snapshot["scheduler"])
+    except (KeyError, ValueError, RuntimeError) as exc:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SystemExit(f"cannot resume from {path} ({why}): delete it to start over")
+    return True
+
+
+def cpu_state(model):
+    """A copy of the model's tensors by name, on the CPU."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
 def fit(args, rank, world_size, device):
-    """The training loop of train(): every process runs it; rank 0 prints and saves."""
-    torch.manual_seed(SEED)
+    """The training loop of train(): every process runs it; rank 0 prints and saves.
+
+    After each epoch rank 0 writes a snapshot (model, optimizer, schedule, epoch); a run that finds
+    one resumes after its epoch, which is how ``torchrun --max-restarts=N`` carries on after a
+    failure, and how a second run with more --epochs continues the first.
+    """
+    torch.manual_seed(SEED)  # the same initial weights on every process
     model = build_model()
     if args.weights:
         model.load_state_dict(read_weights(args.weights))
@@ -144,13 +255,9 @@ def fit(args, rank, world_size, device):
     train_set = TensorDataset(*as_tuple(x_train), prepare_targets(y_train))
     val_set = TensorDataset(*as_tuple(x_val), prepare_targets(y_val))
     sampler = DistributedSampler(train_set, seed=SEED) if world_size > 1 else None
-    loader = DataLoader(
-        train_set,
-        batch_size=args.batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        generator=torch.Generator().manual_seed(SEED),
-    )
+    generator = torch.Generator()
+    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=sampler is None,
+                        sampler=sampler, generator=generator)
     net = model
     if world_size > 1:
         device_ids = [device] if device.type == "cuda" else None
@@ -163,9 +270,27 @@ def fit(args, rank, world_size, device):
     if rank == 0:
         processes = f", {world_size} processes" if world_size > 1 else ""
         sizes = f"{len(train_set)} samples, {len(val_set)} to validate"
-        print(f"training on {device}{processes}: {sizes}")
-    best_loss, best_epoch, best_state, waited = None, None, None, 0
-    for epoch in range(1, args.epochs + 1):
+        batch = f"batch {args.batch_size}"
+        if world_size > 1:
+            batch += f" per process ({args.batch_size * world_size} per step)"
+        print(f"training on {device}{processes}: {sizes}; {batch}")
+    first, best_loss, best_epoch, best_state, waited = 1, None, None, None, 0
+    path = snapshot_path(args)
+    if path and os.path.exists(path):
+        snapshot = load_snapshot(path, device)
+        if resume(snapshot, path, model, optimizer, scheduler):
+            first = args.epochs + 1 if snapshot["stopped"] else snapshot["epoch"] + 1
+            best_loss, best_epoch = snapshot["best_loss"], snapshot["best_epoch"]
+            best_state, waited = snapshot["best_state"], snapshot["waited"]
+            if rank == 0:
+                print(f"resuming from epoch {snapshot['epoch']} ({path})")
+                if first > args.epochs:
+                    print(f"nothing left to train: raise --epochs, or delete {path} to start over")
+        elif rank == 0:
+            print(f"starting over: {path} holds another network's or optimizer's snapshot")
+    for epoch in range(first, args.epochs + 1):
+        seed_epoch(rank, epoch)
+        generator.manual_seed(SEED + epoch)  # one process's shuffle
         if sampler is not None:
             sampler.set_epoch(epoch)
         net.train()
@@ -181,32 +306,41 @@ def fit(args, rank, world_size, device):
         if world_size > 1:
             dist.all_reduce(totals)
         metrics = {"train_loss": float(totals[0] / totals[1])}
-        if len(val_set):  # every process validates on all of it, so all agree on what follows
-            metrics.update(evaluate(model, val_set, device, transform=for_validation))
-        monitored = metrics.get("val_loss", metrics["train_loss"])
-        if best_loss is None or monitored < best_loss:
-            best_loss, best_epoch, waited = monitored, epoch, 0
-            if rank == 0 and RESTORE_BEST:
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        else:
-            waited += 1
-        if rank == 0:
+        if len(val_set):
+            metrics.update(validate(model, val_set, device, rank, world_size, for_validation))
+        stop = False
+        if rank == 0:  # rank 0 decides: every process follows the same schedule and stops together
+            monitored = metrics.get("val_loss", metrics["train_loss"])
+            if best_loss is None or monitored < best_loss:
+                best_loss, best_epoch, waited = monitored, epoch, 0
+                if RESTORE_BEST:
+                    best_state = cpu_state(model)
+            else:
+                waited += 1
+            stop = EARLY_STOPPING and waited > PATIENCE
             shown = "  ".join(f"{k}={v:.4g}" for k, v in metrics.items())
             print(f"epoch {epoch}/{args.epochs}  {shown}", flush=True)
+        monitored, stop = from_rank_0([metrics.get("val_loss", metrics["train_loss"]), stop],
+                                      device, world_size)
         if scheduler is not None:
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 scheduler.step(monitored)
             else:
                 scheduler.step()
-        stop = torch.tensor(int(EARLY_STOPPING and waited > PATIENCE), device=device)
-        if world_size > 1:
-            dist.broadcast(stop, 0)  # rank 0 decides, so that every process stops together
+        if rank == 0 and path:
+            save_snapshot(path, {
+                "model": model.state_dict(), "shapes": tensor_shapes(model),
+                "optimizer": optimizer.state_dict(), "optimizer_type": type(optimizer).__name__,
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "epoch": epoch, "stopped": bool(stop), "best_loss": best_loss,
+                "best_epoch": best_epoch, "best_state": best_state, "waited": waited,
+            })
         if stop:
             if rank == 0:
                 print(f"stopped early: no better loss for {waited} epochs")
             break
     if rank == 0:
-        state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        state = cpu_state(model)
         if best_state is not None:
             state = best_state
             print(f"keeping the weights of epoch {best_epoch}, the lowest loss ({best_loss:.4g})")
