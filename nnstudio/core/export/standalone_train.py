@@ -197,10 +197,17 @@ def snapshot_path(args):
 
 
 def save_snapshot(path, snapshot):
-    """Write the snapshot through a temporary file, so that a restart never finds half of one."""
+    """Write the snapshot through a temporary file, so that a restart never finds half of one. True when
+    written; a folder that is missing or read-only is one line, and training goes on without snapshots."""
     partial = path + ".partial"
-    torch.save(snapshot, partial)
-    os.replace(partial, path)
+    try:
+        torch.save(snapshot, partial)
+        os.replace(partial, path)
+    except (OSError, RuntimeError) as exc:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"cannot write the snapshot {path} ({why}): training goes on without snapshots", flush=True)
+        return False
+    return True
 
 
 def load_snapshot(path, device):
@@ -328,13 +335,15 @@ def fit(args, rank, world_size, device):
             else:
                 scheduler.step()
         if rank == 0 and path:
-            save_snapshot(path, {
+            snapshot = {
                 "model": model.state_dict(), "shapes": tensor_shapes(model),
                 "optimizer": optimizer.state_dict(), "optimizer_type": type(optimizer).__name__,
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "epoch": epoch, "stopped": bool(stop), "best_loss": best_loss,
                 "best_epoch": best_epoch, "best_state": best_state, "waited": waited,
-            })
+            }
+            if not save_snapshot(path, snapshot):
+                path = None  # said once; the run goes on
         if stop:
             if rank == 0:
                 print(f"stopped early: no better loss for {waited} epochs")
