@@ -201,6 +201,18 @@ def _undo_actions(window, acts: SimpleNamespace) -> None:
     refresh()
 
 
+def _export(window) -> None:
+    from nnstudio.ui.export_dialog import export_from_window
+
+    export_from_window(window)
+
+
+def _import(window) -> bool:
+    from nnstudio.ui.import_dialog import import_interactively
+
+    return import_interactively(window)
+
+
 def build_actions(window) -> SimpleNamespace:
     """Create the actions, menus and toolbar of ``window`` (a MainWindow); returns the actions by name."""
     acts = SimpleNamespace()
@@ -210,8 +222,8 @@ def build_actions(window) -> SimpleNamespace:
         "open_example": window.open_example,
         "save": window.save,
         "save_as": window.save_as,
-        "export": window.export_project,
-        "import_model": window.import_model,
+        "export": lambda: _export(window),
+        "import_model": lambda: _import(window),
         "quit": window.close,
         "cut": window.cut,
         "copy": window.copy,

@@ -150,3 +150,13 @@ def _restore_cursor() -> None:
 
 __all__ = ["FILTERS", "ask_export_path", "export_problems", "export_project_interactively", "problems_text",
            "resolve_target", "show_message"]
+
+
+def export_from_window(window) -> None:
+    """File > Export…: the window's project, named after its file, with the weights' status."""
+    doc = window.document
+    result = export_project_interactively(
+        window, doc.project, doc.path.stem if doc.path else (doc.project.name or "model"),
+        start_dir=doc.path.parent if doc.path else None, weights_status=window.session.weights_status)
+    if result:
+        window.show_status(f"Exported {result.path.name}", 5000)

@@ -261,19 +261,9 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         self._update_state()
 
     def _show_costs(self, info: GraphInfo | None = None) -> None:
-        """Each node's forward FLOPs (on its card) and the summary's costs, at the training batch size."""
-        from nnstudio.core.costs import node_costs
-        from nnstudio.core.errors import NNStudioError
-        from nnstudio.core.training.config import TrainConfig
+        from nnstudio.ui.costs_view import show_costs
 
-        try:
-            config = TrainConfig.from_dict(self.session.training)
-            batch, optimizer = config.batch_size, config.optimizer
-        except (NNStudioError, ValueError, TypeError):  # bad settings are the Training panel's to say
-            batch, optimizer = 32, "adam"
-        self.summary.set_training(batch, optimizer)
-        info = info if info is not None else self.session.info
-        self.scene.set_costs(node_costs(self.document.graph, batch, info))
+        show_costs(self, info)
 
     def _update_state(self, *_args) -> None:
         """The status bar's state: the run's phase while one is active, else whether the project can train."""
@@ -399,21 +389,6 @@ class MainWindow(QMainWindow, StartPageHost, WindowDialogs):
         self.view.fit()
 
     # -- export -----------------------------------------------------------------------------------------
-    def export_project(self) -> None:
-        from nnstudio.ui.export_dialog import export_project_interactively
-
-        doc = self.document
-        result = export_project_interactively(
-            self, doc.project, doc.path.stem if doc.path else (doc.project.name or "model"),
-            start_dir=doc.path.parent if doc.path else None, weights_status=self.session.weights_status)
-        if result:
-            self.show_status(f"Exported {result.path.name}", 5000)
-
-    def import_model(self) -> bool:
-        from nnstudio.ui.import_dialog import import_interactively
-
-        return import_interactively(self)
-
     # -- file menu ----------------------------------------------------------------------------------------
     def may_replace(self, what: str) -> bool:
         """True when the current project may be closed or replaced (``what`` says by what, for the question

@@ -25,7 +25,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from nnstudio import __version__
 from nnstudio.core.errors import GraphError, ProjectFileError
 from nnstudio.core.graph import Graph, renamed_label_warnings
 from nnstudio.core.project import io as project_io
@@ -50,18 +49,7 @@ def project_document(project: Project, where: Any = "the project") -> str:
     """The project as one compact, ASCII-only JSON text: the dict ``save_project`` writes as project.json.
     ProjectFileError (naming ``where`` and the field) when the project holds something the format cannot
     store; the document is checked as a project file would be, so what is written can always be read back."""
-    data = {
-        "format_version": migrations.CURRENT_VERSION,
-        "app_version": __version__,
-        "name": project.name,
-        "description": project.description,
-        "graph": project.graph.to_dict(),
-        "frames": project.graph.frames_to_list(),
-        "training": project.training,
-        "dataset": project.dataset,
-        "weights_fingerprint": project.weights_fingerprint if project.weights is not None else None,
-        "sweep": project_io._saved_sweep(project.sweep, where),
-    }
+    data = project_io.project_json(project, where)
     for key in ("name", "description", "training", "dataset"):  # name the field that is not JSON-safe
         _encode(data[key], where, key)
     text = _encode(data, where, project_io.PROJECT_JSON)

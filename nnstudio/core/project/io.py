@@ -100,19 +100,7 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     """
     if not os.fspath(path):
         raise ProjectFileError(path, "no file name was given")
-    data = {
-        "format_version": migrations.CURRENT_VERSION,
-        "app_version": __version__,
-        "name": project.name,
-        "description": project.description,
-        "graph": project.graph.to_dict(),
-        "frames": project.graph.frames_to_list(),  # since format 3
-        "training": project.training,
-        "dataset": project.dataset,
-        # Only with the weights it describes.
-        "weights_fingerprint": project.weights_fingerprint if project.weights is not None else None,
-        "sweep": _saved_sweep(project.sweep, path),  # since format 5
-    }
+    data = project_json(project, path)
     for key in ("name", "description", "training", "dataset"):  # name the field that is not JSON-safe
         _dumps(data[key], path, key, allow_nan=False)
     encoded = _dumps(data, path, PROJECT_JSON, allow_nan=False)
@@ -567,6 +555,24 @@ def _check_dtype(name: str, tensor: torch.Tensor, path: Any, member: str = WEIGH
     if not (tensor.is_floating_point() or tensor.dtype in _INT_DTYPES):
         raise ProjectFileError(path, f"{_clip(repr(name), 200)} is a {tensor.dtype} tensor; only float and integer "
                                "tensors are stored", member)
+
+
+def project_json(project: Project, where: Any) -> dict[str, Any]:
+    """project.json's content for ``project`` (also what every export carries, ``export.embedded``);
+    ProjectFileError naming ``where`` for a sweep that does not check."""
+    return {
+        "format_version": migrations.CURRENT_VERSION,
+        "app_version": __version__,
+        "name": project.name,
+        "description": project.description,
+        "graph": project.graph.to_dict(),
+        "frames": project.graph.frames_to_list(),  # since format 3
+        "training": project.training,
+        "dataset": project.dataset,
+        # Only with the weights it describes.
+        "weights_fingerprint": project.weights_fingerprint if project.weights is not None else None,
+        "sweep": _saved_sweep(project.sweep, where),  # since format 5
+    }
 
 
 def _saved_sweep(sweep: Any, path: Any) -> dict[str, Any] | None:
