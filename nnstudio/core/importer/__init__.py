@@ -1,6 +1,7 @@
 """Existing models onto the canvas (``nnstudio import``, File > Import Model…): a PyTorch module traced with
-torch.fx (``trace``), from a Python file or torchvision (``sources``), or a file NN Studio exported, which carries
-its project (``nnstudio.core.export.embedded``: read as data, never run)."""
+torch.fx (``trace``; where fx cannot trace it, captured with torch.export: ``exported``), from a Python file or
+torchvision (``sources``), or a file NN Studio exported, which carries its project
+(``nnstudio.core.export.embedded``: read as data, never run)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import fx, nn
 
 from nnstudio.core.layers.registry import SPECS as REGISTRY
 
@@ -280,9 +280,9 @@ def map_function(kind: str, target: Any, args: tuple, kwargs: dict, rank: int | 
         if target in ("view", "reshape", "flatten"):
             return _flatten_call(target, args, kwargs)
         if target in ("add", "add_"):
-            return Mapped("add")
+            return _two_tensors(args, "add", Mapped("add"))
         if target in ("mul", "mul_"):
-            return _multiply()
+            return _two_tensors(args, "multiply", _multiply())
         if target == "mean":
             dims = args[1] if len(args) > 1 else kwargs.get("dim")
             dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
@@ -305,9 +305,9 @@ def map_function(kind: str, target: Any, args: tuple, kwargs: dict, rank: int | 
     if target in ADDS:
         if kwargs.get("alpha", 1) != 1:
             raise Unmapped("torch.add with an alpha: NN Studio's Add adds its inputs as they are")
-        return Mapped("add")
+        return _two_tensors(args, "add", Mapped("add"))
     if target in MULTIPLIES:
-        return _multiply()
+        return _two_tensors(args, "multiply", _multiply())
     if target is torch.flatten:
         start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
         end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
@@ -326,7 +326,38 @@ def map_function(kind: str, target: Any, args: tuple, kwargs: dict, rank: int | 
         return Mapped("adaptive_avg_pool2d", {"output_size": _square(size, "output size", "adaptive_avg_pool2d")})
     if target is F.dropout:
         return Mapped("dropout", {"rate": float(args[1] if len(args) > 1 else kwargs.get("p", 0.5))})
+    if target in POOLS:
+        return _pool_call(target, args, kwargs)
     raise Unmapped(f"the function {_name(target)} has no NN Studio layer")
+
+
+POOLS = {F.max_pool2d: ("maxpool2d", nn.MaxPool2d), F.avg_pool2d: ("avgpool2d", nn.AvgPool2d)}
+POOL_ARGS = {F.max_pool2d: ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+             F.avg_pool2d: ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")}
+
+
+def _pool_call(target: Any, args: tuple, kwargs: dict) -> Mapped:
+    """``F.max_pool2d(x, 2)`` is the layer ``nn.MaxPool2d(2)`` would be: mapped as that module."""
+    type_id, module = POOLS[target]
+    settings = dict(zip(POOL_ARGS[target], args[1:]), **kwargs)
+    if settings.get("return_indices"):
+        raise Unmapped("max_pool2d with return_indices=True: NN Studio's MaxPool2D returns the pooled values only")
+    settings.pop("return_indices", None)
+    if not settings.get("stride"):
+        settings["stride"] = None
+    try:
+        return _pool(type_id)(module(**settings))
+    except TypeError as exc:
+        raise Unmapped(f"{_name(target)} with {settings}: {exc}") from None
+
+
+def _two_tensors(args: tuple, verb: str, mapped: Mapped) -> Mapped:
+    """Add and Multiply take two layers' outputs; a number (``x + 1``, ``2 * x``) is no layer's."""
+    if len(args) < 2 or not all(isinstance(a, fx.Node) for a in args[:2]):
+        number = next((a for a in args[:2] if not isinstance(a, fx.Node)), None)
+        raise Unmapped(f"to {verb} the number {number!r} has no NN Studio layer: {verb.capitalize()} combines "
+                       "two layers' outputs (fold a constant into the layer before it)")
+    return mapped
 
 
 def _multiply() -> Mapped:

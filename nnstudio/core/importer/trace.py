@@ -1,4 +1,5 @@
-"""A PyTorch module onto the canvas: traced with torch.fx, each call mapped onto a layer (``mapping``), the wires
+"""A PyTorch module onto the canvas: traced with torch.fx (captured with torch.export where fx cannot trace it,
+``exported``), each call mapped onto a layer (``mapping``), the wires
 as the data flows, the weights copied into the layers' modules, and the module's repeated blocks framed.
 
 ``import_module(module, input_shape)`` returns an :class:`Imported` (the project, notes) or raises
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import fx, nn
@@ -19,6 +19,7 @@ from torch import fx, nn
 from nnstudio.core.errors import NNStudioError
 from nnstudio.core.graph import Graph
 from nnstudio.core.importer import blocks
+from nnstudio.core.importer.exported import CaptureError, capture, first_line, nodes_in
 from nnstudio.core.importer.mapping import Mapped, Unmapped, expand_module, is_leaf, map_function, map_module
 from nnstudio.core.importer.recurrent import RecurrentViews
 from nnstudio.core.project.model import Project
@@ -88,12 +89,7 @@ def import_module(module: nn.Module, input_shape: tuple[int, ...], name: str = "
     if task not in TASKS:
         raise ImportModelError(f"the task must be one of {', '.join(TASKS)}, not {task!r}")
     module = module.eval()
-    try:
-        traced = _Tracer().trace(module)
-    except Exception as exc:  # noqa: BLE001 - fx's own words: control flow on values, unsupported calls ...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ImportModelError(f"torch.fx cannot trace this model ({first[:300]}): a forward that branches on "
-                               "tensor values cannot become a fixed graph") from None
+    traced, captured = _capture(module, tuple(int(s) for s in input_shape))
     fx_nodes = list(traced.nodes)
     if len(fx_nodes) > MAX_IMPORT_NODES:
         raise ImportModelError(f"the model has {len(fx_nodes):,} operations; NN Studio imports at most "
@@ -164,7 +160,7 @@ def import_module(module: nn.Module, input_shape: tuple[int, ...], name: str = "
         raise ImportModelError("the model must return one tensor (a tuple or a dict of outputs cannot be imported)")
     out = graph.add_node("output", {"task": task}).id
     graph.connect(made[results[0].name], out)
-    notes = blocks.frame_blocks(graph, paths, module)
+    notes = captured + blocks.frame_blocks(graph, paths, module)
     blocks.lay_out(graph)
     project = Project(graph=graph, name=name, description=f"Imported from the PyTorch model {type(module).__name__}.",
                       training={"optimizer": "adam", "lr": 0.001, "batch_size": 32, "epochs": 10})
@@ -173,6 +169,23 @@ def import_module(module: nn.Module, input_shape: tuple[int, ...], name: str = "
 
     project.weights_fingerprint = fingerprint(graph)  # the weights are this very network's
     return Imported(project, notes, module)
+
+
+def _capture(module: nn.Module, shape: tuple[int, ...]) -> tuple[fx.Graph, list[str]]:
+    """The forward's graph, traced by torch.fx, or where fx cannot trace it captured by torch.export on an
+    example batch (with a note saying so)."""
+    try:
+        return _Tracer().trace(module), []
+    except Exception as exc:  # noqa: BLE001 - fx's own words: control flow on shapes, unsupported calls ...
+        fx_why = first_line(exc)
+    tokens = any(isinstance(m, nn.Embedding) for m in module.modules())
+    try:
+        graph = capture(module, shape, tokens)
+    except CaptureError as exc:
+        raise ImportModelError(f"torch.fx cannot trace this model ({fx_why}), and torch.export, tried instead, "
+                               f"stopped: {exc}") from None
+    return graph, [f"torch.fx cannot trace {type(module).__name__} ({fx_why[:120]}): captured with torch.export "
+                   f"instead, on inputs of shape {shape}"]
 
 
 def _vocab(placeholder: fx.Node, root: nn.Module) -> int | None:
@@ -199,21 +212,8 @@ def _what(node: fx.Node) -> str:
 
 
 def _tensor_args(node: fx.Node) -> list[fx.Node]:
-    out: list[fx.Node] = []
-
-    def visit(value: Any) -> None:
-        if isinstance(value, fx.Node):
-            out.append(value)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                visit(v)
-        elif isinstance(value, dict):
-            for v in value.values():
-                visit(v)
-
-    visit(node.args)
-    visit(node.kwargs)
-    return [a for a in out if not (a.op == "call_method" and a.target == "size")]
+    """The fx nodes a call takes, but its shape reads (``x.size(0)``)."""
+    return [a for a in nodes_in(node.args, node.kwargs) if not (a.op == "call_method" and a.target == "size")]
 
 
 def _expand(node: fx.Node, root: nn.Module, graph: Graph, made: dict, sources: dict, paths: dict) -> str:
