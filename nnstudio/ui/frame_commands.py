@@ -11,9 +11,11 @@ from typing import Any
 
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
 
+from nnstudio.core import block_layout
 from nnstudio.core.errors import GraphError
 from nnstudio.core.graph import MAX_FRAME_LABEL, MAX_FRAMES, Frame, Graph
 from nnstudio.ui.canvas.frame_item import FrameItem, FrameLayer
+from nnstudio.ui.commands import MoveNodesCommand
 from nnstudio.ui.safe_text import menu_text, one_line
 
 COLORS = ("#5b8dd9", "#3c9d5d", "#d98b3a", "#9b6bd1", "#d0568e", "#3aa6b9")
@@ -147,11 +149,14 @@ def toggle_collapsed(scene, layer: FrameLayer, frame_ids: list[str] | None = Non
     graph, stack = scene.graph, scene.undo_stack
     collapse = not graph.frames[frames[0]].collapsed
     verb = "Collapse" if collapse else "Expand"
+    tidy = block_layout.laid_out(graph)  # the layers are where the block layout put them: it may move them
     stack.beginMacro(f"{verb} frame{'s' if len(frames) != 1 else ''}")
     try:
         for frame_id in frames:
             if graph.frames[frame_id].collapsed != collapse:
                 stack.push(UpdateFrameCommand(graph, frame_id, f"{verb} frame", collapsed=collapse))
+        if tidy or not collapse and any(block_layout.folded(graph, f) for f in frames):
+            _lay_out_blocks(graph, stack)
     finally:
         stack.endMacro()
     for frame_id in frames:  # the box is what is selected now (its nodes are hidden), or the frame again
@@ -159,6 +164,16 @@ def toggle_collapsed(scene, layer: FrameLayer, frame_ids: list[str] | None = Non
         if item is not None:
             item.setSelected(True)
     return frames
+
+
+def _lay_out_blocks(graph, stack) -> None:
+    """Lay the network out again with its blocks as they now are (part of the same undo step): an opened block
+    whose layers lay folded (an imported one) gets room, and a closed one gives its room back, when the layers
+    were where the block layout puts them (an imported network nobody has moved by hand)."""
+    moves = {nid: (tuple(graph.nodes[nid].position), xy) for nid, xy in block_layout.positions(graph).items()
+             if tuple(graph.nodes[nid].position) != tuple(xy)}
+    if moves:
+        stack.push(MoveNodesCommand(graph, moves))
 
 
 def rename(scene, layer: FrameLayer, frame_id: str, text: str) -> bool:

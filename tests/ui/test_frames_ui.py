@@ -253,3 +253,30 @@ def test_layers_hidden_in_a_collapsed_frame_are_not_selected_nor_walked_to(win, 
     QTest.keyClick(win.view, Qt.Key.Key_Right)
     now = scene.selected_node_ids()
     assert now and now[0] not in {"dense_1", "dense_2"}, now
+
+
+def test_opening_an_imported_block_unfolds_it_and_closing_gives_the_room_back(win, qtbot):
+    """An imported block's layers lie folded under its box: opening it lays them out side by side (one undo
+    step with the expand), closing it again puts the network back as the import laid it out."""
+    import sys
+
+    from nnstudio.core import block_layout
+    from nnstudio.core.importer import import_module
+
+    sys.path.insert(0, str(DATA.parent / "core"))
+    from torchvision_models import resnet18
+
+    win.document.import_project(import_module(resnet18(num_classes=10), (3, 32, 32)).project)
+    graph, stack = win.document.graph, win.document.undo_stack
+    imported = {nid: tuple(n.position) for nid, n in graph.nodes.items()}
+    frame_id = next(f.id for f in graph.frames.values() if f.label.startswith("layer2.0"))
+    win.layer.on_edit("toggle", frame_id)  # the box's expand button
+    frame = graph.frames[frame_id]
+    assert not frame.collapsed and stack.count() == 1 and not block_layout.folded(graph, frame_id)
+    assert all(win.scene.node_item(nid).isVisible() for nid in frame.members)
+    stack.undo()
+    assert graph.frames[frame_id].collapsed and {nid: tuple(n.position) for nid, n in graph.nodes.items()} == imported
+    stack.redo()
+    win.layer.on_edit("toggle", frame_id)  # and closed again
+    assert graph.frames[frame_id].collapsed
+    assert {nid: tuple(n.position) for nid, n in graph.nodes.items()} == imported

@@ -1,5 +1,5 @@
 """An imported model's shape on the canvas: its repeated blocks (a ResNet's BasicBlocks, a MobileNet's inverted
-residuals) framed and collapsed under their module path, and the layers laid out left to right by depth.
+residuals) framed and collapsed under their module path (laid out by ``nnstudio.core.block_layout``).
 
 A block is a submodule whose class the model uses at least twice and that is not a plain container
 (``nn.Sequential``, ``nn.ModuleList``, ``nn.ModuleDict``); each layer goes into the outermost block it belongs
@@ -16,7 +16,6 @@ from nnstudio.core.graph import Graph
 
 CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 COLORS = ("#5b8dd9", "#3c9d5d", "#c0803a", "#8e6bbf", "#c25b7a", "#4f9aa8")
-STEP_X, STEP_Y = 220.0, 120.0
 
 
 def _prefixes(path: str) -> list[str]:
@@ -48,41 +47,3 @@ def frame_blocks(graph: Graph, paths: dict[str, str], root: nn.Module) -> list[s
         return []
     names = ", ".join(sorted({c.__name__ for c in classes}))
     return [f"{len(members)} repeated blocks ({names}) are framed and collapsed: double-click a frame to open it"]
-
-
-def lay_out(graph: Graph, columns: int = 6) -> None:
-    """Each unit (a layer, or a framed block shown as one box) gets a slot: columns by depth among the units,
-    wrapped every ``columns`` columns into rows read like text, branches stacked in their column. A block's
-    layers sit from its slot onwards by their depth inside the block (View > Arrange lays an opened block out
-    among the rest)."""
-    unit_of = {nid: frame.id for frame in graph.frames.values() for nid in frame.members}
-    order = graph.topological_order()
-    depth: dict[str, int] = {}  # unit -> depth among units
-    for nid in order:
-        unit = unit_of.get(nid, nid)
-        d = max((depth[unit_of.get(e.src, e.src)] + 1 for e in graph.inputs_of(nid)
-                 if unit_of.get(e.src, e.src) != unit and unit_of.get(e.src, e.src) in depth), default=0)
-        depth[unit] = max(depth.get(unit, 0), d)
-    rows: Counter[int] = Counter()
-    slot: dict[str, tuple[int, int]] = {}
-    for nid in order:
-        unit = unit_of.get(nid, nid)
-        if unit not in slot:
-            slot[unit] = (depth[unit], rows[depth[unit]])
-            rows[depth[unit]] += 1
-    band_rows = [max((rows[d] for d in range(b, b + columns)), default=1)
-                 for b in range(0, max(depth.values(), default=0) + 1, columns)]
-    band_top = [sum(band_rows[:i]) * STEP_Y + i * STEP_Y for i in range(len(band_rows))]
-    inner: dict[str, int] = {}  # a block's layer -> its depth inside the block
-    placed: Counter[tuple[str, int]] = Counter()
-    for nid in order:
-        unit = unit_of.get(nid, nid)
-        col, row = slot[unit]
-        x, y = (col % columns) * STEP_X, band_top[col // columns] + row * STEP_Y
-        if unit != nid:
-            k = max((inner[e.src] + 1 for e in graph.inputs_of(nid) if e.src in inner and unit_of.get(e.src) == unit),
-                    default=0)
-            inner[nid] = k
-            x, y = x + k * 24.0, y + placed[(unit, k)] * 18.0  # folded up under the box, in order
-            placed[(unit, k)] += 1
-        graph.move_node(nid, (x, y))

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from nnstudio.core import block_layout
 from nnstudio.core.errors import NNStudioError
 from nnstudio.core.graph import Graph
-from nnstudio.core.importer import blocks
 from nnstudio.core.importer.trace import MAX_IMPORT_NODES, TASKS, Imported, ImportModelError, _input_node
 from nnstudio.core.layers.registry import SPECS
 from nnstudio.core.project.model import Project
@@ -240,7 +240,7 @@ def import_onnx(path: str | os.PathLike[str], task: str = "multiclass") -> Impor
     graph = reader.graph
     out = graph.add_node("output", {"task": task}).id
     graph.connect(reader.made[result], out)
-    blocks.lay_out(graph)
+    block_layout.lay_out(graph)
     project = Project(graph=graph, name=p.stem, description=f"Imported from the ONNX model {p.name}.",
                       training={"optimizer": "adam", "lr": 0.001, "batch_size": 32, "epochs": 10})
     project.weights = _weights(graph, reader.weights, p)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from nnstudio.core import block_layout
 from nnstudio.core.errors import NNStudioError
 from nnstudio.core.graph import Graph
 from nnstudio.core.importer import blocks
@@ -161,7 +162,7 @@ def import_module(module: nn.Module, input_shape: tuple[int, ...], name: str = "
     out = graph.add_node("output", {"task": task}).id
     graph.connect(made[results[0].name], out)
     notes = captured + blocks.frame_blocks(graph, paths, module)
-    blocks.lay_out(graph)
+    block_layout.lay_out(graph)
     project = Project(graph=graph, name=name, description=f"Imported from the PyTorch model {type(module).__name__}.",
                       training={"optimizer": "adam", "lr": 0.001, "batch_size": 32, "epochs": 10})
     project.weights = _weights(graph, sources)
