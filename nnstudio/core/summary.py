@@ -11,7 +11,9 @@ from nnstudio.core.shapes import GraphInfo, infer_shapes
 from nnstudio.core.text import one_line
 
 NAME_LIMIT = 80  # characters of a layer's or the model's name in the table
-FLOPS_NOTE = "forward FLOPs of the whole batch (torch counts a multiply-add as 2 FLOPs)"
+FLOPS_NOTE = ("forward FLOPs of the whole batch, as torch's FlopCounterMode counts them: matrix products, "
+              "convolutions and attention, a multiply-add as 2 FLOPs (element-wise layers such as BatchNorm, "
+              "activations and pooling count 0)")
 ACTS_NOTE = "bytes autograd keeps for the backward pass, for the whole batch (the layer's weights not included)"
 
 
