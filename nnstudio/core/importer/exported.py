@@ -149,7 +149,7 @@ def capture(module: nn.Module, input_shape: tuple[int, ...], tokens: bool = Fals
             warnings.simplefilter("ignore")
             program = export(module, (example,), dynamic_shapes=({0: Dim("batch", min=1)},), strict=False)
     except Exception as exc:  # noqa: BLE001 - export's own words say what stopped it
-        why, place = first_line(exc), _user_line(str(exc))
+        why, place = first_line(exc), user_line(str(exc))
         if "data-dependent" in why:
             why = "the forward branches on a tensor's values, which cannot become a fixed graph"
         raise CaptureError(f"{why} (at {place})" if place else why) from None
@@ -164,8 +164,9 @@ def first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
-def _user_line(text: str) -> str:
-    """The last place in the user's code an export error's text names: ``net.py:12 (in forward): code``."""
+def user_line(text: str) -> str:
+    """The last place in the user's code a stack trace (or an error's text) names: ``net.py:12 (in forward):
+    code``; "" when it names none."""
     found = ""
     lines = text.splitlines()
     for i, line in enumerate(lines):

@@ -10,7 +10,6 @@ module's outputs with the module's weights.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import torch
@@ -20,7 +19,7 @@ from nnstudio.core import block_layout
 from nnstudio.core.errors import NNStudioError
 from nnstudio.core.graph import Graph
 from nnstudio.core.importer import blocks
-from nnstudio.core.importer.exported import CaptureError, capture, first_line, nodes_in
+from nnstudio.core.importer.exported import CaptureError, capture, first_line, nodes_in, user_line
 from nnstudio.core.importer.mapping import Mapped, Unmapped, expand_module, is_leaf, map_function, map_module
 from nnstudio.core.importer.recurrent import RecurrentViews
 from nnstudio.core.project.model import Project
@@ -51,14 +50,7 @@ class _Tracer(fx.Tracer):
 
 def _where(node: fx.Node) -> str:
     """Where the user's code makes this call: ``net.py:42 (in forward)``, or the module path."""
-    lines = (node.stack_trace or "").splitlines()
-    found = None
-    for i, line in enumerate(lines):
-        m = re.match(r'\s*File "(.+)", line (\d+), in (\S+)', line)
-        if m and "/torch/" not in m.group(1) and "/nnstudio/" not in m.group(1):
-            found = f"{m.group(1).rsplit('/', 1)[-1]}:{m.group(2)} (in {m.group(3)})"
-            code = lines[i + 1].strip() if i + 1 < len(lines) else ""
-            found += f": {code[:80]}" if code else ""
+    found = user_line(node.stack_trace or "")
     path = node.target if node.op == "call_module" else _stack_path(node)
     return found or (f"module {path}" if path else f"the call {node.name}")
 
